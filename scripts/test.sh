@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test of eventdeck. Installs what the tests need from this repository's own pins
+# (osmem-server from PyPI, sha256-checked; tmux from Debian when missing), then `cargo test`.
+# The Kafka-protocol broker is the embedded one, started by the tests themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/eventdeck/target}"
+tools="${EVENTDECK_TOOLS:-$HOME/.cache/eventdeck/tools}"
+mkdir -p "$tools"
+
+# --- osmem-server 0.1.6: an OpenSearch/Elasticsearch-API server (Go binary in the wheel) ---
+osmem_version=0.1.6
+osmem_sha256=24c862de01ab1c6dd1564284933fdc4f774494a41e071676914f86d82fdbef40
+osmem_wheel="osmem_server-${osmem_version}-py3-none-manylinux_2_17_x86_64.whl"
+osmem_dir="$tools/osmem-$osmem_version"
+osmem_bin="$osmem_dir/osmem_server/bin/osmem-server"
+if [ ! -x "$osmem_bin" ]; then
+  echo "== installing osmem-server $osmem_version"
+  rm -rf "$tools/download" && mkdir -p "$tools/download"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    --platform manylinux_2_17_x86_64 --python-version 3.11 \
+    "osmem-server==$osmem_version" -d "$tools/download"
+  echo "$osmem_sha256  $tools/download/$osmem_wheel" | sha256sum -c --quiet
+  rm -rf "$osmem_dir"
+  python3 -m zipfile -e "$tools/download/$osmem_wheel" "$osmem_dir"
+  chmod +x "$osmem_bin"
+fi
+export OSMEM_SERVER_BIN="$osmem_bin"
+
+# --- tmux for the console's end-to-end test ---
+if ! command -v tmux >/dev/null 2>&1; then
+  echo "== installing tmux"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux) >/dev/null || true
+  fi
+fi
+
+echo "== cargo test (release profile, target dir $CARGO_TARGET_DIR)"
+cargo test --release --all-targets "$@"

@@ -1,0 +1,42 @@
+//! Topic creation at start-up. Missing topics are created; existing ones are left exactly as
+//! they are (never deleted, never re-partitioned).
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::Cluster;
+
+pub fn admin_client(cluster: &Cluster) -> anyhow::Result<AdminClient<DefaultClientContext>> {
+    Ok(cluster.client_config("admin").create()?)
+}
+
+/// Creates the topics that do not exist yet. Returns the names it created.
+pub async fn ensure_topics(
+    cluster: &Cluster,
+    topics: &[&str],
+    partitions: i32,
+    replication: i32,
+) -> anyhow::Result<Vec<String>> {
+    let admin = admin_client(cluster)?;
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics(&new, &options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create topics on {}: {e}", cluster.bootstrap))?;
+    let mut created = Vec::new();
+    for r in results {
+        match r {
+            Ok(name) => created.push(name),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => anyhow::bail!("cannot create topic {name}: {code}"),
+        }
+    }
+    Ok(created)
+}

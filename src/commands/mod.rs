@@ -1,0 +1,23 @@
+//! The subcommands other than the console: headless run, send, load, search.
+
+pub mod run;
+pub mod search;
+pub mod send;
+
+use crate::bus::Cluster;
+use crate::config::Config;
+use crate::workers::supervisor::BROKER_ADDR_FILE;
+
+/// The cluster a client command talks to: the configured brokers, or the embedded broker of
+/// the eventdeck running on this data directory (its address file), or the configured port.
+pub fn client_cluster(config: &Config) -> Cluster {
+    if !config.uses_embedded_broker() {
+        return Cluster::from_config(config, config.kafka.brokers.clone());
+    }
+    let addr = std::fs::read_to_string(config.data_dir().join(BROKER_ADDR_FILE))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("127.0.0.1:{}", config.kafka.embedded_port));
+    Cluster::from_config(config, addr)
+}

@@ -1,0 +1,608 @@
+//! Configuration: `config.toml`, then `EVENTDECK_<SECTION>_<KEY>` environment variables, then
+//! command-line flags. Every key is known: an unknown key or a value of the wrong type fails
+//! at start with the file (or variable), the key and what was expected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded broker, the local index, logs and the lock live. Empty: XDG.
+    pub data_dir: String,
+    pub kafka: KafkaConfig,
+    pub topics: TopicsConfig,
+    pub groups: GroupsConfig,
+    pub search: SearchConfig,
+    pub indexer: IndexerConfig,
+    pub producer: ProducerConfig,
+    pub loadgen: LoadgenConfig,
+    pub monitor: MonitorConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// `host:port,host:port` of a cluster. Empty: start the embedded broker.
+    pub brokers: String,
+    pub client_id: String,
+    /// Port of the embedded broker on 127.0.0.1 (0 picks a free one).
+    pub embedded_port: u16,
+    /// Passed to librdkafka as they are: `"security.protocol"`, `"sasl.mechanism"`,
+    /// `"sasl.username"`, `"ssl.ca.location"`, …
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicsConfig {
+    pub created: String,
+    pub updated: String,
+    pub deleted: String,
+    pub notifications: String,
+    pub user_activity: String,
+    pub dlq: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupsConfig {
+    pub indexer: String,
+    pub notifier: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// `http://host:9200` of Elasticsearch/OpenSearch. Empty: the local index in the data dir.
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    pub api_key: String,
+    pub index: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexerConfig {
+    pub batch_max_events: usize,
+    pub batch_max_bytes: usize,
+    pub flush_interval_ms: u64,
+    /// Attempts for a transient failure (429, 5xx, connection) before the worker backs off
+    /// and reports itself failing; records are never skipped for a transient failure.
+    pub max_retries: u32,
+    pub retry_backoff_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProducerConfig {
+    pub linger_ms: u32,
+    pub delivery_timeout_ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadgenConfig {
+    /// Events per second when the load generator is on.
+    pub rate: u32,
+    pub channels: u32,
+    pub authors: u32,
+    /// Share of events that are edits and deletes of earlier messages (0–1 each).
+    pub edit_ratio: f64,
+    pub delete_ratio: f64,
+    /// Share of messages that mention someone.
+    pub mention_ratio: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    pub sample_interval_ms: u64,
+    /// Prometheus `/metrics` on 127.0.0.1:PORT; 0 leaves it off.
+    pub metrics_port: u16,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: String::new(),
+            kafka: KafkaConfig::default(),
+            topics: TopicsConfig::default(),
+            groups: GroupsConfig::default(),
+            search: SearchConfig::default(),
+            indexer: IndexerConfig::default(),
+            producer: ProducerConfig::default(),
+            loadgen: LoadgenConfig::default(),
+            monitor: MonitorConfig::default(),
+        }
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: String::new(),
+            client_id: "eventdeck".into(),
+            embedded_port: 9092,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        Self {
+            created: event::TOPIC_CREATED.into(),
+            updated: event::TOPIC_UPDATED.into(),
+            deleted: event::TOPIC_DELETED.into(),
+            notifications: event::TOPIC_NOTIFICATIONS.into(),
+            user_activity: event::TOPIC_USER_ACTIVITY.into(),
+            dlq: event::TOPIC_DLQ.into(),
+            partitions: 3,
+            replication_factor: 1,
+        }
+    }
+}
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        Self {
+            indexer: "search-indexer".into(),
+            notifier: "notification-service".into(),
+        }
+    }
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            username: String::new(),
+            password: String::new(),
+            api_key: String::new(),
+            index: "messages".into(),
+        }
+    }
+}
+
+impl Default for IndexerConfig {
+    fn default() -> Self {
+        Self {
+            batch_max_events: 1000,
+            batch_max_bytes: 5 * 1024 * 1024,
+            flush_interval_ms: 200,
+            max_retries: 5,
+            retry_backoff_ms: 200,
+        }
+    }
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        Self {
+            linger_ms: 5,
+            delivery_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl Default for LoadgenConfig {
+    fn default() -> Self {
+        Self {
+            rate: 50,
+            channels: 12,
+            authors: 40,
+            edit_ratio: 0.1,
+            delete_ratio: 0.03,
+            mention_ratio: 0.3,
+        }
+    }
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            sample_interval_ms: 1000,
+            metrics_port: 0,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid value for `{key}` in {origin}: {message}")]
+    Invalid {
+        origin: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// Overrides from the command line; `None` keeps the file/env value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub brokers: Option<String>,
+    pub search_url: Option<String>,
+    pub data_dir: Option<String>,
+    pub embedded_port: Option<u16>,
+    pub metrics_port: Option<u16>,
+}
+
+impl Config {
+    /// Loads `path` (when it exists, or always when `required`), applies `env` overrides
+    /// (`EVENTDECK_*`), then `flags`, and validates.
+    pub fn load(
+        path: &Path,
+        required: bool,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let mut value: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        // Validate the file alone first so that its errors name the file.
+        let _: Config = toml::Value::Table(value.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        apply_env(&mut value, env)?;
+        let mut config: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Env {
+                var: "EVENTDECK_*".into(),
+                message: e.to_string(),
+            })?;
+        config.apply_flags(flags);
+        config.validate(&path.display().to_string())?;
+        Ok(config)
+    }
+
+    fn apply_flags(&mut self, flags: &Overrides) {
+        if let Some(b) = &flags.brokers {
+            self.kafka.brokers = b.clone();
+        }
+        if let Some(u) = &flags.search_url {
+            self.search.url = u.clone();
+        }
+        if let Some(d) = &flags.data_dir {
+            self.data_dir = d.clone();
+        }
+        if let Some(p) = flags.embedded_port {
+            self.kafka.embedded_port = p;
+        }
+        if let Some(p) = flags.metrics_port {
+            self.monitor.metrics_port = p;
+        }
+    }
+
+    /// Checks the values serde cannot: ranges and URLs.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| ConfigError::Invalid {
+            origin: origin.to_string(),
+            key: key.to_string(),
+            message: message.to_string(),
+        };
+        if self.topics.partitions < 1 {
+            return Err(bad("topics.partitions", "expected at least 1"));
+        }
+        if self.topics.replication_factor < 1 {
+            return Err(bad("topics.replication_factor", "expected at least 1"));
+        }
+        if self.indexer.batch_max_events == 0 {
+            return Err(bad("indexer.batch_max_events", "expected at least 1"));
+        }
+        if self.indexer.batch_max_bytes < 1024 {
+            return Err(bad("indexer.batch_max_bytes", "expected at least 1024"));
+        }
+        if self.monitor.sample_interval_ms < 100 {
+            return Err(bad("monitor.sample_interval_ms", "expected at least 100"));
+        }
+        for (key, v) in [
+            ("loadgen.edit_ratio", self.loadgen.edit_ratio),
+            ("loadgen.delete_ratio", self.loadgen.delete_ratio),
+            ("loadgen.mention_ratio", self.loadgen.mention_ratio),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(bad(key, "expected a number from 0 to 1"));
+            }
+        }
+        if self.loadgen.channels == 0 || self.loadgen.authors < 2 {
+            return Err(bad(
+                "loadgen.channels/authors",
+                "expected at least 1 channel and 2 authors",
+            ));
+        }
+        if !self.search.url.is_empty() {
+            let parsed = url::Url::parse(&self.search.url)
+                .map_err(|e| bad("search.url", &format!("expected http(s)://host:port ({e})")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(bad("search.url", "expected an http:// or https:// URL"));
+            }
+        }
+        for b in self.kafka.brokers.split(',').filter(|b| !b.trim().is_empty()) {
+            if !b.trim().contains(':') {
+                return Err(bad(
+                    "kafka.brokers",
+                    &format!("expected host:port, got {:?}", b.trim()),
+                ));
+            }
+        }
+        if self.search.index.is_empty() || self.search.index != self.search.index.to_lowercase()
+        {
+            return Err(bad("search.index", "expected a non-empty lowercase index name"));
+        }
+        Ok(())
+    }
+
+    pub fn message_topics(&self) -> [&str; 3] {
+        [
+            &self.topics.created,
+            &self.topics.updated,
+            &self.topics.deleted,
+        ]
+    }
+
+    /// Every topic eventdeck creates at start-up.
+    pub fn all_topics(&self) -> Vec<&str> {
+        vec![
+            &self.topics.created,
+            &self.topics.updated,
+            &self.topics.deleted,
+            &self.topics.notifications,
+            &self.topics.user_activity,
+            &self.topics.dlq,
+        ]
+    }
+
+    pub fn uses_embedded_broker(&self) -> bool {
+        self.kafka.brokers.trim().is_empty()
+    }
+
+    pub fn uses_local_index(&self) -> bool {
+        self.search.url.trim().is_empty()
+    }
+
+    /// The data directory: the configured one, else `$XDG_DATA_HOME/eventdeck`, else
+    /// `~/.local/share/eventdeck`.
+    pub fn data_dir(&self) -> PathBuf {
+        if !self.data_dir.is_empty() {
+            return expand_home(&self.data_dir);
+        }
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(x).join("eventdeck");
+        }
+        home().join(".local/share/eventdeck")
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match p.strip_prefix("~/") {
+        Some(rest) => home().join(rest),
+        None => PathBuf::from(p),
+    }
+}
+
+/// Applies `EVENTDECK_<SECTION>_<KEY>` (or `EVENTDECK_<KEY>` for top-level keys) onto the
+/// table, typed after the default configuration so that `EVENTDECK_TOPICS_PARTITIONS=6` is a
+/// number. Unknown names are errors, like unknown keys in the file.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let defaults = toml::Table::try_from(Config::default()).map_err(|e| ConfigError::Env {
+        var: "EVENTDECK_*".into(),
+        message: e.to_string(),
+    })?;
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("EVENTDECK_"))
+        .collect();
+    vars.sort();
+    for (var, raw) in vars {
+        let name = var["EVENTDECK_".len()..].to_lowercase();
+        let (section, key) = locate(&defaults, &name).ok_or_else(|| ConfigError::Env {
+            var: var.clone(),
+            message: "no such setting (see config.toml for the keys)".into(),
+        })?;
+        let template = match &section {
+            Some(s) => defaults.get(s).and_then(|t| t.get(&key)),
+            None => defaults.get(&key),
+        };
+        let value = typed_like(template, &raw).map_err(|message| ConfigError::Env {
+            var: var.clone(),
+            message,
+        })?;
+        let target = match section {
+            Some(s) => table
+                .entry(s)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| ConfigError::Env {
+                    var: var.clone(),
+                    message: "the section in the file is not a table".into(),
+                })?,
+            None => &mut *table,
+        };
+        target.insert(key, value);
+    }
+    Ok(())
+}
+
+fn locate(defaults: &toml::Table, name: &str) -> Option<(Option<String>, String)> {
+    if defaults.get(name).is_some_and(|v| !v.is_table()) {
+        return Some((None, name.to_string()));
+    }
+    for (section, v) in defaults {
+        if let (Some(t), Some(rest)) = (v.as_table(), name.strip_prefix(&format!("{section}_"))) {
+            if t.contains_key(rest) {
+                return Some((Some(section.clone()), rest.to_string()));
+            }
+        }
+    }
+    None
+}
+
+fn typed_like(template: Option<&toml::Value>, raw: &str) -> Result<toml::Value, String> {
+    Ok(match template {
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected an integer, got {raw:?}"))?,
+        ),
+        Some(toml::Value::Float(_)) => toml::Value::Float(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected a number, got {raw:?}"))?,
+        ),
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected true or false, got {raw:?}"))?,
+        ),
+        Some(toml::Value::Table(_)) => {
+            return Err("a table cannot be set from the environment".into())
+        }
+        _ => toml::Value::String(raw.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).expect("write");
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::load(&path, true, env, &Overrides::default())
+    }
+
+    #[test]
+    fn shipped_config_toml_is_valid_and_equals_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let c = Config::load(&path, true, [], &Overrides::default()).expect("valid");
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_the_file() {
+        let err = load_text("[indexer]\nbatch_sise = 10\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("batch_sise"), "{err}");
+        assert!(err.contains("config.toml"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_says_what_was_expected() {
+        let err = load_text("[topics]\npartitions = \"three\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("partitions"), "{err}");
+        assert!(err.contains("integer") || err.contains("i32"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_value_names_the_key() {
+        let err = load_text("[topics]\npartitions = 0\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("topics.partitions"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file_with_types() {
+        let c = load_text(
+            "[topics]\npartitions = 2\n",
+            &[
+                ("EVENTDECK_TOPICS_PARTITIONS", "6"),
+                ("EVENTDECK_SEARCH_URL", "http://127.0.0.1:9200"),
+                ("EVENTDECK_INDEXER_BATCH_MAX_EVENTS", "77"),
+                ("EVENTDECK_DATA_DIR", "/tmp/x"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(c.topics.partitions, 6);
+        assert_eq!(c.search.url, "http://127.0.0.1:9200");
+        assert_eq!(c.indexer.batch_max_events, 77);
+        assert_eq!(c.data_dir, "/tmp/x");
+    }
+
+    #[test]
+    fn unknown_env_var_is_named() {
+        let err = load_text("", &[("EVENTDECK_SEARCH_URLL", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("EVENTDECK_SEARCH_URLL"), "{err}");
+    }
+
+    #[test]
+    fn bad_env_value_is_named() {
+        let err = load_text("", &[("EVENTDECK_TOPICS_PARTITIONS", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("EVENTDECK_TOPICS_PARTITIONS"), "{err}");
+    }
+
+    #[test]
+    fn kafka_properties_pass_through() {
+        let c = load_text(
+            "[kafka]\nbrokers = \"k1:9092\"\n[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n",
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(
+            c.kafka.properties.get("security.protocol").map(String::as_str),
+            Some("SASL_SSL")
+        );
+        assert!(!c.uses_embedded_broker());
+    }
+
+    #[test]
+    fn missing_optional_file_gives_defaults() {
+        let c = Config::load(
+            Path::new("/nonexistent/eventdeck.toml"),
+            false,
+            [],
+            &Overrides::default(),
+        )
+        .expect("defaults");
+        assert!(c.uses_embedded_broker() && c.uses_local_index());
+    }
+}

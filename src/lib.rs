@@ -1,0 +1,12 @@
+//! eventdeck: a terminal operations console for a chat platform's Kafka event pipeline.
+//! See DESIGN.md in the steering repository and README.md for the map of the modules.
+
+pub mod bus;
+pub mod commands;
+pub mod config;
+pub mod embedded;
+pub mod event;
+pub mod logging;
+pub mod monitor;
+pub mod search;
+pub mod workers;

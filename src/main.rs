@@ -1,0 +1,160 @@
+//! The `eventdeck` command line: the console by default, `run` for headless workers, and the
+//! client commands. Configuration errors are printed with the file and key, never a panic.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use eventdeck::config::{Config, Overrides};
+use eventdeck::search::{SearchQuery, SortOrder};
+
+#[derive(Parser, Debug)]
+#[command(name = "eventdeck", version, about = "Operations console for a chat platform's Kafka event pipeline")]
+struct Cli {
+    /// Configuration file (default: ./config.toml when it exists).
+    #[arg(long, global = true, env = "EVENTDECK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Kafka bootstrap servers; empty runs the embedded broker.
+    #[arg(long, global = true)]
+    brokers: Option<String>,
+    /// Elasticsearch/OpenSearch URL; empty uses the local index.
+    #[arg(long, global = true)]
+    search_url: Option<String>,
+    /// Data directory (embedded broker, local index, logs).
+    #[arg(long, global = true)]
+    data_dir: Option<String>,
+    /// Port of the embedded broker on 127.0.0.1 (0: any free port).
+    #[arg(long, global = true)]
+    embedded_port: Option<u16>,
+    /// Prometheus /metrics port on 127.0.0.1 (0: off).
+    #[arg(long, global = true)]
+    metrics_port: Option<u16>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the producer, indexer and notifier without the console (logs to stderr).
+    Run,
+    /// Publish one message.created, e.g. `eventdeck send --channel ch_dev --author user_001 "deployed @user_002"`.
+    Send {
+        #[arg(long, default_value = "ch_general")]
+        channel: String,
+        #[arg(long, default_value = "user_001")]
+        author: String,
+        /// The text; @user words become mentions.
+        text: String,
+    },
+    /// Publish generated traffic: COUNT events at RATE per second (0: as fast as possible).
+    Load {
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
+    },
+    /// Search the message index with a match query.
+    Search {
+        /// Words to match (any of them); empty lists the newest messages.
+        #[arg(default_value = "")]
+        text: String,
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        author: Option<String>,
+        /// Newest first instead of by relevance.
+        #[arg(long)]
+        newest: bool,
+        #[arg(long, default_value_t = 20)]
+        size: usize,
+        #[arg(long, default_value_t = 0)]
+        page: usize,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn load_config(cli: &Cli) -> Result<Config, eventdeck::config::ConfigError> {
+    let (path, required) = match &cli.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from("config.toml"), false),
+    };
+    let flags = Overrides {
+        brokers: cli.brokers.clone(),
+        search_url: cli.search_url.clone(),
+        data_dir: cli.data_dir.clone(),
+        embedded_port: cli.embedded_port,
+        metrics_port: cli.metrics_port,
+    };
+    Config::load(&path, required, std::env::vars(), &flags)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("eventdeck: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("eventdeck: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.command, config));
+    // Worker threads of librdkafka and tansu may linger; do not wait for them forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eventdeck: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()> {
+    use eventdeck::commands;
+    match command {
+        None | Some(Command::Run) => {
+            eventdeck::logging::to_stderr();
+            commands::run::run(config).await
+        }
+        Some(Command::Send {
+            channel,
+            author,
+            text,
+        }) => commands::send::send(config, &channel, &author, &text).await,
+        Some(Command::Load { count, rate }) => commands::send::load(config, count, rate).await,
+        Some(Command::Search {
+            text,
+            channel,
+            author,
+            newest,
+            size,
+            page,
+            json,
+        }) => {
+            let query = SearchQuery {
+                text,
+                channel,
+                author,
+                created_from: None,
+                created_to: None,
+                sort: if newest {
+                    SortOrder::NewestFirst
+                } else {
+                    SortOrder::Relevance
+                },
+                page,
+                page_size: size,
+            };
+            commands::search::search(config, query, json).await
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Monitoring.
+
+pub mod snapshot;

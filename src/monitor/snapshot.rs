@@ -1,0 +1,187 @@
+//! The picture of the pipeline at one moment: what the console draws, what
+//! `eventdeck status --json` prints and what `/metrics` exposes. Produced by the monitor,
+//! read-only for everyone else (the UI receives it on a `tokio::sync::watch` channel).
+
+use serde::Serialize;
+
+use crate::event::NotificationSent;
+use crate::workers::report::WorkerState;
+
+/// Burrow's consumer statuses (DESIGN.md §6), worst last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LagStatus {
+    #[default]
+    Ok,
+    Warn,
+    Rewind,
+    Stall,
+    Stop,
+    Err,
+}
+
+impl LagStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            LagStatus::Ok => "OK",
+            LagStatus::Warn => "WARN",
+            LagStatus::Rewind => "REWIND",
+            LagStatus::Stall => "STALL",
+            LagStatus::Stop => "STOP",
+            LagStatus::Err => "ERR",
+        }
+    }
+}
+
+/// A figure that could not be read this time keeps its last value, marked stale.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Freshness {
+    pub stale: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct PartitionStats {
+    pub partition: i32,
+    pub leader: Option<i32>,
+    pub low: i64,
+    pub high: i64,
+    /// Messages in per second (Δ high watermark / Δt).
+    pub in_per_sec: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct TopicStats {
+    pub topic: String,
+    pub partitions: Vec<PartitionStats>,
+    pub messages: i64,
+    pub in_per_sec: f64,
+    /// In-rate history, oldest first, one point per sample (sparklines).
+    pub in_history: Vec<f64>,
+    pub freshness: Freshness,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct PartitionLag {
+    pub partition: i32,
+    pub high: i64,
+    /// None: the group has no committed offset for this partition yet.
+    pub committed: Option<i64>,
+    pub lag: i64,
+    /// Member (client id / our worker) that owns it, when known.
+    pub owner: Option<String>,
+    pub status: LagStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct GroupTopicLag {
+    pub topic: String,
+    pub lag_sum: i64,
+    pub lag_max: i64,
+    /// now − timestamp of the record at the committed offset; or the rate estimate.
+    pub lag_seconds: Option<f64>,
+    /// True when lag_seconds is messages-lag ÷ consume-rate rather than read from a record.
+    pub lag_seconds_estimated: bool,
+    /// Messages out per second (Δ committed / Δt).
+    pub out_per_sec: f64,
+    pub status: LagStatus,
+    /// The status in words: "lag grew in 10 of 10 samples".
+    pub reason: String,
+    pub partitions: Vec<PartitionLag>,
+    pub lag_history: Vec<f64>,
+    /// Samples where committed > high (a racing sample), shown as 0 lag.
+    pub negative_lag_samples: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct MemberInfo {
+    pub member: String,
+    pub client_id: String,
+    pub host: String,
+    pub assignments: Vec<(String, i32)>,
+    /// True for one of eventdeck's own workers.
+    pub ours: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct GroupStats {
+    pub group: String,
+    /// The broker's group state (Stable, PreparingRebalance, Empty, …) when it answers.
+    pub state: Option<String>,
+    pub members: Vec<MemberInfo>,
+    pub topics: Vec<GroupTopicLag>,
+    pub status: LagStatus,
+    pub rebalances: u64,
+    pub last_rebalance_ms: Option<i64>,
+    pub generation: Option<i32>,
+    pub freshness: Freshness,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkerStatus {
+    pub name: String,
+    pub state: WorkerState,
+    pub processed: u64,
+    pub errors: u64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Totals {
+    pub produced: u64,
+    pub produce_failed: u64,
+    pub indexed: u64,
+    pub notified: u64,
+    pub dead_lettered: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationLine {
+    pub received_ms: i64,
+    pub notification: NotificationSent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Health {
+    Unknown,
+    Up,
+    Down(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub taken_ms: i64,
+    /// "embedded broker 127.0.0.1:9092" or "kafka k1:9092,k2:9092".
+    pub cluster: String,
+    pub cluster_health: Health,
+    /// "local index ~/.local/share/eventdeck/index" or "elastic http://…/messages".
+    pub search: String,
+    pub search_health: Health,
+    pub indexed_messages: Option<u64>,
+    pub workers: Vec<WorkerStatus>,
+    pub topics: Vec<TopicStats>,
+    pub groups: Vec<GroupStats>,
+    pub totals: Totals,
+    /// Newest first, bounded.
+    pub notifications: Vec<NotificationLine>,
+    pub load_generator: Option<u32>,
+}
+
+impl Snapshot {
+    pub fn empty(cluster: &str, search: &str) -> Self {
+        Snapshot {
+            taken_ms: 0,
+            cluster: cluster.to_string(),
+            cluster_health: Health::Unknown,
+            search: search.to_string(),
+            search_health: Health::Unknown,
+            indexed_messages: None,
+            workers: Vec::new(),
+            topics: Vec::new(),
+            groups: Vec::new(),
+            totals: Totals::default(),
+            notifications: Vec::new(),
+            load_generator: None,
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! `SearchIndex` on Elasticsearch / OpenSearch through the `elasticsearch` crate.
+//! Versions are external (`external_gte`): the index itself refuses an older document, so two
+//! indexers, a replay and a live stream can write concurrently without an older event winning.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use elasticsearch::auth::Credentials;
+use elasticsearch::http::headers::HeaderMap;
+use elasticsearch::http::request::JsonBody;
+use elasticsearch::http::response::Response;
+use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use elasticsearch::http::{Method, StatusCode};
+use elasticsearch::{BulkParts, Elasticsearch};
+use serde_json::{json, Value};
+
+use super::{
+    IndexStats, ItemOutcome, SearchDoc, SearchError, SearchHit, SearchIndex, SearchQuery,
+    SearchResults, SortOrder,
+};
+use crate::config::SearchConfig;
+
+pub struct ElasticIndex {
+    client: Elasticsearch,
+    url: String,
+    index: String,
+}
+
+/// The explicit mapping of the message index (the guide's fields plus the guard fields).
+pub fn mapping() -> Value {
+    json!({
+        "settings": { "number_of_shards": 1 },
+        "mappings": {
+            "properties": {
+                "message_id": { "type": "keyword" },
+                "content":    { "type": "text" },
+                "channel":    { "type": "keyword" },
+                "author":     { "type": "keyword" },
+                "mentions":   { "type": "keyword" },
+                "created_at": { "type": "date", "format": "epoch_millis" },
+                "updated_at": { "type": "date", "format": "epoch_millis" },
+                "deleted":    { "type": "boolean" },
+                "version":    { "type": "long" }
+            }
+        }
+    })
+}
+
+impl ElasticIndex {
+    pub fn new(config: &SearchConfig) -> Result<Self, SearchError> {
+        let url = url::Url::parse(&config.url)
+            .map_err(|e| SearchError::Failed(format!("search.url {:?}: {e}", config.url)))?;
+        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+            .timeout(Duration::from_secs(30))
+            .enable_meta_header(false);
+        if !config.api_key.is_empty() {
+            builder = builder.auth(Credentials::EncodedApiKey(config.api_key.clone()));
+        } else if !config.username.is_empty() {
+            builder = builder.auth(Credentials::Basic(
+                config.username.clone(),
+                config.password.clone(),
+            ));
+        }
+        let transport = builder
+            .build()
+            .map_err(|e| SearchError::Failed(format!("search client: {e}")))?;
+        Ok(Self {
+            client: Elasticsearch::new(transport),
+            url: config.url.trim_end_matches('/').to_string(),
+            index: config.index.clone(),
+        })
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, Value), SearchError> {
+        let response = self
+            .client
+            .send::<JsonBody<Value>, ()>(
+                method,
+                path,
+                HeaderMap::new(),
+                None,
+                body.map(JsonBody::new),
+                None,
+            )
+            .await
+            .map_err(|e| SearchError::Unavailable(e.to_string()))?;
+        read_json(response).await
+    }
+
+    /// Like `call`, but a non-2xx status is an error classified as transient or not.
+    async fn call_ok(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, SearchError> {
+        let (status, value) = self.call(method, path, body).await?;
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(status_error(status, &value))
+        }
+    }
+}
+
+async fn read_json(response: Response) -> Result<(StatusCode, Value), SearchError> {
+    let status = response.status_code();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| SearchError::Unavailable(e.to_string()))?;
+    let value = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Ok((status, value))
+}
+
+fn status_error(status: StatusCode, body: &Value) -> SearchError {
+    let reason = error_reason(body).unwrap_or_else(|| body.to_string());
+    let text = format!("HTTP {}: {reason}", status.as_u16());
+    if is_transient_status(status.as_u16()) {
+        SearchError::Unavailable(text)
+    } else {
+        SearchError::Failed(text)
+    }
+}
+
+fn is_transient_status(status: u16) -> bool {
+    status == 429 || status >= 500
+}
+
+fn error_reason(body: &Value) -> Option<String> {
+    let err = body.get("error")?;
+    let kind = err.get("type").and_then(Value::as_str).unwrap_or("error");
+    let reason = err.get("reason").and_then(Value::as_str).unwrap_or("");
+    Some(format!("{kind}: {reason}"))
+}
+
+/// Classifies one item of a bulk response. A bulk answered 200 can hold failed items.
+pub fn classify_item(item: &Value) -> ItemOutcome {
+    let Some(op) = item.as_object().and_then(|o| o.values().next()) else {
+        return ItemOutcome::Transient(format!("unreadable bulk item {item}"));
+    };
+    let status = op.get("status").and_then(Value::as_u64).unwrap_or(0) as u16;
+    let reason = op
+        .get("error")
+        .map(|e| error_reason(&json!({ "error": e })).unwrap_or_else(|| e.to_string()))
+        .unwrap_or_default();
+    match status {
+        200..=299 => ItemOutcome::Applied,
+        409 => ItemOutcome::Stale,
+        s if is_transient_status(s) => ItemOutcome::Transient(format!("HTTP {s}: {reason}")),
+        0 => ItemOutcome::Transient(format!("bulk item without status: {op}")),
+        s => ItemOutcome::Rejected(format!("HTTP {s}: {reason}")),
+    }
+}
+
+/// The body of a search request for `query` (a `match` on content, OR of the analysed terms).
+pub fn search_body(query: &SearchQuery) -> Value {
+    let mut must = Vec::new();
+    if !query.text.trim().is_empty() {
+        must.push(json!({ "match": { "content": { "query": query.text, "operator": "or" } } }));
+    } else {
+        must.push(json!({ "match_all": {} }));
+    }
+    let mut filter = Vec::new();
+    if let Some(c) = &query.channel {
+        filter.push(json!({ "term": { "channel": c } }));
+    }
+    if let Some(a) = &query.author {
+        filter.push(json!({ "term": { "author": a } }));
+    }
+    if query.created_from.is_some() || query.created_to.is_some() {
+        let mut range = serde_json::Map::new();
+        if let Some(f) = query.created_from {
+            range.insert("gte".into(), json!(f));
+        }
+        if let Some(t) = query.created_to {
+            range.insert("lte".into(), json!(t));
+        }
+        filter.push(json!({ "range": { "created_at": range } }));
+    }
+    let size = query.page_size.max(1);
+    let mut body = json!({
+        "query": { "bool": {
+            "must": must,
+            "filter": filter,
+            "must_not": [ { "term": { "deleted": true } } ]
+        } },
+        "from": query.page * size,
+        "size": size,
+        "track_total_hits": true,
+        "highlight": { "fields": { "content": {} } }
+    });
+    let sort = match query.sort {
+        SortOrder::NewestFirst => json!([{ "created_at": "desc" }, { "message_id": "asc" }]),
+        SortOrder::Relevance => {
+            json!([{ "_score": "desc" }, { "created_at": "desc" }, { "message_id": "asc" }])
+        }
+    };
+    body["sort"] = sort;
+    body
+}
+
+fn parse_hit(hit: &Value) -> Option<SearchHit> {
+    let doc: SearchDoc = serde_json::from_value(hit.get("_source")?.clone()).ok()?;
+    let highlights = hit
+        .pointer("/highlight/content")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(SearchHit {
+        doc,
+        score: hit.get("_score").and_then(Value::as_f64).map(|s| s as f32),
+        highlights,
+    })
+}
+
+#[async_trait::async_trait]
+impl SearchIndex for ElasticIndex {
+    async fn ensure_index(&self) -> Result<(), SearchError> {
+        let path = format!("/{}", self.index);
+        let (status, _) = self.call(Method::Head, &path, None).await?;
+        if status.is_success() {
+            return Ok(());
+        }
+        let (status, body) = self.call(Method::Put, &path, Some(mapping())).await?;
+        let already = body
+            .pointer("/error/type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.contains("already_exists"));
+        if status.is_success() || already {
+            Ok(())
+        } else {
+            Err(status_error(status, &body))
+        }
+    }
+
+    async fn apply(&self, docs: &[SearchDoc]) -> Result<Vec<ItemOutcome>, SearchError> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut lines: Vec<JsonBody<Value>> = Vec::with_capacity(docs.len() * 2);
+        for doc in docs {
+            lines.push(JsonBody::new(json!({ "index": {
+                "_id": doc.message_id,
+                "version": doc.version,
+                "version_type": "external_gte"
+            } })));
+            lines.push(JsonBody::new(
+                serde_json::to_value(doc).map_err(|e| SearchError::Failed(e.to_string()))?,
+            ));
+        }
+        let response = self
+            .client
+            .bulk(BulkParts::Index(&self.index))
+            .body(lines)
+            .send()
+            .await
+            .map_err(|e| SearchError::Unavailable(e.to_string()))?;
+        let (status, body) = read_json(response).await?;
+        if !status.is_success() {
+            return Err(status_error(status, &body));
+        }
+        let items = body
+            .get("items")
+            .and_then(Value::as_array)
+            .ok_or_else(|| SearchError::Unavailable(format!("bulk answer without items: {body}")))?;
+        if items.len() != docs.len() {
+            return Err(SearchError::Unavailable(format!(
+                "bulk answered {} items for {} documents",
+                items.len(),
+                docs.len()
+            )));
+        }
+        Ok(items.iter().map(classify_item).collect())
+    }
+
+    async fn get(&self, ids: &[String]) -> Result<HashMap<String, SearchDoc>, SearchError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let path = format!("/{}/_mget", self.index);
+        let body = self
+            .call_ok(Method::Post, &path, Some(json!({ "ids": ids })))
+            .await?;
+        let mut found = HashMap::new();
+        for d in body.get("docs").and_then(Value::as_array).into_iter().flatten() {
+            if d.get("found").and_then(Value::as_bool) != Some(true) {
+                continue;
+            }
+            if let Some(doc) = d
+                .get("_source")
+                .and_then(|s| serde_json::from_value::<SearchDoc>(s.clone()).ok())
+            {
+                found.insert(doc.message_id.clone(), doc);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
+        let path = format!("/{}/_search", self.index);
+        let body = self
+            .call_ok(Method::Post, &path, Some(search_body(query)))
+            .await?;
+        let hits = body
+            .pointer("/hits/hits")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(parse_hit).collect())
+            .unwrap_or_default();
+        let total = body
+            .pointer("/hits/total/value")
+            .or_else(|| body.pointer("/hits/total"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        Ok(SearchResults {
+            total,
+            took_ms: body.get("took").and_then(Value::as_u64).unwrap_or(0),
+            hits,
+        })
+    }
+
+    async fn count(&self) -> Result<u64, SearchError> {
+        let path = format!("/{}/_count", self.index);
+        let query = json!({ "query": { "bool": { "must_not": [ { "term": { "deleted": true } } ] } } });
+        let body = self.call_ok(Method::Post, &path, Some(query)).await?;
+        Ok(body.get("count").and_then(Value::as_u64).unwrap_or(0))
+    }
+
+    async fn stats(&self) -> Result<IndexStats, SearchError> {
+        let messages = self.count().await?;
+        let path = format!("/{}/_stats", self.index);
+        let size_bytes = self
+            .call_ok(Method::Get, &path, None)
+            .await
+            .ok()
+            .and_then(|b| {
+                b.pointer("/_all/primaries/store/size_in_bytes")
+                    .and_then(Value::as_u64)
+            });
+        Ok(IndexStats {
+            backend: "elastic".into(),
+            location: format!("{}/{}", self.url, self.index),
+            messages,
+            size_bytes,
+        })
+    }
+
+    async fn refresh(&self) -> Result<(), SearchError> {
+        let path = format!("/{}/_refresh", self.index);
+        self.call_ok(Method::Post, &path, None).await.map(|_| ())
+    }
+
+    fn describe(&self) -> String {
+        format!("elastic {}/{}", self.url, self.index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_200_bulk_item_list_is_read_item_by_item() {
+        let ok = json!({"index": {"status": 201}});
+        let stale = json!({"index": {"status": 409, "error": {"type": "version_conflict_engine_exception", "reason": "newer"}}});
+        let busy = json!({"index": {"status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "queue full"}}});
+        let bad = json!({"index": {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [created_at]"}}});
+        assert_eq!(classify_item(&ok), ItemOutcome::Applied);
+        assert_eq!(classify_item(&stale), ItemOutcome::Stale);
+        assert!(matches!(classify_item(&busy), ItemOutcome::Transient(r) if r.contains("429")));
+        assert!(
+            matches!(classify_item(&bad), ItemOutcome::Rejected(r) if r.contains("mapper_parsing_exception"))
+        );
+    }
+
+    #[test]
+    fn search_body_is_a_match_query_with_filters_and_paging() {
+        let q = SearchQuery {
+            text: "deploy done".into(),
+            channel: Some("ch_dev".into()),
+            author: None,
+            created_from: Some(5),
+            created_to: None,
+            sort: SortOrder::NewestFirst,
+            page: 2,
+            page_size: 10,
+        };
+        let b = search_body(&q);
+        assert_eq!(
+            b.pointer("/query/bool/must/0/match/content/query"),
+            Some(&json!("deploy done"))
+        );
+        assert_eq!(b.pointer("/query/bool/filter/0/term/channel"), Some(&json!("ch_dev")));
+        assert_eq!(b.pointer("/query/bool/filter/1/range/created_at/gte"), Some(&json!(5)));
+        assert_eq!(b["from"], json!(20));
+        assert_eq!(b.pointer("/sort/0/created_at"), Some(&json!("desc")));
+    }
+}

@@ -1,0 +1,144 @@
+//! The message search index behind one trait, with two implementations: `elastic`
+//! (Elasticsearch / OpenSearch over HTTP) and `local` (tantivy in the data directory).
+//! The indexer decides *what* to write ([`plan`]); an implementation only applies it.
+
+pub mod elastic;
+pub mod local;
+pub mod plan;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One message as the index stores it. A deleted message stays as a tombstone
+/// (`deleted = true`, no text) so that a replayed older event cannot bring it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchDoc {
+    pub message_id: String,
+    pub channel: String,
+    #[serde(default)]
+    pub author: String,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    /// Milliseconds since the epoch; absent while only an edit has been seen.
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    #[serde(default)]
+    pub updated_at: Option<i64>,
+    #[serde(default)]
+    pub deleted: bool,
+    /// The version guard: the index keeps the document with the highest version.
+    pub version: i64,
+}
+
+/// What became of one document of a bulk request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemOutcome {
+    /// Written.
+    Applied,
+    /// The index already holds a newer version: nothing to do (a replay, or reordering).
+    Stale,
+    /// Can never succeed (a mapping error, a document too large): dead-letter it.
+    Rejected(String),
+    /// May succeed later (429, 5xx, a shard not ready): retry it.
+    Transient(String),
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SearchError {
+    /// Connection refused, timeout, 429 or 5xx for the whole request: retry.
+    #[error("search unavailable: {0}")]
+    Unavailable(String),
+    /// The request itself is wrong (4xx): retrying will not help.
+    #[error("search request failed: {0}")]
+    Failed(String),
+}
+
+impl SearchError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SearchError::Unavailable(_))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SortOrder {
+    #[default]
+    Relevance,
+    NewestFirst,
+}
+
+/// A `match` query on the content (terms analysed and OR-ed, as Elasticsearch does), with
+/// optional filters. An empty text matches every message.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SearchQuery {
+    pub text: String,
+    pub channel: Option<String>,
+    pub author: Option<String>,
+    /// Inclusive range on created_at, milliseconds.
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    pub sort: SortOrder,
+    /// Zero-based page of `page_size` hits.
+    pub page: usize,
+    pub page_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub doc: SearchDoc,
+    pub score: Option<f32>,
+    /// Fragments of the content with matched terms wrapped in `<em>`…`</em>`.
+    pub highlights: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub total: u64,
+    pub took_ms: u64,
+    pub hits: Vec<SearchHit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct IndexStats {
+    /// "elastic" or "local".
+    pub backend: String,
+    /// Where it is: the cluster URL or the directory.
+    pub location: String,
+    /// Searchable (not deleted) messages.
+    pub messages: u64,
+    pub size_bytes: Option<u64>,
+}
+
+#[async_trait::async_trait]
+pub trait SearchIndex: Send + Sync {
+    /// Creates the message index with its mapping when it does not exist; never drops data.
+    async fn ensure_index(&self) -> Result<(), SearchError>;
+    /// Writes each document unless the index holds one with a version at least as high.
+    /// The answer has one outcome per document, in order.
+    async fn apply(&self, docs: &[SearchDoc]) -> Result<Vec<ItemOutcome>, SearchError>;
+    /// The stored documents (tombstones included) for these ids.
+    async fn get(&self, ids: &[String]) -> Result<HashMap<String, SearchDoc>, SearchError>;
+    async fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError>;
+    /// Searchable (not deleted) messages.
+    async fn count(&self) -> Result<u64, SearchError>;
+    async fn stats(&self) -> Result<IndexStats, SearchError>;
+    /// Makes everything applied so far visible to search (tests, `eventdeck search`).
+    async fn refresh(&self) -> Result<(), SearchError>;
+    /// A one-line description for status bars: "elastic http://…/messages".
+    fn describe(&self) -> String;
+}
+
+/// The index the configuration selects: Elasticsearch with a URL, the local index without.
+pub fn open_index(
+    config: &crate::config::Config,
+    data_dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn SearchIndex>, SearchError> {
+    if config.uses_local_index() {
+        let dir = data_dir.join("index");
+        Ok(std::sync::Arc::new(local::LocalIndex::open(&dir)?))
+    } else {
+        Ok(std::sync::Arc::new(elastic::ElasticIndex::new(&config.search)?))
+    }
+}

@@ -1,0 +1,282 @@
+//! The notifier (group `notification-service`): one `notification.sent` per mentioned user of
+//! a message, never to the author, never twice for the same message and user (a replay, or an
+//! edit that keeps the mention), and again for a user an edit adds.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use futures::future::join_all;
+
+use super::batch::Record;
+use super::consumer::BatchHandler;
+use super::report::{Reporter, WorkerEvent};
+use crate::bus::producer::{resolve, EventProducer};
+use crate::event::{
+    envelope, extract_mentions, new_event_id, parse_message_event, MessageEvent,
+    NotificationSent,
+};
+
+/// Which (message, user) pairs were notified; kept in a file so restarts remember too.
+pub struct SentMemory {
+    sent: HashSet<(String, String)>,
+    file: Option<std::fs::File>,
+}
+
+impl SentMemory {
+    pub fn in_memory() -> Self {
+        Self {
+            sent: HashSet::new(),
+            file: None,
+        }
+    }
+
+    /// Loads `path` (one `message_id<TAB>user_id` a line) and appends to it from now on.
+    pub fn open(path: PathBuf) -> std::io::Result<Self> {
+        let mut sent = HashSet::new();
+        if let Ok(f) = std::fs::File::open(&path) {
+            for line in std::io::BufReader::new(f).lines() {
+                let line = line?;
+                if let Some((m, u)) = line.split_once('\t') {
+                    sent.insert((m.to_string(), u.to_string()));
+                }
+            }
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        Ok(Self {
+            sent,
+            file: Some(file),
+        })
+    }
+
+    pub fn contains(&self, message: &str, user: &str) -> bool {
+        self.sent.contains(&(message.to_string(), user.to_string()))
+    }
+
+    pub fn remember(&mut self, message: &str, user: &str) -> std::io::Result<()> {
+        if self.sent.insert((message.to_string(), user.to_string())) {
+            if let Some(f) = &mut self.file {
+                writeln!(f, "{message}\t{user}")?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.sent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sent.is_empty()
+    }
+}
+
+/// A notification to send, before it has an id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mention {
+    pub message_id: String,
+    pub channel_id: String,
+    pub author_id: String,
+    pub user_id: String,
+    pub preview: String,
+    pub source_timestamp: i64,
+}
+
+/// The mentions an event calls for (pure): the payload's `mentions` and any `@user` in the
+/// text, minus the author, minus what `already` holds. `authors` remembers who wrote each
+/// message so that an edit can exclude its author too.
+pub fn mentions_to_notify(
+    event: &crate::event::ParsedEvent,
+    authors: &mut HashMap<String, String>,
+    already: &SentMemory,
+) -> Vec<Mention> {
+    let (message_id, channel_id, author, content, listed) = match &event.event {
+        MessageEvent::Created(c) => {
+            authors.insert(c.message_id.clone(), c.author_id.clone());
+            (&c.message_id, &c.channel_id, c.author_id.clone(), &c.content, &c.mentions)
+        }
+        MessageEvent::Updated(u) => {
+            let author = authors
+                .get(&u.message_id)
+                .cloned()
+                .or_else(|| u.editor_id.clone())
+                .unwrap_or_default();
+            (&u.message_id, &u.channel_id, author, &u.content, &u.mentions)
+        }
+        MessageEvent::Deleted(_) => return Vec::new(),
+    };
+    let mut users: Vec<String> = listed.clone();
+    for u in extract_mentions(content) {
+        if !users.contains(&u) {
+            users.push(u);
+        }
+    }
+    users
+        .into_iter()
+        .filter(|u| !u.is_empty() && *u != author && !already.contains(message_id, u))
+        .map(|user_id| Mention {
+            message_id: message_id.clone(),
+            channel_id: channel_id.clone(),
+            author_id: author.clone(),
+            user_id,
+            preview: content.chars().take(120).collect(),
+            source_timestamp: event.timestamp,
+        })
+        .collect()
+}
+
+pub struct Notifier {
+    pub producer: EventProducer,
+    pub topic: String,
+    pub memory: SentMemory,
+    pub authors: HashMap<String, String>,
+    pub reporter: Reporter,
+}
+
+#[async_trait::async_trait]
+impl BatchHandler for Notifier {
+    async fn handle(&mut self, records: &[Record]) -> Result<Option<i64>, String> {
+        let mut newest = None;
+        let mut pending: Vec<Mention> = Vec::new();
+        for r in records {
+            // Records that do not parse are the indexer's to dead-letter; skip them here.
+            let Ok(event) = parse_message_event(&r.payload) else {
+                continue;
+            };
+            newest = newest.max(Some(event.timestamp));
+            for m in mentions_to_notify(&event, &mut self.authors, &self.memory) {
+                if !pending
+                    .iter()
+                    .any(|p| p.message_id == m.message_id && p.user_id == m.user_id)
+                {
+                    pending.push(m);
+                }
+            }
+        }
+        let mut sends = Vec::with_capacity(pending.len());
+        for m in &pending {
+            let sent = NotificationSent {
+                notification_id: new_event_id(),
+                user_id: m.user_id.clone(),
+                message_id: m.message_id.clone(),
+                channel_id: m.channel_id.clone(),
+                author_id: m.author_id.clone(),
+                preview: m.preview.clone(),
+                source_timestamp: m.source_timestamp,
+            };
+            let bytes = serde_json::to_vec(&envelope("notification.sent", &sent))
+                .map_err(|e| e.to_string())?;
+            let delivery = self
+                .producer
+                .enqueue(&self.topic, &m.user_id, &bytes, &[])
+                .await
+                .map_err(|e| format!("{}: {e}", self.topic))?;
+            sends.push(async move { (sent, resolve(delivery).await) });
+        }
+        let mut first_error = None;
+        for (sent, result) in join_all(sends).await {
+            match result {
+                Ok(_) => {
+                    self.memory
+                        .remember(&sent.message_id, &sent.user_id)
+                        .map_err(|e| format!("notification memory: {e}"))?;
+                    self.reporter.send(WorkerEvent::Notification(sent));
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(format!("{}: {e}", self.topic)),
+            None => Ok(newest),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{MessageCreated, MessageUpdated, ParsedEvent};
+
+    fn created(author: &str, text: &str, listed: &[&str]) -> ParsedEvent {
+        ParsedEvent {
+            event_id: "e".into(),
+            timestamp: 1,
+            event: MessageEvent::Created(MessageCreated {
+                message_id: "m1".into(),
+                channel_id: "ch".into(),
+                author_id: author.into(),
+                content: text.into(),
+                mentions: listed.iter().map(|s| s.to_string()).collect(),
+                attachments: vec![],
+            }),
+        }
+    }
+
+    #[test]
+    fn author_is_never_notified_of_a_self_mention() {
+        let mut authors = HashMap::new();
+        let m = mentions_to_notify(
+            &created("alice", "@alice @bob", &["alice"]),
+            &mut authors,
+            &SentMemory::in_memory(),
+        );
+        let users: Vec<_> = m.iter().map(|m| m.user_id.as_str()).collect();
+        assert_eq!(users, vec!["bob"]);
+    }
+
+    #[test]
+    fn listed_and_written_mentions_are_merged_once() {
+        let mut authors = HashMap::new();
+        let m = mentions_to_notify(
+            &created("alice", "hi @bob and @carol", &["bob"]),
+            &mut authors,
+            &SentMemory::in_memory(),
+        );
+        let users: Vec<_> = m.iter().map(|m| m.user_id.as_str()).collect();
+        assert_eq!(users, vec!["bob", "carol"]);
+    }
+
+    #[test]
+    fn an_edit_notifies_only_the_added_user() {
+        let mut authors = HashMap::new();
+        let mut memory = SentMemory::in_memory();
+        for m in mentions_to_notify(&created("alice", "@bob", &["bob"]), &mut authors, &memory) {
+            memory.remember(&m.message_id, &m.user_id).expect("memory");
+        }
+        let edit = ParsedEvent {
+            event_id: "e2".into(),
+            timestamp: 2,
+            event: MessageEvent::Updated(MessageUpdated {
+                message_id: "m1".into(),
+                channel_id: "ch".into(),
+                content: "@bob @dave @alice".into(),
+                mentions: vec!["bob".into(), "dave".into(), "alice".into()],
+                edited_at: Some(2),
+                editor_id: None,
+            }),
+        };
+        let users: Vec<_> = mentions_to_notify(&edit, &mut authors, &memory)
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
+        assert_eq!(users, vec!["dave".to_string()]);
+    }
+
+    #[test]
+    fn memory_survives_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sent.tsv");
+        let mut m = SentMemory::open(path.clone()).expect("open");
+        m.remember("m1", "bob").expect("write");
+        m.remember("m1", "bob").expect("write");
+        drop(m);
+        let again = SentMemory::open(path).expect("reopen");
+        assert!(again.contains("m1", "bob"));
+        assert_eq!(again.len(), 1);
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests against real services (one binary, so the large dependency set is
+//! linked once). See harness.rs for what is started and how.
+
+mod harness;
+mod pipeline;

@@ -1,0 +1,321 @@
+//! The event pipeline end to end: producer → embedded broker → indexer → osmem-server, and the
+//! notifier, as the platform guide describes them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use eventdeck::event::{MessageCreated, MessageDeleted, MessageEvent, MessageUpdated};
+use eventdeck::search::{SearchDoc, SearchQuery, SortOrder};
+use eventdeck::workers::dlq::{HEADER_OFFSET, HEADER_REASON, HEADER_TOPIC};
+use eventdeck::workers::publisher::Publisher;
+use rdkafka::message::Headers;
+use rdkafka::Message;
+use tokio::sync::watch;
+
+use crate::harness::{eventually, read_topic, Bench};
+
+const WAIT: Duration = Duration::from_secs(90);
+
+fn created(i: usize, text: &str, mentions: &[&str]) -> MessageEvent {
+    MessageEvent::Created(MessageCreated {
+        message_id: format!("msg_{i:05}"),
+        channel_id: format!("ch_{:02}", i % 7),
+        author_id: format!("user_{:03}", i % 13),
+        content: text.to_string(),
+        mentions: mentions.iter().map(|m| m.to_string()).collect(),
+        attachments: vec![],
+    })
+}
+
+async fn publish_all(publisher: &Publisher, events: &[MessageEvent]) {
+    let mut deliveries = Vec::new();
+    for e in events {
+        deliveries.push(publisher.enqueue(e).await.expect("enqueue"));
+    }
+    for d in deliveries {
+        eventdeck::bus::producer::resolve(d).await.expect("delivered");
+    }
+}
+
+async fn all_docs(bench: &Bench, n: usize) -> BTreeMap<String, SearchDoc> {
+    let ids: Vec<String> = (0..n).map(|i| format!("msg_{i:05}")).collect();
+    let mut out = BTreeMap::new();
+    for chunk in ids.chunks(500) {
+        out.extend(bench.services.index.get(chunk).await.expect("get"));
+    }
+    out
+}
+
+fn matching(text: &str) -> SearchQuery {
+    SearchQuery {
+        text: text.into(),
+        page_size: 50,
+        ..SearchQuery::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_created_events_are_searchable_with_their_fields() {
+    let mut bench = Bench::start().await;
+    let publisher = bench.services.publisher().expect("publisher");
+    let events: Vec<MessageEvent> = (0..1000)
+        .map(|i| created(i, &format!("release note {i} 프로젝트 배포 완료 word{i}"), &[]))
+        .collect();
+    let before = eventdeck::event::now_ms();
+    publish_all(&publisher, &events).await;
+    let (_stop, rx) = watch::channel(false);
+    let _indexer = bench
+        .services
+        .spawn_indexer(bench.reporter.clone(), rx)
+        .expect("indexer");
+    bench.wait_processed("indexer", 1000, WAIT).await;
+    let index = bench.services.index.clone();
+    eventually("1000 documents counted", WAIT, || {
+        let index = index.clone();
+        async move {
+            let n = index.count().await.map_err(|e| e.to_string())?;
+            (n == 1000).then_some(()).ok_or(format!("count {n}"))
+        }
+    })
+    .await;
+    // Every message is found by a match on a word of its own content.
+    for i in [0usize, 1, 499, 998, 999] {
+        let r = index.search(&matching(&format!("word{i}"))).await.expect("search");
+        assert_eq!(r.total, 1, "word{i}");
+        let d = &r.hits[0].doc;
+        assert_eq!(d.message_id, format!("msg_{i:05}"));
+        assert_eq!(d.channel, format!("ch_{:02}", i % 7));
+        assert_eq!(d.author, format!("user_{:03}", i % 13));
+        let at = d.created_at.expect("created_at");
+        assert!(at >= before && at <= eventdeck::event::now_ms(), "{at}");
+        assert!(r.hits[0].highlights[0].contains("<em>word"), "{:?}", r.hits[0].highlights);
+    }
+    let korean = index.search(&matching("배포")).await.expect("search");
+    assert_eq!(korean.total, 1000);
+    let mut q = matching("release");
+    q.channel = Some("ch_03".into());
+    q.sort = SortOrder::NewestFirst;
+    let filtered = index.search(&q).await.expect("search");
+    assert_eq!(filtered.total, (0..1000).filter(|i| i % 7 == 3).count() as u64);
+    assert!(filtered.hits.iter().all(|h| h.doc.channel == "ch_03"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing() {
+    let mut bench = Bench::start().await;
+    let publisher = bench.services.publisher().expect("publisher");
+    let mut events: Vec<MessageEvent> = (0..200)
+        .map(|i| created(i, &format!("original text {i}"), &[]))
+        .collect();
+    for i in (0..200).step_by(2) {
+        events.push(MessageEvent::Updated(MessageUpdated {
+            message_id: format!("msg_{i:05}"),
+            channel_id: format!("ch_{:02}", i % 7),
+            content: format!("edited text {i}"),
+            mentions: vec![],
+            edited_at: None,
+            editor_id: None,
+        }));
+    }
+    for i in (0..200).step_by(5) {
+        events.push(MessageEvent::Deleted(MessageDeleted {
+            message_id: format!("msg_{i:05}"),
+            channel_id: format!("ch_{:02}", i % 7),
+            deleted_by: "moderator".into(),
+        }));
+    }
+    let total = events.len() as u64;
+    // One at a time, so that event timestamps follow the order above.
+    for e in &events {
+        let d = publisher.enqueue(e).await.expect("enqueue");
+        eventdeck::bus::producer::resolve(d).await.expect("delivered");
+    }
+    let (stop, rx) = watch::channel(false);
+    let indexer = bench
+        .services
+        .spawn_indexer(bench.reporter.clone(), rx)
+        .expect("indexer");
+    bench.wait_processed("indexer", total, WAIT).await;
+    let index = bench.services.index.clone();
+    index.refresh().await.expect("refresh");
+    let live = 200 - 40;
+    assert_eq!(index.count().await.expect("count"), live);
+    let edited = index.search(&matching("edited")).await.expect("search");
+    let edited_live = (0..200).filter(|i| i % 2 == 0 && i % 5 != 0).count() as u64;
+    assert_eq!(edited.total, edited_live);
+    let original = index.search(&matching("original")).await.expect("search");
+    assert_eq!(original.total, live - edited_live, "edited docs lost their old text");
+    let gone = index.search(&matching("text 10")).await.expect("search");
+    assert!(gone.hits.iter().all(|h| h.doc.message_id != "msg_00010"), "deleted msg_00010 found");
+    let before = all_docs(&bench, 200).await;
+    assert_eq!(before.len(), 200, "tombstones are kept for the guard");
+
+    // Replay everything from offset 0 under a new group: the index must not change.
+    let _ = stop.send(true);
+    indexer.await.expect("join").expect("indexer stopped cleanly");
+    let mut replay = bench.services.config.clone();
+    replay.groups.indexer = "search-indexer-replay".into();
+    let replay_services = eventdeck::workers::supervisor::Services {
+        config: replay,
+        data_dir: eventdeck::embedded::datadir::DataDir::open(&bench.dir.path().join("replay"))
+            .expect("dir"),
+        broker: None,
+        cluster: bench.services.cluster.clone(),
+        index: bench.services.index.clone(),
+        warnings: vec![],
+    };
+    let (_stop2, rx2) = watch::channel(false);
+    let _replayer = replay_services
+        .spawn_indexer(bench.reporter.clone(), rx2)
+        .expect("replayer");
+    bench.wait_processed("indexer", total, WAIT).await;
+    index.refresh().await.expect("refresh");
+    let after = all_docs(&bench, 200).await;
+    assert_eq!(before, after, "a replay changed the index");
+    assert_eq!(index.count().await.expect("count"), live);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_and_unknown_events_go_to_the_dlq_and_their_neighbours_are_indexed() {
+    let mut bench = Bench::start().await;
+    let publisher = bench.services.publisher().expect("publisher");
+    let topic = bench.services.config.topics.created.clone();
+    publish_all(&publisher, &[created(1, "before the bad ones", &[])]).await;
+    let producer = publisher.producer.clone();
+    producer
+        .send(&topic, "ch_x", b"{this is not json", &[])
+        .await
+        .expect("raw");
+    let unknown = br#"{"event_type":"message.pinned","event_id":"e","timestamp":1,"payload":{}}"#;
+    producer.send(&topic, "ch_x", unknown, &[]).await.expect("raw");
+    publish_all(&publisher, &[created(2, "after the bad ones", &[])]).await;
+
+    let (_stop, rx) = watch::channel(false);
+    let _indexer = bench
+        .services
+        .spawn_indexer(bench.reporter.clone(), rx)
+        .expect("indexer");
+    bench.wait_processed("indexer", 4, WAIT).await;
+    bench.services.index.refresh().await.expect("refresh");
+    assert_eq!(bench.services.index.count().await.expect("count"), 2);
+
+    let dlq = read_topic(bench.cluster(), &bench.services.config.topics.dlq).await;
+    assert_eq!(dlq.len(), 2, "two dead letters");
+    let header = |m: &rdkafka::message::OwnedMessage, key: &str| -> String {
+        let h = m.headers().expect("headers");
+        h.iter()
+            .find(|h| h.key == key)
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default()
+    };
+    let reasons: Vec<String> = dlq.iter().map(|m| header(m, HEADER_REASON)).collect();
+    assert!(reasons.iter().any(|r| r.starts_with("malformed JSON")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("message.pinned")), "{reasons:?}");
+    for m in &dlq {
+        assert_eq!(header(m, HEADER_TOPIC), topic);
+        assert!(header(m, HEADER_OFFSET).parse::<i64>().is_ok());
+    }
+    assert!(dlq.iter().any(|m| m.payload() == Some(&b"{this is not json"[..])), "payload kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_mention_produces_exactly_one_notification_even_after_a_restart() {
+    let mut bench = Bench::start().await;
+    let publisher = bench.services.publisher().expect("publisher");
+    let mut events = vec![
+        // author user_001 (i=1 → 1 % 13): a self-mention is not notified.
+        created(1, "배포 완료 @user_002 @user_001", &["user_002", "user_001"]),
+        created(2, "review please @user_003 and @user_004", &["user_003", "user_004"]),
+        created(3, "no mentions here", &[]),
+    ];
+    events.push(MessageEvent::Updated(MessageUpdated {
+        message_id: "msg_00002".into(),
+        channel_id: "ch_02".into(),
+        content: "review please @user_003 @user_004 @user_005".into(),
+        mentions: vec!["user_003".into(), "user_004".into(), "user_005".into()],
+        edited_at: None,
+        editor_id: None,
+    }));
+    publish_all(&publisher, &events).await;
+    let expected = 4; // user_002; user_003, user_004; user_005 added by the edit
+
+    let (stop, rx) = watch::channel(false);
+    let notifier = bench
+        .services
+        .spawn_notifier(bench.reporter.clone(), rx)
+        .expect("notifier");
+    bench.wait_processed("notifier", 4, WAIT).await;
+    let _ = stop.send(true);
+    notifier.await.expect("join").expect("notifier stopped");
+
+    // The same events again (a replay upstream): nothing new may be sent.
+    publish_all(&publisher, &events[..2]).await;
+    let (_stop2, rx2) = watch::channel(false);
+    let _again = bench
+        .services
+        .spawn_notifier(bench.reporter.clone(), rx2)
+        .expect("notifier again");
+    bench.wait_processed("notifier", 2, WAIT).await;
+
+    let sent = read_topic(bench.cluster(), &bench.services.config.topics.notifications).await;
+    let mut pairs: Vec<(String, String)> = sent
+        .iter()
+        .map(|m| {
+            let env: eventdeck::event::Envelope =
+                serde_json::from_slice(m.payload().expect("payload")).expect("envelope");
+            assert_eq!(env.event_type, "notification.sent");
+            (
+                env.payload["message_id"].as_str().unwrap_or_default().to_string(),
+                env.payload["user_id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    assert_eq!(sent.len(), expected, "{pairs:?}");
+    assert_eq!(
+        pairs,
+        vec![
+            ("msg_00001".to_string(), "user_002".to_string()),
+            ("msg_00002".to_string(), "user_003".to_string()),
+            ("msg_00002".to_string(), "user_004".to_string()),
+            ("msg_00002".to_string(), "user_005".to_string()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_indexer_dropped_mid_stream_and_restarted_loses_nothing() {
+    let mut bench = Bench::start().await;
+    let publisher = bench.services.publisher().expect("publisher");
+    let n = 3000;
+    let events: Vec<MessageEvent> = (0..n)
+        .map(|i| created(i, &format!("stream message {i}"), &[]))
+        .collect();
+    publish_all(&publisher, &events).await;
+    let (_stop, rx) = watch::channel(false);
+    let first = bench
+        .services
+        .spawn_indexer(bench.reporter.clone(), rx.clone())
+        .expect("indexer");
+    // Let it get part of the way, then kill it without flushing or committing.
+    bench.wait_processed("indexer", 1, WAIT).await;
+    first.abort();
+    let _ = first.await;
+    let second = bench
+        .services
+        .spawn_indexer(bench.reporter.clone(), rx)
+        .expect("indexer again");
+    let index = bench.services.index.clone();
+    eventually("all messages indexed after the restart", WAIT, || {
+        let index = index.clone();
+        async move {
+            let c = index.count().await.map_err(|e| e.to_string())?;
+            (c == n as u64).then_some(()).ok_or(format!("count {c}"))
+        }
+    })
+    .await;
+    let docs = all_docs(&bench, n).await;
+    assert_eq!(docs.len(), n);
+    assert!(!second.is_finished());
+}
