@@ -1,0 +1,135 @@
+//! Ingest benchmark: publishes N generated events (creates, edits, deletes, mentions) to the
+//! embedded broker, then measures in the same run
+//!   1. the baseline: a consumer group that reads every record and does nothing with it;
+//!   2. the indexer: the same records into the search index (local, or Elasticsearch with
+//!      `--search-url`), bulk-written, checked and committed.
+//! and prints events/s for each and their ratio, and the process's resident memory.
+//!
+//! `cargo run --release --bin bench_ingest -- [COUNT] [--search-url URL]`
+
+use std::time::{Duration, Instant};
+
+use eventdeck::config::Config;
+use eventdeck::workers::batch::Record;
+use eventdeck::workers::consumer::{run_consumer, BatchHandler};
+use eventdeck::workers::loadgen::LoadGenerator;
+use eventdeck::workers::report::{Reporter, WorkerEvent};
+use eventdeck::workers::supervisor::Services;
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{mpsc, watch};
+
+struct Discard;
+
+#[async_trait::async_trait]
+impl BatchHandler for Discard {
+    async fn handle(&mut self, _records: &[Record]) -> Result<Option<i64>, String> {
+        Ok(None)
+    }
+}
+
+async fn wait_processed(
+    events: &mut mpsc::UnboundedReceiver<WorkerEvent>,
+    worker: &str,
+    n: u64,
+) -> anyhow::Result<()> {
+    let mut seen = 0;
+    while seen < n {
+        match tokio::time::timeout(Duration::from_secs(120), events.recv()).await {
+            Ok(Some(WorkerEvent::Processed {
+                worker: w, records, ..
+            })) if w == worker => seen += records,
+            Ok(Some(_)) => {}
+            Ok(None) => anyhow::bail!("reporter closed"),
+            Err(_) => anyhow::bail!("{worker}: only {seen} of {n} records after 120 s idle"),
+        }
+    }
+    Ok(())
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let count: u64 = args
+        .iter()
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let search_url = args
+        .iter()
+        .position(|a| a == "--search-url")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("eventdeck-bench-{}", std::process::id()));
+    let mut config = Config::default();
+    config.data_dir = dir.join("data").display().to_string();
+    config.kafka.embedded_port = 0;
+    config.search.url = search_url;
+    let started = Instant::now();
+    let services = Services::start(config.clone()).await?;
+    println!(
+        "ready in {:.2} s: {} · {}",
+        started.elapsed().as_secs_f64(),
+        services.cluster.describe(),
+        services.index.describe()
+    );
+
+    let publisher = services.publisher()?;
+    let mut generator = LoadGenerator::with_seed(config.loadgen.clone(), 42);
+    let t = Instant::now();
+    let mut in_flight = FuturesUnordered::new();
+    for _ in 0..count {
+        let d = publisher.enqueue(&generator.next_event()).await.map_err(anyhow::Error::msg)?;
+        in_flight.push(eventdeck::bus::producer::resolve(d));
+    }
+    while let Some(r) = in_flight.next().await {
+        r.map_err(anyhow::Error::msg)?;
+    }
+    let produce = count as f64 / t.elapsed().as_secs_f64();
+    println!("produce   {count} events: {produce:>9.0} events/s");
+
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let reporter = Reporter::new(tx);
+    let (_stop, shutdown) = watch::channel(false);
+    let mut baseline_spec = services.indexer_spec();
+    baseline_spec.worker = "baseline".into();
+    baseline_spec.group = "bench-baseline".into();
+    let t = Instant::now();
+    let baseline_task = tokio::spawn(run_consumer(
+        services.cluster.clone(),
+        baseline_spec,
+        Discard,
+        reporter.clone(),
+        shutdown.clone(),
+    ));
+    wait_processed(&mut events, "baseline", count).await?;
+    let baseline = count as f64 / t.elapsed().as_secs_f64();
+    baseline_task.abort();
+    println!("baseline  consume only:  {baseline:>9.0} events/s");
+
+    let t = Instant::now();
+    let _indexer = services.spawn_indexer(reporter, shutdown)?;
+    wait_processed(&mut events, "indexer", count).await?;
+    services.index.refresh().await?;
+    let indexed = count as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "indexer   into {}: {indexed:>9.0} events/s  ({:.2}× the consume-only baseline)",
+        if config.uses_local_index() { "local index" } else { "elastic" },
+        indexed / baseline
+    );
+    let live = services.index.count().await?;
+    println!("searchable messages: {live}; resident memory: {:.0} MiB", rss_mib());
+    drop(services);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
