@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where the embedded broker, the local index, logs and the lock live. Empty: XDG.
@@ -107,22 +107,6 @@ pub struct MonitorConfig {
     pub sample_interval_ms: u64,
     /// Prometheus `/metrics` on 127.0.0.1:PORT; 0 leaves it off.
     pub metrics_port: u16,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            data_dir: String::new(),
-            kafka: KafkaConfig::default(),
-            topics: TopicsConfig::default(),
-            groups: GroupsConfig::default(),
-            search: SearchConfig::default(),
-            indexer: IndexerConfig::default(),
-            producer: ProducerConfig::default(),
-            loadgen: LoadgenConfig::default(),
-            monitor: MonitorConfig::default(),
-        }
-    }
 }
 
 impl Default for KafkaConfig {
@@ -268,19 +252,21 @@ impl Config {
             message: e.to_string(),
         })?;
         // Validate the file alone first so that its errors name the file.
-        let _: Config = toml::Value::Table(value.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let _: Config =
+            toml::Value::Table(value.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
         apply_env(&mut value, env)?;
-        let mut config: Config = toml::Value::Table(value)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Env {
-                var: "EVENTDECK_*".into(),
-                message: e.to_string(),
-            })?;
+        let mut config: Config =
+            toml::Value::Table(value)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Env {
+                    var: "EVENTDECK_*".into(),
+                    message: e.to_string(),
+                })?;
         config.apply_flags(flags);
         config.validate(&path.display().to_string())?;
         Ok(config)
@@ -348,7 +334,12 @@ impl Config {
                 return Err(bad("search.url", "expected an http:// or https:// URL"));
             }
         }
-        for b in self.kafka.brokers.split(',').filter(|b| !b.trim().is_empty()) {
+        for b in self
+            .kafka
+            .brokers
+            .split(',')
+            .filter(|b| !b.trim().is_empty())
+        {
             if !b.trim().contains(':') {
                 return Err(bad(
                     "kafka.brokers",
@@ -356,9 +347,11 @@ impl Config {
                 ));
             }
         }
-        if self.search.index.is_empty() || self.search.index != self.search.index.to_lowercase()
-        {
-            return Err(bad("search.index", "expected a non-empty lowercase index name"));
+        if self.search.index.is_empty() || self.search.index != self.search.index.to_lowercase() {
+            return Err(bad(
+                "search.index",
+                "expected a non-empty lowercase index name",
+            ));
         }
         Ok(())
     }
@@ -588,7 +581,10 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(
-            c.kafka.properties.get("security.protocol").map(String::as_str),
+            c.kafka
+                .properties
+                .get("security.protocol")
+                .map(String::as_str),
             Some("SASL_SSL")
         );
         assert!(!c.uses_embedded_broker());

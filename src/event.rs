@@ -147,15 +147,15 @@ pub fn parse_message_event(bytes: &[u8]) -> Result<ParsedEvent, ParseError> {
         reason: e.to_string(),
     };
     let event = match envelope.event_type.as_str() {
-        "message.created" => {
-            MessageEvent::Created(serde_json::from_value(envelope.payload.clone()).map_err(invalid)?)
-        }
-        "message.updated" => {
-            MessageEvent::Updated(serde_json::from_value(envelope.payload.clone()).map_err(invalid)?)
-        }
-        "message.deleted" => {
-            MessageEvent::Deleted(serde_json::from_value(envelope.payload.clone()).map_err(invalid)?)
-        }
+        "message.created" => MessageEvent::Created(
+            serde_json::from_value(envelope.payload.clone()).map_err(invalid)?,
+        ),
+        "message.updated" => MessageEvent::Updated(
+            serde_json::from_value(envelope.payload.clone()).map_err(invalid)?,
+        ),
+        "message.deleted" => MessageEvent::Deleted(
+            serde_json::from_value(envelope.payload.clone()).map_err(invalid)?,
+        ),
         other => return Err(ParseError::UnknownType(other.to_string())),
     };
     Ok(ParsedEvent {
@@ -318,7 +318,10 @@ mod tests {
 
     #[test]
     fn mentions_next_to_wide_characters() {
-        assert_eq!(extract_mentions("배포 완료 @user_002 확인"), vec!["user_002"]);
+        assert_eq!(
+            extract_mentions("배포 완료 @user_002 확인"),
+            vec!["user_002"]
+        );
         assert_eq!(extract_mentions("@alice.b."), vec!["alice.b"]);
     }
 }

@@ -1,8 +1,10 @@
 //! Ingest benchmark: publishes N generated events (creates, edits, deletes, mentions) to the
 //! embedded broker, then measures in the same run
-//!   1. the baseline: a consumer group that reads every record and does nothing with it;
-//!   2. the indexer: the same records into the search index (local, or Elasticsearch with
-//!      `--search-url`), bulk-written, checked and committed.
+//!
+//! 1. the baseline: a consumer group that reads every record and does nothing with it;
+//! 2. the indexer: the same records into the search index (local, or Elasticsearch with
+//!    `--search-url`), bulk-written, checked and committed;
+//!
 //! and prints events/s for each and their ratio, and the process's resident memory.
 //!
 //! `cargo run --release --bin bench_ingest -- [COUNT] [--search-url URL]`
@@ -50,9 +52,11 @@ fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
         })
         .map(|kib| kib / 1024.0)
         .unwrap_or(0.0)
@@ -61,18 +65,17 @@ fn rss_mib() -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let count: u64 = args
-        .iter()
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let count: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
     let search_url = args
         .iter()
         .position(|a| a == "--search-url")
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_default();
     let dir = std::env::temp_dir().join(format!("eventdeck-bench-{}", std::process::id()));
-    let mut config = Config::default();
-    config.data_dir = dir.join("data").display().to_string();
+    let mut config = Config {
+        data_dir: dir.join("data").display().to_string(),
+        ..Config::default()
+    };
     config.kafka.embedded_port = 0;
     config.search.url = search_url;
     let started = Instant::now();
@@ -89,7 +92,10 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let mut in_flight = FuturesUnordered::new();
     for _ in 0..count {
-        let d = publisher.enqueue(&generator.next_event()).await.map_err(anyhow::Error::msg)?;
+        let d = publisher
+            .enqueue(&generator.next_event())
+            .await
+            .map_err(anyhow::Error::msg)?;
         in_flight.push(eventdeck::bus::producer::resolve(d));
     }
     while let Some(r) = in_flight.next().await {
@@ -124,11 +130,18 @@ async fn main() -> anyhow::Result<()> {
     let indexed = count as f64 / t.elapsed().as_secs_f64();
     println!(
         "indexer   into {}: {indexed:>9.0} events/s  ({:.2}× the consume-only baseline)",
-        if config.uses_local_index() { "local index" } else { "elastic" },
+        if config.uses_local_index() {
+            "local index"
+        } else {
+            "elastic"
+        },
         indexed / baseline
     );
     let live = services.index.count().await?;
-    println!("searchable messages: {live}; resident memory: {:.0} MiB", rss_mib());
+    println!(
+        "searchable messages: {live}; resident memory: {:.0} MiB",
+        rss_mib()
+    );
     drop(services);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

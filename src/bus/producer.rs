@@ -29,7 +29,10 @@ impl EventProducer {
         c.set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", config.linger_ms.to_string())
-            .set("delivery.timeout.ms", config.delivery_timeout_ms.to_string())
+            .set(
+                "delivery.timeout.ms",
+                config.delivery_timeout_ms.to_string(),
+            )
             .set("queue.buffering.max.messages", "200000")
             .set("compression.type", "lz4");
         Ok(Self { inner: c.create()? })

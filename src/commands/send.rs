@@ -78,7 +78,12 @@ pub async fn load(config: Config, count: u64, rate: u32) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot publish to {where_}: {e}"))?;
         in_flight.push(resolve(d));
         while in_flight.len() > 50_000 {
-            tally(in_flight.next().await, &mut ok, &mut failed, &mut first_error);
+            tally(
+                in_flight.next().await,
+                &mut ok,
+                &mut failed,
+                &mut first_error,
+            );
         }
     }
     while let Some(r) = in_flight.next().await {

@@ -88,7 +88,8 @@ mod tests {
     #[test]
     fn storage_url_keeps_an_absolute_path_absolute_after_tansu_strips_one_slash() {
         let u = storage_url(Path::new("/var/lib/eventdeck/broker.db")).expect("url");
-        let joined = std::path::PathBuf::from("/cwd").join(u.path().strip_prefix('/').unwrap_or(u.path()));
+        let joined =
+            std::path::PathBuf::from("/cwd").join(u.path().strip_prefix('/').unwrap_or(u.path()));
         assert_eq!(joined, Path::new("/var/lib/eventdeck/broker.db"));
     }
 }

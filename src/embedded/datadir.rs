@@ -58,7 +58,9 @@ mod tests {
     fn a_second_open_of_the_same_directory_fails_clearly() {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = DataDir::open(&dir.path().join("data")).expect("first");
-        let err = DataDir::open(&dir.path().join("data")).unwrap_err().to_string();
+        let err = DataDir::open(&dir.path().join("data"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("already using the data directory"), "{err}");
         drop(first);
         DataDir::open(&dir.path().join("data")).expect("free again after the first closes");

@@ -273,10 +273,9 @@ impl SearchIndex for ElasticIndex {
         if !status.is_success() {
             return Err(status_error(status, &body));
         }
-        let items = body
-            .get("items")
-            .and_then(Value::as_array)
-            .ok_or_else(|| SearchError::Unavailable(format!("bulk answer without items: {body}")))?;
+        let items = body.get("items").and_then(Value::as_array).ok_or_else(|| {
+            SearchError::Unavailable(format!("bulk answer without items: {body}"))
+        })?;
         if items.len() != docs.len() {
             return Err(SearchError::Unavailable(format!(
                 "bulk answered {} items for {} documents",
@@ -296,7 +295,12 @@ impl SearchIndex for ElasticIndex {
             .call_ok(Method::Post, &path, Some(json!({ "ids": ids })))
             .await?;
         let mut found = HashMap::new();
-        for d in body.get("docs").and_then(Value::as_array).into_iter().flatten() {
+        for d in body
+            .get("docs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if d.get("found").and_then(Value::as_bool) != Some(true) {
                 continue;
             }
@@ -334,7 +338,8 @@ impl SearchIndex for ElasticIndex {
 
     async fn count(&self) -> Result<u64, SearchError> {
         let path = format!("/{}/_count", self.index);
-        let query = json!({ "query": { "bool": { "must_not": [ { "term": { "deleted": true } } ] } } });
+        let query =
+            json!({ "query": { "bool": { "must_not": [ { "term": { "deleted": true } } ] } } });
         let body = self.call_ok(Method::Post, &path, Some(query)).await?;
         Ok(body.get("count").and_then(Value::as_u64).unwrap_or(0))
     }
@@ -403,8 +408,14 @@ mod tests {
             b.pointer("/query/bool/must/0/match/content/query"),
             Some(&json!("deploy done"))
         );
-        assert_eq!(b.pointer("/query/bool/filter/0/term/channel"), Some(&json!("ch_dev")));
-        assert_eq!(b.pointer("/query/bool/filter/1/range/created_at/gte"), Some(&json!(5)));
+        assert_eq!(
+            b.pointer("/query/bool/filter/0/term/channel"),
+            Some(&json!("ch_dev"))
+        );
+        assert_eq!(
+            b.pointer("/query/bool/filter/1/range/created_at/gte"),
+            Some(&json!(5))
+        );
         assert_eq!(b["from"], json!(20));
         assert_eq!(b.pointer("/sort/0/created_at"), Some(&json!("desc")));
     }

@@ -139,6 +139,8 @@ pub fn open_index(
         let dir = data_dir.join("index");
         Ok(std::sync::Arc::new(local::LocalIndex::open(&dir)?))
     } else {
-        Ok(std::sync::Arc::new(elastic::ElasticIndex::new(&config.search)?))
+        Ok(std::sync::Arc::new(elastic::ElasticIndex::new(
+            &config.search,
+        )?))
     }
 }

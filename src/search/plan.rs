@@ -211,7 +211,10 @@ mod tests {
     #[test]
     fn replay_after_delete_does_not_resurrect() {
         let first = plan_bulk(&[created("m", 1, "a"), deleted("m", 3)], &HashMap::new());
-        let replay = plan_bulk(&[created("m", 1, "a"), updated("m", 2, "b")], &stored(&first));
+        let replay = plan_bulk(
+            &[created("m", 1, "a"), updated("m", 2, "b")],
+            &stored(&first),
+        );
         assert!(replay.docs.is_empty(), "{replay:?}");
     }
 
@@ -245,7 +248,12 @@ mod tests {
 
     #[test]
     fn look_ups_skip_messages_created_in_the_batch() {
-        let events = [created("a", 1, "x"), updated("a", 2, "y"), updated("b", 2, "y"), deleted("b", 3)];
+        let events = [
+            created("a", 1, "x"),
+            updated("a", 2, "y"),
+            updated("b", 2, "y"),
+            deleted("b", 3),
+        ];
         assert_eq!(ids_to_look_up(&events), vec!["b".to_string()]);
     }
 }

@@ -79,7 +79,9 @@ impl Batch {
 pub fn commit_offsets(records: &[Record]) -> BTreeMap<(String, i32), i64> {
     let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
     for r in records {
-        let e = next.entry((r.topic.clone(), r.partition)).or_insert(r.offset + 1);
+        let e = next
+            .entry((r.topic.clone(), r.partition))
+            .or_insert(r.offset + 1);
         *e = (*e).max(r.offset + 1);
     }
     next

@@ -139,7 +139,17 @@ pub async fn run_consumer<H: BatchHandler>(
         }
         if batch.should_flush(std::time::Instant::now()) {
             let records = batch.take();
-            if !flush(&consumer, &spec, &mut handler, &reporter, &mut shutdown, &records, &mut handled).await {
+            if !flush(
+                &consumer,
+                &spec,
+                &mut handler,
+                &reporter,
+                &mut shutdown,
+                &records,
+                &mut handled,
+            )
+            .await
+            {
                 // Shut down while retrying: nothing committed, the records come back later.
                 break;
             }
@@ -148,7 +158,16 @@ pub async fn run_consumer<H: BatchHandler>(
     if !batch.is_empty() {
         let records = batch.take();
         let (_tx, mut never) = watch::channel(false);
-        flush(&consumer, &spec, &mut handler, &reporter, &mut never, &records, &mut handled).await;
+        flush(
+            &consumer,
+            &spec,
+            &mut handler,
+            &reporter,
+            &mut never,
+            &records,
+            &mut handled,
+        )
+        .await;
     }
     let closing = consumer.clone();
     tokio::task::spawn_blocking(move || {

@@ -100,7 +100,10 @@ impl BatchHandler for Indexer {
         for (outcome, sources) in outcomes.iter().zip(&plan.sources) {
             if let ItemOutcome::Rejected(reason) = outcome {
                 for &pos in sources {
-                    dead.push((event_records[pos], format!("rejected by the index: {reason}")));
+                    dead.push((
+                        event_records[pos],
+                        format!("rejected by the index: {reason}"),
+                    ));
                 }
             }
         }

@@ -140,7 +140,10 @@ impl LoadGenerator {
         if self.chance(self.config.mention_ratio) {
             let mut user = format!("user_{:03}", self.pick(self.config.authors));
             if user == author {
-                user = format!("user_{:03}", (self.pick(self.config.authors) + 1) % self.config.authors);
+                user = format!(
+                    "user_{:03}",
+                    (self.pick(self.config.authors) + 1) % self.config.authors
+                );
             }
             (format!("{phrase} @{user}"), vec![user])
         } else {
@@ -180,10 +183,22 @@ mod tests {
         };
         let mut g = LoadGenerator::with_seed(config, 42);
         let events: Vec<_> = (0..2000).map(|_| g.next_event()).collect();
-        let created = events.iter().filter(|e| matches!(e, MessageEvent::Created(_))).count();
-        let updated = events.iter().filter(|e| matches!(e, MessageEvent::Updated(_))).count();
-        let deleted = events.iter().filter(|e| matches!(e, MessageEvent::Deleted(_))).count();
-        assert!(created > 1000 && updated > 200 && deleted > 50, "{created} {updated} {deleted}");
+        let created = events
+            .iter()
+            .filter(|e| matches!(e, MessageEvent::Created(_)))
+            .count();
+        let updated = events
+            .iter()
+            .filter(|e| matches!(e, MessageEvent::Updated(_)))
+            .count();
+        let deleted = events
+            .iter()
+            .filter(|e| matches!(e, MessageEvent::Deleted(_)))
+            .count();
+        assert!(
+            created > 1000 && updated > 200 && deleted > 50,
+            "{created} {updated} {deleted}"
+        );
         let self_mentions = events.iter().any(|e| match e {
             MessageEvent::Created(c) => c.mentions.contains(&c.author_id),
             _ => false,

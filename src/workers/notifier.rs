@@ -13,8 +13,7 @@ use super::consumer::BatchHandler;
 use super::report::{Reporter, WorkerEvent};
 use crate::bus::producer::{resolve, EventProducer};
 use crate::event::{
-    envelope, extract_mentions, new_event_id, parse_message_event, MessageEvent,
-    NotificationSent,
+    envelope, extract_mentions, new_event_id, parse_message_event, MessageEvent, NotificationSent,
 };
 
 /// Which (message, user) pairs were notified; kept in a file so restarts remember too.
@@ -96,7 +95,13 @@ pub fn mentions_to_notify(
     let (message_id, channel_id, author, content, listed) = match &event.event {
         MessageEvent::Created(c) => {
             authors.insert(c.message_id.clone(), c.author_id.clone());
-            (&c.message_id, &c.channel_id, c.author_id.clone(), &c.content, &c.mentions)
+            (
+                &c.message_id,
+                &c.channel_id,
+                c.author_id.clone(),
+                &c.content,
+                &c.mentions,
+            )
         }
         MessageEvent::Updated(u) => {
             let author = authors
@@ -104,7 +109,13 @@ pub fn mentions_to_notify(
                 .cloned()
                 .or_else(|| u.editor_id.clone())
                 .unwrap_or_default();
-            (&u.message_id, &u.channel_id, author, &u.content, &u.mentions)
+            (
+                &u.message_id,
+                &u.channel_id,
+                author,
+                &u.content,
+                &u.mentions,
+            )
         }
         MessageEvent::Deleted(_) => return Vec::new(),
     };

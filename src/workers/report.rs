@@ -11,8 +11,13 @@ pub enum WorkerState {
     Starting,
     Running,
     /// A transient failure is being retried; nothing is skipped meanwhile.
-    BackingOff { error: String, attempt: u32 },
-    Failed { error: String },
+    BackingOff {
+        error: String,
+        attempt: u32,
+    },
+    Failed {
+        error: String,
+    },
     Stopped,
 }
 

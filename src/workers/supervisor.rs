@@ -188,8 +188,10 @@ impl Services {
     pub fn spawn_pipeline(&self, reporter: Reporter) -> anyhow::Result<Pipeline> {
         let (shutdown, rx) = watch::channel(false);
         let (commands, command_rx) = mpsc::channel(1024);
-        let mut tasks = Vec::new();
-        tasks.push(("indexer".to_string(), self.spawn_indexer(reporter.clone(), rx.clone())?));
+        let mut tasks = vec![(
+            "indexer".to_string(),
+            self.spawn_indexer(reporter.clone(), rx.clone())?,
+        )];
         tasks.push((
             "notifier".to_string(),
             self.spawn_notifier(reporter.clone(), rx.clone())?,

@@ -20,12 +20,17 @@ const N: usize = 5;
 
 fn eventdeck(data: &Path) -> Command {
     let mut c = Command::new(BIN);
-    c.args(["--data-dir", &data.display().to_string(), "--embedded-port", "0"])
-        // No config file and no inherited overrides: the defaults, as on a fresh machine.
-        .args(["--config", "/dev/null"])
-        .env_remove("EVENTDECK_SEARCH_URL")
-        .env_remove("EVENTDECK_KAFKA_BROKERS")
-        .env("EVENTDECK_INDEXER_FLUSH_INTERVAL_MS", "50");
+    c.args([
+        "--data-dir",
+        &data.display().to_string(),
+        "--embedded-port",
+        "0",
+    ])
+    // No config file and no inherited overrides: the defaults, as on a fresh machine.
+    .args(["--config", "/dev/null"])
+    .env_remove("EVENTDECK_SEARCH_URL")
+    .env_remove("EVENTDECK_KAFKA_BROKERS")
+    .env("EVENTDECK_INDEXER_FLUSH_INTERVAL_MS", "50");
     c
 }
 
@@ -39,8 +44,13 @@ fn start_run(data: &Path) -> (Child, String) {
         .expect("spawn eventdeck run");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("ready line");
-    assert!(line.starts_with("eventdeck ready: embedded broker 127.0.0.1:"), "{line}");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("ready line");
+    assert!(
+        line.starts_with("eventdeck ready: embedded broker 127.0.0.1:"),
+        "{line}"
+    );
     assert!(line.contains("local index"), "{line}");
     (child, line)
 }
@@ -52,7 +62,10 @@ fn stop(mut child: Child) {
         .expect("kill");
     assert!(status.success());
     let exit = child.wait().expect("wait");
-    assert!(exit.success(), "eventdeck run exited with {exit} after SIGTERM");
+    assert!(
+        exit.success(),
+        "eventdeck run exited with {exit} after SIGTERM"
+    );
 }
 
 fn search_total(data: &Path, word: &str) -> Result<(u64, serde_json::Value), String> {
@@ -121,18 +134,26 @@ async fn the_default_setup_indexes_and_survives_a_restart() {
             .arg(format!("hello zerosetup{i} @user_002"))
             .output()
             .expect("send");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     for i in 0..N {
         let word = format!("zerosetup{i}");
-        let hit = eventually(&format!("{word} searchable"), Duration::from_secs(30), || {
-            let data = data.clone();
-            let word = word.clone();
-            async move {
-                let (total, v) = search_total(&data, &word)?;
-                (total == 1).then_some(v).ok_or(format!("total {total}"))
-            }
-        })
+        let hit = eventually(
+            &format!("{word} searchable"),
+            Duration::from_secs(30),
+            || {
+                let data = data.clone();
+                let word = word.clone();
+                async move {
+                    let (total, v) = search_total(&data, &word)?;
+                    (total == 1).then_some(v).ok_or(format!("total {total}"))
+                }
+            },
+        )
         .await;
         assert_eq!(hit["hits"][0]["doc"]["channel"], "ch_zero");
         assert_eq!(hit["hits"][0]["doc"]["author"], "user_001");
@@ -149,7 +170,10 @@ async fn the_default_setup_indexes_and_survives_a_restart() {
     let highs: i64 = created.iter().map(|(_, h)| h).sum();
     assert_eq!(highs, N as i64, "the broker kept every record, once");
     for (committed, high) in &created {
-        assert_eq!(committed, high, "offsets survived the restart: nothing is re-indexed");
+        assert_eq!(
+            committed, high,
+            "offsets survived the restart: nothing is re-indexed"
+        );
     }
     stop(run);
 }

@@ -61,7 +61,8 @@ pub async fn search_server() -> String {
     let base = tokio::task::spawn_blocking(osmem_base_url)
         .await
         .expect("osmem start");
-    let transport = elasticsearch::http::transport::Transport::single_node(&base).expect("transport");
+    let transport =
+        elasticsearch::http::transport::Transport::single_node(&base).expect("transport");
     let client = elasticsearch::Elasticsearch::new(transport);
     let response = client
         .send::<elasticsearch::http::request::JsonBody<serde_json::Value>, ()>(
@@ -86,8 +87,10 @@ pub struct Bench {
 }
 
 pub fn test_config(dir: &std::path::Path, search_url: &str) -> Config {
-    let mut c = Config::default();
-    c.data_dir = dir.join("data").display().to_string();
+    let mut c = Config {
+        data_dir: dir.join("data").display().to_string(),
+        ..Config::default()
+    };
     c.kafka.embedded_port = 0;
     c.search.url = search_url.to_string();
     c.indexer.flush_interval_ms = 50;

@@ -33,7 +33,9 @@ async fn publish_all(publisher: &Publisher, events: &[MessageEvent]) {
         deliveries.push(publisher.enqueue(e).await.expect("enqueue"));
     }
     for d in deliveries {
-        eventdeck::bus::producer::resolve(d).await.expect("delivered");
+        eventdeck::bus::producer::resolve(d)
+            .await
+            .expect("delivered");
     }
 }
 
@@ -59,7 +61,13 @@ async fn a_thousand_created_events_are_searchable_with_their_fields() {
     let mut bench = Bench::start().await;
     let publisher = bench.services.publisher().expect("publisher");
     let events: Vec<MessageEvent> = (0..1000)
-        .map(|i| created(i, &format!("release note {i} 프로젝트 배포 완료 word{i}"), &[]))
+        .map(|i| {
+            created(
+                i,
+                &format!("release note {i} 프로젝트 배포 완료 word{i}"),
+                &[],
+            )
+        })
         .collect();
     let before = eventdeck::event::now_ms();
     publish_all(&publisher, &events).await;
@@ -80,7 +88,10 @@ async fn a_thousand_created_events_are_searchable_with_their_fields() {
     .await;
     // Every message is found by a match on a word of its own content.
     for i in [0usize, 1, 499, 998, 999] {
-        let r = index.search(&matching(&format!("word{i}"))).await.expect("search");
+        let r = index
+            .search(&matching(&format!("word{i}")))
+            .await
+            .expect("search");
         assert_eq!(r.total, 1, "word{i}");
         let d = &r.hits[0].doc;
         assert_eq!(d.message_id, format!("msg_{i:05}"));
@@ -88,7 +99,11 @@ async fn a_thousand_created_events_are_searchable_with_their_fields() {
         assert_eq!(d.author, format!("user_{:03}", i % 13));
         let at = d.created_at.expect("created_at");
         assert!(at >= before && at <= eventdeck::event::now_ms(), "{at}");
-        assert!(r.hits[0].highlights[0].contains("<em>word"), "{:?}", r.hits[0].highlights);
+        assert!(
+            r.hits[0].highlights[0].contains("<em>word"),
+            "{:?}",
+            r.hits[0].highlights
+        );
     }
     let korean = index.search(&matching("배포")).await.expect("search");
     assert_eq!(korean.total, 1000);
@@ -96,7 +111,10 @@ async fn a_thousand_created_events_are_searchable_with_their_fields() {
     q.channel = Some("ch_03".into());
     q.sort = SortOrder::NewestFirst;
     let filtered = index.search(&q).await.expect("search");
-    assert_eq!(filtered.total, (0..1000).filter(|i| i % 7 == 3).count() as u64);
+    assert_eq!(
+        filtered.total,
+        (0..1000).filter(|i| i % 7 == 3).count() as u64
+    );
     assert!(filtered.hits.iter().all(|h| h.doc.channel == "ch_03"));
 }
 
@@ -128,7 +146,9 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing() {
     // One at a time, so that event timestamps follow the order above.
     for e in &events {
         let d = publisher.enqueue(e).await.expect("enqueue");
-        eventdeck::bus::producer::resolve(d).await.expect("delivered");
+        eventdeck::bus::producer::resolve(d)
+            .await
+            .expect("delivered");
     }
     let (stop, rx) = watch::channel(false);
     let indexer = bench
@@ -144,15 +164,25 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing() {
     let edited_live = (0..200).filter(|i| i % 2 == 0 && i % 5 != 0).count() as u64;
     assert_eq!(edited.total, edited_live);
     let original = index.search(&matching("original")).await.expect("search");
-    assert_eq!(original.total, live - edited_live, "edited docs lost their old text");
+    assert_eq!(
+        original.total,
+        live - edited_live,
+        "edited docs lost their old text"
+    );
     let gone = index.search(&matching("text 10")).await.expect("search");
-    assert!(gone.hits.iter().all(|h| h.doc.message_id != "msg_00010"), "deleted msg_00010 found");
+    assert!(
+        gone.hits.iter().all(|h| h.doc.message_id != "msg_00010"),
+        "deleted msg_00010 found"
+    );
     let before = all_docs(&bench, 200).await;
     assert_eq!(before.len(), 200, "tombstones are kept for the guard");
 
     // Replay everything from offset 0 under a new group: the index must not change.
     let _ = stop.send(true);
-    indexer.await.expect("join").expect("indexer stopped cleanly");
+    indexer
+        .await
+        .expect("join")
+        .expect("indexer stopped cleanly");
     let mut replay = bench.services.config.clone();
     replay.groups.indexer = "search-indexer-replay".into();
     let replay_services = eventdeck::workers::supervisor::Services {
@@ -187,7 +217,10 @@ async fn malformed_and_unknown_events_go_to_the_dlq_and_their_neighbours_are_ind
         .await
         .expect("raw");
     let unknown = br#"{"event_type":"message.pinned","event_id":"e","timestamp":1,"payload":{}}"#;
-    producer.send(&topic, "ch_x", unknown, &[]).await.expect("raw");
+    producer
+        .send(&topic, "ch_x", unknown, &[])
+        .await
+        .expect("raw");
     publish_all(&publisher, &[created(2, "after the bad ones", &[])]).await;
 
     let (_stop, rx) = watch::channel(false);
@@ -210,13 +243,23 @@ async fn malformed_and_unknown_events_go_to_the_dlq_and_their_neighbours_are_ind
             .unwrap_or_default()
     };
     let reasons: Vec<String> = dlq.iter().map(|m| header(m, HEADER_REASON)).collect();
-    assert!(reasons.iter().any(|r| r.starts_with("malformed JSON")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("message.pinned")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.starts_with("malformed JSON")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("message.pinned")),
+        "{reasons:?}"
+    );
     for m in &dlq {
         assert_eq!(header(m, HEADER_TOPIC), topic);
         assert!(header(m, HEADER_OFFSET).parse::<i64>().is_ok());
     }
-    assert!(dlq.iter().any(|m| m.payload() == Some(&b"{this is not json"[..])), "payload kept");
+    assert!(
+        dlq.iter()
+            .any(|m| m.payload() == Some(&b"{this is not json"[..])),
+        "payload kept"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -225,8 +268,16 @@ async fn each_mention_produces_exactly_one_notification_even_after_a_restart() {
     let publisher = bench.services.publisher().expect("publisher");
     let mut events = vec![
         // author user_001 (i=1 → 1 % 13): a self-mention is not notified.
-        created(1, "배포 완료 @user_002 @user_001", &["user_002", "user_001"]),
-        created(2, "review please @user_003 and @user_004", &["user_003", "user_004"]),
+        created(
+            1,
+            "배포 완료 @user_002 @user_001",
+            &["user_002", "user_001"],
+        ),
+        created(
+            2,
+            "review please @user_003 and @user_004",
+            &["user_003", "user_004"],
+        ),
         created(3, "no mentions here", &[]),
     ];
     events.push(MessageEvent::Updated(MessageUpdated {
@@ -266,8 +317,14 @@ async fn each_mention_produces_exactly_one_notification_even_after_a_restart() {
                 serde_json::from_slice(m.payload().expect("payload")).expect("envelope");
             assert_eq!(env.event_type, "notification.sent");
             (
-                env.payload["message_id"].as_str().unwrap_or_default().to_string(),
-                env.payload["user_id"].as_str().unwrap_or_default().to_string(),
+                env.payload["message_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                env.payload["user_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect();

@@ -87,7 +87,10 @@ fn corpus() -> Vec<SearchDoc> {
 
 async fn load(index: &Arc<dyn SearchIndex>, docs: &[SearchDoc]) {
     let outcomes = index.apply(docs).await.expect("apply");
-    assert!(outcomes.iter().all(|o| *o == ItemOutcome::Applied), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| *o == ItemOutcome::Applied),
+        "{outcomes:?}"
+    );
     index.refresh().await.expect("refresh");
 }
 
@@ -128,7 +131,10 @@ async fn filters_restrict_by_channel_author_and_time(index: Arc<dyn SearchIndex>
     got.sort();
     assert_eq!(got, vec!["m1", "m2"]);
     query.author = Some("bob".into());
-    assert_eq!(ids(&index.search(&query).await.expect("search")), vec!["m2"]);
+    assert_eq!(
+        ids(&index.search(&query).await.expect("search")),
+        vec!["m2"]
+    );
     let mut ranged = q("");
     ranged.created_from = Some(2_000);
     ranged.created_to = Some(4_000);
@@ -156,23 +162,37 @@ async fn newest_first_with_paging(index: Arc<dyn SearchIndex>) {
     assert_eq!(ids(&last), vec!["p04", "p03", "p02", "p01", "p00"]);
 }
 
-async fn the_version_guard_keeps_the_newest_and_tombstones_stay_dead(
-    index: Arc<dyn SearchIndex>,
-) {
+async fn the_version_guard_keeps_the_newest_and_tombstones_stay_dead(index: Arc<dyn SearchIndex>) {
     load(&index, &corpus()).await;
     let mut newer = doc("m1", "ch_dev", "alice", "rolled back", 1_000);
     newer.version = 9_000;
-    assert_eq!(index.apply(&[newer.clone()]).await.expect("apply"), vec![ItemOutcome::Applied]);
+    assert_eq!(
+        index.apply(&[newer.clone()]).await.expect("apply"),
+        vec![ItemOutcome::Applied]
+    );
     let older = doc("m1", "ch_dev", "alice", "Deploy to staging finished", 1_000);
-    assert_eq!(index.apply(&[older]).await.expect("apply"), vec![ItemOutcome::Stale]);
-    assert_eq!(index.apply(&[newer]).await.expect("apply"), vec![ItemOutcome::Applied], "equal version is re-applied");
+    assert_eq!(
+        index.apply(&[older]).await.expect("apply"),
+        vec![ItemOutcome::Stale]
+    );
+    assert_eq!(
+        index.apply(&[newer]).await.expect("apply"),
+        vec![ItemOutcome::Applied],
+        "equal version is re-applied"
+    );
 
     let mut tomb = doc("m2", "ch_dev", "bob", "", 2_000);
     tomb.deleted = true;
     tomb.version = 9_001;
-    assert_eq!(index.apply(&[tomb]).await.expect("apply"), vec![ItemOutcome::Applied]);
+    assert_eq!(
+        index.apply(&[tomb]).await.expect("apply"),
+        vec![ItemOutcome::Applied]
+    );
     let replayed = doc("m2", "ch_dev", "bob", "deploy is blocked", 2_000);
-    assert_eq!(index.apply(&[replayed]).await.expect("apply"), vec![ItemOutcome::Stale]);
+    assert_eq!(
+        index.apply(&[replayed]).await.expect("apply"),
+        vec![ItemOutcome::Stale]
+    );
     index.refresh().await.expect("refresh");
     let r = index.search(&q("deploy rolled")).await.expect("search");
     assert_eq!(ids(&r), vec!["m1"]);
