@@ -10,3 +10,4 @@ pub mod logging;
 pub mod monitor;
 pub mod search;
 pub mod workers;
+pub mod ui;

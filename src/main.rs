@@ -9,11 +9,7 @@ use eventdeck::config::{Config, Overrides};
 use eventdeck::search::{SearchQuery, SortOrder};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "eventdeck",
-    version,
-    about = "Operations console for a chat platform's Kafka event pipeline"
-)]
+#[command(name = "eventdeck", version, about = "Operations console for a chat platform's Kafka event pipeline")]
 struct Cli {
     /// Configuration file (default: ./config.toml when it exists).
     #[arg(long, global = true, env = "EVENTDECK_CONFIG")]
@@ -77,6 +73,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Topics, consumer groups, lag (messages and seconds), status and members, like
+    /// `kafka-consumer-groups --describe`.
+    Status {
+        /// Print JSON of a stable, documented shape (see README).
+        #[arg(long)]
+        json: bool,
+        /// Refresh every sample interval until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+    },
 }
 
 fn load_config(cli: &Cli) -> Result<Config, eventdeck::config::ConfigError> {
@@ -103,10 +109,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("eventdeck: cannot start the async runtime: {e}");
@@ -128,7 +131,8 @@ fn main() -> ExitCode {
 async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()> {
     use eventdeck::commands;
     match command {
-        None | Some(Command::Run) => {
+        None => commands::console::console(config).await,
+        Some(Command::Run) => {
             eventdeck::logging::to_stderr();
             commands::run::run(config).await
         }
@@ -162,6 +166,9 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
                 page_size: size,
             };
             commands::search::search(config, query, json).await
+        }
+        Some(Command::Status { json, watch }) => {
+            commands::status::status(config, json, watch).await
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The subcommands other than the console: headless run, send, load, search.
 
+pub mod console;
 pub mod run;
 pub mod search;
 pub mod send;
+pub mod status;
 
 use crate::bus::Cluster;
 use crate::config::Config;

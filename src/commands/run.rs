@@ -4,6 +4,7 @@
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::monitor::{serve_metrics, spawn_monitor, MonitorOptions, MonitorSetup};
 use crate::workers::report::{Reporter, WorkerEvent};
 use crate::workers::supervisor::Services;
 
@@ -16,15 +17,34 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let (tx, mut rx) = mpsc::unbounded_channel();
     let pipeline = services.spawn_pipeline(Reporter::new(tx))?;
+    // With /metrics on, the monitor runs too and sees every report after it is logged.
+    let (to_monitor, monitor_events) = mpsc::unbounded_channel();
+    let port = services.config.monitor.metrics_port;
+    let monitor = (port != 0).then(|| {
+        let setup = MonitorSetup::new(
+            services.cluster.clone(),
+            MonitorOptions::from_config(&services.config),
+        )
+        .with_index(services.index.clone())
+        .with_events(monitor_events);
+        let (snapshots, sampler) = spawn_monitor(setup);
+        println!("metrics on http://127.0.0.1:{port}/metrics");
+        (sampler, tokio::spawn(serve_metrics(port, snapshots)))
+    });
     let log_task = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
             log_event(&event);
+            let _ = to_monitor.send(event);
         }
     });
     wait_for_signal().await;
     tracing::info!("stopping: flushing open batches and committing");
     let errors = pipeline.stop().await;
     log_task.abort();
+    if let Some((sampler, server)) = monitor {
+        sampler.abort();
+        server.abort();
+    }
     for e in &errors {
         tracing::error!("{e}");
     }

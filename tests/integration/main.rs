@@ -1,7 +1,9 @@
 //! Integration tests against real services (one binary, so the large dependency set is
 //! linked once). See harness.rs for what is started and how.
 
+mod console;
 mod default_setup;
 mod harness;
 mod pipeline;
 mod search_index;
+mod monitor;

@@ -1,0 +1,62 @@
+//! `eventdeck` with no subcommand: the console. Starts the same services and workers as
+//! `run`, the monitor that turns samples and worker reports into snapshots, the search
+//! service, and hands the terminal to the UI. Logs go to a file: never onto the screen.
+
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::monitor::{serve_metrics, spawn_monitor, MonitorOptions, MonitorSetup};
+use crate::ui::{self, ConsoleLink};
+use crate::workers::report::Reporter;
+use crate::workers::search_service::run_search_service;
+use crate::workers::supervisor::Services;
+
+pub async fn console(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.data_dir();
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", data_dir.display()))?;
+    crate::logging::to_file(&data_dir)?;
+    eprintln!("eventdeck: starting (logs in {})", data_dir.join("eventdeck.log").display());
+    let services = Services::start(config).await?;
+    let (tx, events) = mpsc::unbounded_channel();
+    let pipeline = services.spawn_pipeline(Reporter::new(tx))?;
+    let setup = MonitorSetup::new(
+        services.cluster.clone(),
+        MonitorOptions::from_config(&services.config),
+    )
+    .with_index(services.index.clone())
+    .with_events(events);
+    let (snapshots, monitor) = spawn_monitor(setup);
+    let metrics = (services.config.monitor.metrics_port != 0).then(|| {
+        tokio::spawn(serve_metrics(
+            services.config.monitor.metrics_port,
+            snapshots.clone(),
+        ))
+    });
+    let (search_requests, requests) = mpsc::channel(16);
+    let (responses, search_responses) = mpsc::channel(16);
+    let search = tokio::spawn(run_search_service(
+        services.index.clone(),
+        requests,
+        responses,
+    ));
+    let result = ui::run(ConsoleLink {
+        snapshots,
+        commands: pipeline.commands.clone(),
+        search_requests,
+        search_responses,
+        log_path: Some(data_dir.join("eventdeck.log")),
+    })
+    .await;
+    eprintln!("eventdeck: stopping workers (flushing and committing)…");
+    let errors = pipeline.stop().await;
+    monitor.abort();
+    search.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
+    for e in &errors {
+        eprintln!("eventdeck: {e}");
+    }
+    result
+}

@@ -1,0 +1,83 @@
+//! `eventdeck status [--json] [--watch]`: the monitor's view of the cluster from the command
+//! line — topics, consumer groups with lag, time lag, status and members — as a table like
+//! `kafka-consumer-groups --describe`, or as JSON of the documented shape
+//! ([`crate::monitor::report::StatusReport`]). It is a client: it finds the brokers as
+//! `send` does, and works while the console or `eventdeck run` is up, or against any cluster.
+
+use std::io::{IsTerminal, Write};
+
+use super::client_cluster;
+use super::run::wait_for_signal;
+use crate::config::Config;
+use crate::monitor::report::StatusReport;
+use crate::monitor::snapshot::{Health, Snapshot};
+use crate::monitor::{sample_now, spawn_monitor, table, MonitorOptions, MonitorSetup};
+
+/// Samples taken by the one-shot form: rates need two.
+const ONE_SHOT_SAMPLES: usize = 2;
+
+pub async fn status(config: Config, json: bool, watch: bool) -> anyhow::Result<()> {
+    let cluster = client_cluster(&config);
+    let options = MonitorOptions::from_config(&config);
+    if watch {
+        return watch_status(cluster, options, json).await;
+    }
+    let snapshot = sample_now(&cluster, options, ONE_SHOT_SAMPLES)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    print(&snapshot, json, false)?;
+    if let Health::Down(e) = &snapshot.cluster_health {
+        anyhow::bail!("cannot reach {}: {e}", snapshot.cluster);
+    }
+    Ok(())
+}
+
+/// Prints every new sample until Ctrl-C: the table redrawn in place on a terminal, one JSON
+/// document a line with `--json`.
+async fn watch_status(
+    cluster: crate::bus::Cluster,
+    options: MonitorOptions,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (mut snapshots, task) = spawn_monitor(MonitorSetup::new(cluster, options));
+    let signal = wait_for_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            _ = &mut signal => break,
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let snapshot = snapshots.borrow_and_update().clone();
+                // The first snapshot is the empty one published before any sample.
+                if snapshot.taken_ms == 0 {
+                    continue;
+                }
+                print(&snapshot, json, true)?;
+            }
+        }
+    }
+    task.abort();
+    Ok(())
+}
+
+fn print(snapshot: &Snapshot, json: bool, watching: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let report = StatusReport::from_snapshot(snapshot);
+        if watching {
+            writeln!(out, "{}", serde_json::to_string(&report)?)?;
+        } else {
+            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        }
+    } else {
+        if watching && std::io::stdout().is_terminal() {
+            // Home and clear, so that the table is redrawn in place.
+            write!(out, "\x1b[H\x1b[2J")?;
+        }
+        write!(out, "{}", table::render(snapshot))?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! The engine driven with synthetic samples: rates, lag, status, staleness, members.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::sample::{ClusterSample, GroupSample, PartitionSample, TopicSample};
+use super::snapshot::{GroupStats, Health, LagStatus};
+use super::{Engine, MonitorOptions};
+use crate::config::Config;
+use crate::workers::report::{WorkerEvent, WorkerState};
+
+fn options() -> MonitorOptions {
+    let mut o = MonitorOptions::from_config(&Config::default());
+    o.interval = Duration::from_secs(1);
+    o.groups = vec!["g".into()];
+    o
+}
+
+fn engine() -> Engine {
+    Engine::new(options(), "kafka test:9092", "local index")
+}
+
+/// One sample at second `s`: topic "t" with the given high watermarks, group "g" with the
+/// given committed offsets (an empty list: the group has no commits).
+fn sample(s: i64, highs: &[i64], committed: &[Option<i64>]) -> ClusterSample {
+    let partitions = highs
+        .iter()
+        .enumerate()
+        .map(|(p, h)| PartitionSample {
+            partition: p as i32,
+            leader: Some(1),
+            low: 0,
+            high: *h,
+        })
+        .collect();
+    let offsets: BTreeMap<(String, i32), Option<i64>> = (0..highs.len())
+        .map(|p| {
+            (
+                ("t".to_string(), p as i32),
+                committed.get(p).copied().flatten(),
+            )
+        })
+        .collect();
+    ClusterSample {
+        taken_ms: 1_000_000 + s * 1000,
+        topics: vec![TopicSample {
+            topic: "t".into(),
+            partitions,
+            error: None,
+        }],
+        groups: vec![GroupSample {
+            group: "g".into(),
+            offsets: Ok(offsets),
+        }],
+        ..ClusterSample::default()
+    }
+}
+
+fn group(e: &Engine) -> GroupStats {
+    e.snapshot()
+        .groups
+        .into_iter()
+        .find(|g| g.group == "g")
+        .expect("group g")
+}
+
+fn assign(e: &mut Engine, worker: &str, partitions: &[i32], at: i64) {
+    e.fold_event(
+        WorkerEvent::Assigned {
+            worker: worker.into(),
+            group: "g".into(),
+            partitions: partitions.iter().map(|p| ("t".to_string(), *p)).collect(),
+        },
+        at,
+    );
+}
+
+#[test]
+fn rates_lag_and_history_from_a_steady_flow() {
+    let mut e = engine();
+    for s in 0..6 {
+        // Each partition: +100/s in, +40/s committed.
+        e.ingest(sample(
+            s,
+            &[100 * s, 100 * s],
+            &[Some(40 * s), Some(40 * s)],
+        ));
+    }
+    let snap = e.snapshot();
+    assert_eq!(snap.cluster_health, Health::Up);
+    let t = &snap.topics[0];
+    assert!((t.in_per_sec - 200.0).abs() < 1e-9, "{}", t.in_per_sec);
+    assert!((t.partitions[1].in_per_sec - 100.0).abs() < 1e-9);
+    assert_eq!(t.messages, 1000);
+    assert_eq!(t.in_history.len(), 6);
+    let g = &snap.groups[0];
+    let gt = &g.topics[0];
+    assert!((gt.out_per_sec - 80.0).abs() < 1e-9, "{}", gt.out_per_sec);
+    assert_eq!((gt.lag_sum, gt.lag_max), (600, 300));
+    assert_eq!(gt.lag_history, vec![0.0, 120.0, 240.0, 360.0, 480.0, 600.0]);
+    // No record read: the time lag is the estimate 600 / 80.
+    assert_eq!(gt.lag_seconds, Some(7.5));
+    assert!(gt.lag_seconds_estimated);
+    assert_eq!(gt.partitions[0].committed, Some(200));
+}
+
+#[test]
+fn growing_lag_becomes_warn_once_the_window_is_full() {
+    let mut e = engine();
+    assign(&mut e, "c1", &[0], 0);
+    for s in 0..9 {
+        e.ingest(sample(s, &[10 + 20 * s], &[Some(10 * s)]));
+    }
+    assert_eq!(
+        group(&e).status,
+        LagStatus::Ok,
+        "{}",
+        group(&e).topics[0].reason
+    );
+    e.ingest(sample(9, &[10 + 20 * 9], &[Some(90)]));
+    let g = group(&e);
+    assert_eq!(g.status, LagStatus::Warn);
+    assert_eq!(
+        g.topics[0].reason,
+        "lag grew in 9 of 9 samples, never shrank (10 → 100)"
+    );
+    assert_eq!(g.topics[0].partitions[0].owner.as_deref(), Some("c1"));
+}
+
+#[test]
+fn a_stopped_consumer_is_stop_and_a_stuck_owned_one_is_stall() {
+    let mut e = engine();
+    assign(&mut e, "c1", &[0], 0);
+    for s in 0..5 {
+        e.ingest(sample(s, &[100 + 10 * s], &[Some(10 * s)]));
+    }
+    // The offset stops at 40 while the owner still holds the partition.
+    for s in 5..15 {
+        e.ingest(sample(s, &[100 + 10 * s], &[Some(40)]));
+    }
+    assert_eq!(
+        group(&e).status,
+        LagStatus::Stall,
+        "{}",
+        group(&e).topics[0].reason
+    );
+    e.fold_event(
+        WorkerEvent::State {
+            worker: "c1".into(),
+            state: WorkerState::Stopped,
+        },
+        15_000,
+    );
+    let g = group(&e);
+    assert_eq!(g.status, LagStatus::Stop);
+    assert!(
+        g.topics[0].reason.contains("no commit for 10 s"),
+        "{}",
+        g.topics[0].reason
+    );
+    assert!(g.members.is_empty());
+}
+
+#[test]
+fn a_group_of_another_process_that_stops_committing_is_stop() {
+    let mut e = engine();
+    for s in 0..10 {
+        e.ingest(sample(s, &[100 + s], &[Some(50)]));
+    }
+    let g = group(&e);
+    assert_eq!(g.status, LagStatus::Stop, "{}", g.topics[0].reason);
+    assert!(g.topics[0].reason.contains("owner unknown"));
+}
+
+#[test]
+fn unreadable_offsets_are_stale_then_err_after_the_window() {
+    let mut e = engine();
+    e.ingest(sample(0, &[10], &[Some(10)]));
+    for s in 1..=12 {
+        let mut smp = sample(s, &[10], &[]);
+        smp.groups[0].offsets = Err("coordinator not available".into());
+        e.ingest(smp);
+        let g = group(&e);
+        assert!(g.freshness.stale);
+        assert_eq!(
+            g.freshness.error.as_deref(),
+            Some("coordinator not available")
+        );
+        // The last figures are kept meanwhile.
+        assert_eq!(g.topics[0].partitions[0].committed, Some(10));
+        let expected = if s <= 10 {
+            LagStatus::Ok
+        } else {
+            LagStatus::Err
+        };
+        assert_eq!(g.status, expected, "at {s} s");
+    }
+    assert!(group(&e).topics[0]
+        .reason
+        .starts_with("offsets unreadable for 12 s"));
+}
+
+#[test]
+fn a_racing_commit_shows_zero_lag_and_is_counted() {
+    let mut e = engine();
+    e.ingest(sample(0, &[100, 50], &[Some(103), Some(40)]));
+    e.ingest(sample(1, &[110, 60], &[Some(110), Some(62)]));
+    let gt = &group(&e).topics[0];
+    assert_eq!(gt.partitions[0].lag, 0);
+    assert_eq!(gt.partitions[1].lag, 0);
+    assert_eq!(gt.negative_lag_samples, 2);
+}
+
+#[test]
+fn unreachable_cluster_keeps_last_figures_marked_stale() {
+    let mut e = engine();
+    e.ingest(sample(0, &[100], &[Some(50)]));
+    e.ingest(ClusterSample {
+        taken_ms: 1_001_000,
+        metadata_error: Some("all brokers down".into()),
+        ..ClusterSample::default()
+    });
+    let snap = e.snapshot();
+    assert_eq!(snap.cluster_health, Health::Down("all brokers down".into()));
+    assert_eq!(snap.topics[0].partitions[0].high, 100);
+    assert!(snap.topics[0].freshness.stale);
+}
+
+#[test]
+fn time_lag_is_read_from_the_record_at_the_committed_offset() {
+    let mut e = engine();
+    let mut smp = sample(0, &[100], &[Some(60)]);
+    smp.record_ms.insert(("t".into(), 0, 60), 1_000_000 - 4_500);
+    e.ingest(smp);
+    let gt = &group(&e).topics[0];
+    assert_eq!(gt.lag_seconds, Some(4.5));
+    assert!(!gt.lag_seconds_estimated);
+}
+
+#[test]
+fn topics_the_group_does_not_consume_are_left_out() {
+    let mut e = engine();
+    e.ingest(sample(0, &[100, 100], &[]));
+    let g = group(&e);
+    assert!(g.topics.is_empty());
+    assert_eq!(g.status, LagStatus::Ok);
+    // One of our workers is assigned a partition before any commit: the topic shows.
+    assign(&mut e, "c1", &[1], 1);
+    e.ingest(sample(1, &[100, 100], &[]));
+    let g = group(&e);
+    assert_eq!(g.topics.len(), 1);
+    assert_eq!(g.topics[0].partitions[1].owner.as_deref(), Some("c1"));
+    assert!(
+        g.topics[0].reason.contains("no committed offset"),
+        "{}",
+        g.topics[0].reason
+    );
+}
+
+#[test]
+fn a_member_joining_is_counted_as_a_rebalance() {
+    let mut e = engine();
+    assign(&mut e, "c1", &[0, 1], 1_000);
+    e.fold_event(
+        WorkerEvent::Revoked {
+            worker: "c1".into(),
+            group: "g".into(),
+            partitions: vec![("t".into(), 0), ("t".into(), 1)],
+        },
+        20_000,
+    );
+    assign(&mut e, "c1", &[0], 20_010);
+    assign(&mut e, "c2", &[1], 20_020);
+    e.ingest(sample(20, &[5, 5], &[Some(5), Some(5)]));
+    let g = group(&e);
+    assert_eq!(g.rebalances, 2);
+    assert_eq!(g.last_rebalance_ms, Some(20_010));
+    let spread: Vec<(String, usize)> = g
+        .members
+        .iter()
+        .map(|m| (m.member.clone(), m.assignments.len()))
+        .collect();
+    assert_eq!(spread, [("c1".to_string(), 1), ("c2".to_string(), 1)]);
+    assert!(g
+        .members
+        .iter()
+        .all(|m| m.ours && m.client_id.starts_with("eventdeck-c")));
+}
+
+#[test]
+fn configured_groups_and_reported_groups_are_watched() {
+    let mut e = engine();
+    e.fold_event(
+        WorkerEvent::Assigned {
+            worker: "w".into(),
+            group: "other".into(),
+            partitions: vec![],
+        },
+        0,
+    );
+    assert_eq!(e.groups_to_watch(), ["g", "other"]);
+}
+
+#[test]
+fn history_memory_is_counted() {
+    let mut e = engine();
+    e.ingest(sample(0, &[1, 2, 3], &[Some(1), Some(1), Some(1)]));
+    // One topic ring + lag and out rings of one group-topic, 300 points each at least.
+    assert!(e.memory_bytes() >= 3 * 300 * 8, "{}", e.memory_bytes());
+}

@@ -1,0 +1,260 @@
+//! Prometheus text exposition of a [`Snapshot`] on `/metrics` (127.0.0.1, off by default).
+//! The rendering is a pure function of the snapshot; the server only reads the latest one
+//! from the watch channel, so a scrape never touches Kafka.
+
+use std::fmt::Write as _;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::watch;
+
+use super::snapshot::{LagStatus, Snapshot};
+
+/// Numeric value of a status in `eventdeck_consumergroup_status`.
+pub fn status_value(s: LagStatus) -> u8 {
+    match s {
+        LagStatus::Ok => 0,
+        LagStatus::Warn => 1,
+        LagStatus::Rewind => 2,
+        LagStatus::Stall => 3,
+        LagStatus::Stop => 4,
+        LagStatus::Err => 5,
+    }
+}
+
+/// Prometheus text format 0.0.4.
+pub fn render(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    };
+    let mut lag = Vec::new();
+    let mut lag_seconds = Vec::new();
+    let mut out_rate = Vec::new();
+    let mut status = Vec::new();
+    let mut rebalances = Vec::new();
+    for g in &s.groups {
+        rebalances.push((labels(&[("group", &g.group)]), g.rebalances.to_string()));
+        for t in &g.topics {
+            let gt = labels(&[("group", &g.group), ("topic", &t.topic)]);
+            for p in &t.partitions {
+                let l = labels(&[
+                    ("group", &g.group),
+                    ("topic", &t.topic),
+                    ("partition", &p.partition.to_string()),
+                ]);
+                lag.push((l, p.lag.to_string()));
+            }
+            if let Some(secs) = t.lag_seconds {
+                lag_seconds.push((gt.clone(), number(secs)));
+            }
+            out_rate.push((gt.clone(), number(t.out_per_sec)));
+            status.push((gt, status_value(t.status).to_string()));
+        }
+    }
+    let mut in_rate = Vec::new();
+    let mut high = Vec::new();
+    for t in &s.topics {
+        in_rate.push((labels(&[("topic", &t.topic)]), number(t.in_per_sec)));
+        for p in &t.partitions {
+            let l = labels(&[("topic", &t.topic), ("partition", &p.partition.to_string())]);
+            high.push((l, p.high.to_string()));
+        }
+    }
+    family(
+        "eventdeck_consumergroup_lag",
+        "gauge",
+        "Messages a consumer group is behind on a partition (high watermark - committed offset).",
+        lag,
+    );
+    family(
+        "eventdeck_consumergroup_lag_seconds",
+        "gauge",
+        "Age of the oldest record a consumer group has not consumed on a topic, or lag / consume rate when no record could be read.",
+        lag_seconds,
+    );
+    family(
+        "eventdeck_topic_messages_in_per_second",
+        "gauge",
+        "Messages written to a topic per second (rate of the high watermarks).",
+        in_rate,
+    );
+    family(
+        "eventdeck_consumergroup_messages_out_per_second",
+        "gauge",
+        "Messages a consumer group consumes from a topic per second (rate of the committed offsets).",
+        out_rate,
+    );
+    family(
+        "eventdeck_consumergroup_rebalances_total",
+        "counter",
+        "Rebalances of a consumer group seen since the monitor started.",
+        rebalances,
+    );
+    family(
+        "eventdeck_consumergroup_status",
+        "gauge",
+        "Burrow status of a consumer group on a topic: 0 OK, 1 WARN, 2 REWIND, 3 STALL, 4 STOP, 5 ERR.",
+        status,
+    );
+    family(
+        "eventdeck_topic_partition_high_watermark",
+        "gauge",
+        "High watermark (offset of the next record) of a topic partition.",
+        high,
+    );
+    out
+}
+
+fn labels(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn number(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else if v.is_nan() {
+        "NaN".into()
+    } else if v > 0.0 {
+        "+Inf".into()
+    } else {
+        "-Inf".into()
+    }
+}
+
+/// Serves `/metrics` on 127.0.0.1:`port` until the task is dropped or the listener fails.
+pub async fn serve_metrics(port: u16, snapshots: watch::Receiver<Snapshot>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for /metrics on 127.0.0.1:{port}: {e}"))?;
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let body = render(&snapshots.borrow());
+            async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    body,
+                )
+                    .into_response()
+            }
+        }),
+    );
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::snapshot::{
+        GroupStats, GroupTopicLag, PartitionLag, PartitionStats, TopicStats,
+    };
+
+    fn snapshot() -> Snapshot {
+        let mut s = Snapshot::empty("kafka k:9092", "local");
+        s.topics.push(TopicStats {
+            topic: "platform.messages.created".into(),
+            partitions: vec![PartitionStats {
+                partition: 0,
+                leader: Some(1),
+                low: 0,
+                high: 1200,
+                in_per_sec: 12.5,
+            }],
+            messages: 1200,
+            in_per_sec: 12.5,
+            ..TopicStats::default()
+        });
+        s.groups.push(GroupStats {
+            group: "search-\"indexer\"".into(),
+            rebalances: 3,
+            topics: vec![GroupTopicLag {
+                topic: "platform.messages.created".into(),
+                lag_sum: 200,
+                lag_max: 200,
+                lag_seconds: Some(4.25),
+                out_per_sec: 10.0,
+                status: LagStatus::Stall,
+                partitions: vec![PartitionLag {
+                    partition: 0,
+                    high: 1200,
+                    committed: Some(1000),
+                    lag: 200,
+                    ..PartitionLag::default()
+                }],
+                ..GroupTopicLag::default()
+            }],
+            ..GroupStats::default()
+        });
+        s
+    }
+
+    #[test]
+    fn renders_every_family_with_help_type_and_labels() {
+        let text = render(&snapshot());
+        let g = r#"group="search-\"indexer\"""#;
+        for line in [
+            "# TYPE eventdeck_consumergroup_lag gauge".to_string(),
+            format!(r#"eventdeck_consumergroup_lag{{{g},topic="platform.messages.created",partition="0"}} 200"#),
+            format!(r#"eventdeck_consumergroup_lag_seconds{{{g},topic="platform.messages.created"}} 4.25"#),
+            r#"eventdeck_topic_messages_in_per_second{topic="platform.messages.created"} 12.5"#.into(),
+            format!(r#"eventdeck_consumergroup_messages_out_per_second{{{g},topic="platform.messages.created"}} 10"#),
+            "# TYPE eventdeck_consumergroup_rebalances_total counter".into(),
+            format!("eventdeck_consumergroup_rebalances_total{{{g}}} 3"),
+            format!(r#"eventdeck_consumergroup_status{{{g},topic="platform.messages.created"}} 3"#),
+            r#"eventdeck_topic_partition_high_watermark{topic="platform.messages.created",partition="0"} 1200"#.into(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+        assert_eq!(text.matches("# HELP ").count(), 7);
+    }
+
+    #[test]
+    fn unknown_lag_seconds_is_left_out_rather_than_zero() {
+        let mut s = snapshot();
+        s.groups[0].topics[0].lag_seconds = None;
+        assert!(!render(&s).contains("eventdeck_consumergroup_lag_seconds{"));
+    }
+
+    #[test]
+    fn an_empty_snapshot_still_describes_the_families() {
+        let text = render(&Snapshot::empty("", ""));
+        assert_eq!(text.matches("# TYPE ").count(), 7);
+        assert!(text.lines().all(|l| l.starts_with('#')));
+    }
+
+    #[test]
+    fn status_values_follow_the_documented_order() {
+        let all = [
+            LagStatus::Ok,
+            LagStatus::Warn,
+            LagStatus::Rewind,
+            LagStatus::Stall,
+            LagStatus::Stop,
+            LagStatus::Err,
+        ];
+        let values: Vec<u8> = all.iter().map(|s| status_value(*s)).collect();
+        assert_eq!(values, [0, 1, 2, 3, 4, 5]);
+    }
+}

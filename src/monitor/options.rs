@@ -1,0 +1,93 @@
+//! How the monitor samples and judges: interval, status window, which groups and topics.
+
+use std::time::Duration;
+
+use crate::config::Config;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorOptions {
+    /// Time between two samples of the cluster (`[monitor] sample_interval_ms`).
+    pub interval: Duration,
+    /// Samples in a status window (Burrow's window): 10 at 1 s judge the last ~10 s.
+    pub window: usize,
+    /// Samples a rate is computed over: smooths the bursts of batched commits.
+    pub rate_samples: usize,
+    /// Groups watched even when the broker does not list them (our workers' groups; a test's
+    /// group). Groups the broker lists and groups our workers report are added to these.
+    pub groups: Vec<String>,
+    /// Topics whose watermarks and offsets are read first; other non-internal topics of the
+    /// cluster follow, up to `max_topics` in all.
+    pub topics: Vec<String>,
+    pub max_topics: usize,
+    /// Upper bound of each blocking call to the cluster; a call that takes longer marks its
+    /// figure stale and the sample goes on.
+    pub call_timeout: Duration,
+    /// Time budget per sample for reading the records at committed offsets (time lag);
+    /// group-topics not reached fall back to the rate estimate.
+    pub record_budget: Duration,
+    /// Ask the broker to describe groups (members, assignments, state). Off on the embedded
+    /// broker, whose DescribeGroups drops the connection (DESIGN.md §3).
+    pub describe_groups: bool,
+    /// How often the group description is asked for: it is a slow call on big clusters.
+    pub describe_every: Duration,
+    /// `[kafka] client_id`: our workers' client ids are `<client_id>-<worker>`.
+    pub client_id: String,
+}
+
+impl MonitorOptions {
+    pub fn from_config(config: &Config) -> Self {
+        let interval = Duration::from_millis(config.monitor.sample_interval_ms.max(100));
+        Self {
+            interval,
+            window: 10,
+            rate_samples: 5,
+            groups: vec![
+                config.groups.indexer.clone(),
+                config.groups.notifier.clone(),
+            ],
+            topics: config.all_topics().iter().map(|t| t.to_string()).collect(),
+            max_topics: 200,
+            call_timeout: Duration::from_secs(3),
+            record_budget: (interval / 2).min(Duration::from_secs(1)),
+            describe_groups: !config.uses_embedded_broker(),
+            describe_every: Duration::from_secs(5),
+            client_id: config.kafka.client_id.clone(),
+        }
+    }
+
+    pub fn interval_ms(&self) -> i64 {
+        i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Signals of one rebalance seen by several members arrive within this time.
+    pub fn rebalance_merge_ms(&self) -> i64 {
+        (2 * self.interval_ms()).max(5_000)
+    }
+
+    /// Samples kept per partition: enough for the status window and for rates.
+    pub fn points_kept(&self) -> usize {
+        self.window.max(self.rate_samples).max(2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_config() {
+        let mut c = Config::default();
+        c.monitor.sample_interval_ms = 500;
+        let o = MonitorOptions::from_config(&c);
+        assert_eq!(o.interval, Duration::from_millis(500));
+        assert_eq!(o.groups, ["search-indexer", "notification-service"]);
+        assert!(o.topics.iter().any(|t| t == "platform.messages.created"));
+        assert!(
+            !o.describe_groups,
+            "the embedded broker is not asked to describe groups"
+        );
+        assert_eq!(o.record_budget, Duration::from_millis(250));
+        c.kafka.brokers = "k1:9092".into();
+        assert!(MonitorOptions::from_config(&c).describe_groups);
+    }
+}

@@ -1,0 +1,270 @@
+//! Reads one sample from the cluster with rdkafka's blocking calls: metadata, watermarks,
+//! committed offsets per group, group descriptions. Every method blocks: call them inside
+//! `spawn_blocking`, never on an async worker or the render path. Each call has its own
+//! timeout and its failure is recorded next to the figure it concerns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::metadata::Metadata;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use super::options::MonitorOptions;
+use super::protocol::decode_assignment;
+use super::records::RecordReader;
+use super::sample::{ClusterSample, DescribedGroup, GroupSample, PartitionSample, TopicSample};
+use super::snapshot::MemberInfo;
+use crate::bus::Cluster;
+use crate::event::now_ms;
+
+/// Long-lived clients, so that a sample costs requests, not connections.
+pub struct ClusterReader {
+    cluster: Cluster,
+    opts: MonitorOptions,
+    meta: BaseConsumer,
+    describer: BaseConsumer,
+    /// One client per group: OffsetFetch goes to the group's coordinator and needs the
+    /// group.id. These clients never subscribe, so they never join the groups.
+    offsets: Mutex<BTreeMap<String, BaseConsumer>>,
+    records: Mutex<RecordReader>,
+}
+
+/// Settings of every monitor client: it only reads, and it wants the high watermark, not
+/// the last stable offset of a transactional producer.
+pub(super) fn reader_config(cluster: &Cluster, role: &str) -> ClientConfig {
+    let mut c = cluster.client_config(role);
+    c.set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("isolation.level", "read_uncommitted")
+        .set("enable.partition.eof", "false");
+    c
+}
+
+impl ClusterReader {
+    pub fn new(cluster: &Cluster, opts: MonitorOptions) -> anyhow::Result<Self> {
+        Ok(Self {
+            meta: reader_config(cluster, "monitor").create()?,
+            describer: reader_config(cluster, "monitor-groups").create()?,
+            records: Mutex::new(RecordReader::new(cluster)?),
+            offsets: Mutex::new(BTreeMap::new()),
+            cluster: cluster.clone(),
+            opts,
+        })
+    }
+
+    /// One pass over the cluster: metadata, watermarks, the committed offsets of `groups`,
+    /// and the timestamps of the records at lagging committed offsets.
+    pub fn sample(&self, groups: &[String]) -> ClusterSample {
+        let mut sample = ClusterSample {
+            taken_ms: now_ms(),
+            ..ClusterSample::default()
+        };
+        let metadata = match self.meta.fetch_metadata(None, self.opts.call_timeout) {
+            Ok(m) => m,
+            Err(e) => {
+                sample.metadata_error = Some(format!("metadata: {e}"));
+                return sample;
+            }
+        };
+        sample.topics = self.watermarks(&metadata);
+        let partitions: Vec<(String, i32)> = sample
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| (t.topic.clone(), p.partition)))
+            .collect();
+        sample.groups = groups
+            .iter()
+            .map(|g| GroupSample {
+                group: g.clone(),
+                offsets: self.committed(g, &partitions),
+            })
+            .collect();
+        let wanted = lagging_positions(&sample);
+        if let Ok(mut records) = self.records.lock() {
+            sample.record_ms = records.timestamps(&wanted, self.opts.record_budget);
+        }
+        sample
+    }
+
+    /// Topics to watch: the configured ones first, then the cluster's other non-internal
+    /// topics, `max_topics` at most.
+    fn watched<'m>(&self, metadata: &'m Metadata) -> Vec<&'m rdkafka::metadata::MetadataTopic> {
+        let mut topics: Vec<_> = metadata
+            .topics()
+            .iter()
+            .filter(|t| !t.name().starts_with("__") && t.error().is_none())
+            .collect();
+        let first: BTreeSet<&str> = self.opts.topics.iter().map(String::as_str).collect();
+        topics.sort_by_key(|t| (!first.contains(t.name()), t.name().to_string()));
+        topics.truncate(self.opts.max_topics);
+        topics
+    }
+
+    /// Low and high watermarks of every partition in two batched ListOffsets round trips
+    /// (earliest and latest), instead of two requests per partition.
+    fn watermarks(&self, metadata: &Metadata) -> Vec<TopicSample> {
+        let topics = self.watched(metadata);
+        let mut highs = TopicPartitionList::new();
+        let mut lows = TopicPartitionList::new();
+        for t in &topics {
+            for p in t.partitions() {
+                let _ = highs.add_partition_offset(t.name(), p.id(), Offset::End);
+                let _ = lows.add_partition_offset(t.name(), p.id(), Offset::Beginning);
+            }
+        }
+        let high = self.meta.offsets_for_times(highs, self.opts.call_timeout);
+        let low = self.meta.offsets_for_times(lows, self.opts.call_timeout);
+        topics
+            .iter()
+            .map(|t| {
+                let mut error = None;
+                let partitions =
+                    t.partitions()
+                        .iter()
+                        .map(|p| {
+                            let mut read = |r: &rdkafka::error::KafkaResult<TopicPartitionList>| {
+                                match offset_of(r, t.name(), p.id()) {
+                                    Ok(v) => v,
+                                    Err(e) => {
+                                        error.get_or_insert(format!("watermarks: {e}"));
+                                        0
+                                    }
+                                }
+                            };
+                            let high = read(&high);
+                            let low = read(&low);
+                            PartitionSample {
+                                partition: p.id(),
+                                leader: (p.leader() >= 0).then_some(p.leader()),
+                                low,
+                                high,
+                            }
+                        })
+                        .collect();
+                TopicSample {
+                    topic: t.name().to_string(),
+                    partitions,
+                    error,
+                }
+            })
+            .collect()
+    }
+
+    /// The group's committed offsets for `partitions`; None where it never committed.
+    fn committed(
+        &self,
+        group: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<BTreeMap<(String, i32), Option<i64>>, String> {
+        let mut clients = self.offsets.lock().map_err(|_| "offsets client poisoned")?;
+        if !clients.contains_key(group) {
+            let client: BaseConsumer = reader_config(&self.cluster, "monitor-offsets")
+                .set("group.id", group)
+                .create()
+                .map_err(|e| format!("offsets client: {e}"))?;
+            clients.insert(group.to_string(), client);
+        }
+        let client = clients.get(group).ok_or("offsets client missing")?;
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in partitions {
+            let _ = tpl.add_partition(t, *p);
+        }
+        let answer = client
+            .committed_offsets(tpl, self.opts.call_timeout)
+            .map_err(|e| format!("committed offsets: {e}"))?;
+        Ok(answer
+            .elements()
+            .iter()
+            .map(|e| {
+                let committed = match (e.error(), e.offset()) {
+                    (Ok(()), Offset::Offset(o)) => Some(o),
+                    _ => None,
+                };
+                ((e.topic().to_string(), e.partition()), committed)
+            })
+            .collect())
+    }
+
+    /// Forgets the clients of groups no longer watched.
+    pub fn retain_groups(&self, groups: &[String]) {
+        if let Ok(mut clients) = self.offsets.lock() {
+            clients.retain(|g, _| groups.contains(g));
+        }
+    }
+
+    /// The broker's groups with state and members (ListGroups + DescribeGroups). Slow on
+    /// big clusters and unsupported by some brokers: the sampler runs it in the background.
+    pub fn describe_groups(&self) -> Result<Vec<DescribedGroup>, String> {
+        let list = self
+            .describer
+            .fetch_group_list(None, self.opts.call_timeout)
+            .map_err(|e| format!("describe groups: {e}"))?;
+        Ok(list
+            .groups()
+            .iter()
+            .map(|g| DescribedGroup {
+                group: g.name().to_string(),
+                state: g.state().to_string(),
+                protocol_type: g.protocol_type().to_string(),
+                members: g
+                    .members()
+                    .iter()
+                    .map(|m| MemberInfo {
+                        member: m.id().to_string(),
+                        client_id: m.client_id().to_string(),
+                        host: m.client_host().to_string(),
+                        assignments: m
+                            .assignment()
+                            .and_then(decode_assignment)
+                            .unwrap_or_default(),
+                        ours: false,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+/// The offset the broker answered for one partition of a batched ListOffsets.
+fn offset_of(
+    answer: &rdkafka::error::KafkaResult<TopicPartitionList>,
+    topic: &str,
+    partition: i32,
+) -> Result<i64, String> {
+    let tpl = answer.as_ref().map_err(|e| e.to_string())?;
+    let e = tpl
+        .find_partition(topic, partition)
+        .ok_or_else(|| format!("{topic}/{partition} missing from the answer"))?;
+    e.error().map_err(|e| e.to_string())?;
+    match e.offset() {
+        Offset::Offset(o) => Ok(o),
+        other => Err(format!("{topic}/{partition}: no offset ({other:?})")),
+    }
+}
+
+/// (topic, partition, committed offset) of every group position behind its high watermark:
+/// the records whose timestamps give the time lag.
+fn lagging_positions(sample: &ClusterSample) -> BTreeSet<(String, i32, i64)> {
+    let highs: BTreeMap<(&str, i32), i64> = sample
+        .topics
+        .iter()
+        .filter(|t| t.error.is_none())
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| ((t.topic.as_str(), p.partition), p.high))
+        })
+        .collect();
+    sample
+        .groups
+        .iter()
+        .filter_map(|g| g.offsets.as_ref().ok())
+        .flat_map(|o| o.iter())
+        .filter_map(|((t, p), c)| {
+            let c = (*c)?;
+            let high = highs.get(&(t.as_str(), *p))?;
+            (c < *high).then(|| (t.clone(), *p, c))
+        })
+        .collect()
+}

@@ -1,0 +1,320 @@
+//! `eventdeck status --json`: a dedicated, versioned shape, so that scripts do not depend on
+//! the console's snapshot structs. Changes are additive; a breaking one bumps `version`.
+//!
+//! ```text
+//! {
+//!   "version": 1,
+//!   "taken_ms": 1764454203000,            // when the last sample started, ms since epoch
+//!   "cluster": "embedded broker 127.0.0.1:9092",
+//!   "cluster_up": true,
+//!   "errors": ["group x: committed offsets: ..."],   // every stale figure, with its error
+//!   "topics": [{
+//!     "topic": "platform.messages.created", "messages": 1200, "in_per_sec": 12.5,
+//!     "stale": false, "error": null,
+//!     "partitions": [{"partition": 0, "leader": 111, "low": 0, "high": 400,
+//!                     "in_per_sec": 4.2}]
+//!   }],
+//!   "groups": [{
+//!     "group": "search-indexer",
+//!     "state": "Stable",                  // the broker's group state; null if not described
+//!     "status": "WARN",                   // OK | WARN | REWIND | STALL | STOP | ERR (worst)
+//!     "rebalances": 2, "last_rebalance_ms": 1764454190000, "generation": null,
+//!     "stale": false, "error": null,
+//!     "members": [{"member": "indexer", "client_id": "eventdeck-indexer",
+//!                  "host": "this process", "ours": true,
+//!                  "assignments": [{"topic": "platform.messages.created", "partition": 0}]}],
+//!     "topics": [{
+//!       "topic": "platform.messages.created",
+//!       "lag": 600, "lag_max": 200,
+//!       "lag_seconds": 4.3, "lag_seconds_estimated": false,   // null: unknown
+//!       "out_per_sec": 10.0,
+//!       "status": "WARN", "reason": "lag grew in 9 of 9 samples, never shrank (10 → 600)",
+//!       "negative_lag_samples": 0,
+//!       "partitions": [{"partition": 0, "high": 1200, "committed": 1000, "lag": 200,
+//!                       "owner": "indexer", "status": "WARN"}]   // committed null: none
+//!     }]
+//!   }]
+//! }
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use super::snapshot::{Health, Snapshot};
+
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub version: u32,
+    pub taken_ms: i64,
+    pub cluster: String,
+    pub cluster_up: bool,
+    pub errors: Vec<String>,
+    pub topics: Vec<TopicReport>,
+    pub groups: Vec<GroupReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicReport {
+    pub topic: String,
+    pub messages: i64,
+    pub in_per_sec: f64,
+    pub stale: bool,
+    pub error: Option<String>,
+    pub partitions: Vec<TopicPartitionReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicPartitionReport {
+    pub partition: i32,
+    pub leader: Option<i32>,
+    pub low: i64,
+    pub high: i64,
+    pub in_per_sec: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupReport {
+    pub group: String,
+    pub state: Option<String>,
+    pub status: String,
+    pub rebalances: u64,
+    pub last_rebalance_ms: Option<i64>,
+    pub generation: Option<i32>,
+    pub stale: bool,
+    pub error: Option<String>,
+    pub members: Vec<MemberReport>,
+    pub topics: Vec<GroupTopicReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberReport {
+    pub member: String,
+    pub client_id: String,
+    pub host: String,
+    pub ours: bool,
+    pub assignments: Vec<AssignmentReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentReport {
+    pub topic: String,
+    pub partition: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupTopicReport {
+    pub topic: String,
+    pub lag: i64,
+    pub lag_max: i64,
+    pub lag_seconds: Option<f64>,
+    pub lag_seconds_estimated: bool,
+    pub out_per_sec: f64,
+    pub status: String,
+    pub reason: String,
+    pub negative_lag_samples: u64,
+    pub partitions: Vec<PartitionLagReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartitionLagReport {
+    pub partition: i32,
+    pub high: i64,
+    pub committed: Option<i64>,
+    pub lag: i64,
+    pub owner: Option<String>,
+    pub status: String,
+}
+
+impl StatusReport {
+    pub fn from_snapshot(s: &Snapshot) -> Self {
+        let mut errors = Vec::new();
+        if let Health::Down(e) = &s.cluster_health {
+            errors.push(format!("cluster: {e}"));
+        }
+        for t in &s.topics {
+            if let Some(e) = &t.freshness.error {
+                errors.push(format!("topic {}: {e}", t.topic));
+            }
+        }
+        for g in &s.groups {
+            if let Some(e) = &g.freshness.error {
+                errors.push(format!("group {}: {e}", g.group));
+            }
+        }
+        StatusReport {
+            version: REPORT_VERSION,
+            taken_ms: s.taken_ms,
+            cluster: s.cluster.clone(),
+            cluster_up: s.cluster_health == Health::Up,
+            errors,
+            topics: s
+                .topics
+                .iter()
+                .map(|t| TopicReport {
+                    topic: t.topic.clone(),
+                    messages: t.messages,
+                    in_per_sec: round2(t.in_per_sec),
+                    stale: t.freshness.stale,
+                    error: t.freshness.error.clone(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| TopicPartitionReport {
+                            partition: p.partition,
+                            leader: p.leader,
+                            low: p.low,
+                            high: p.high,
+                            in_per_sec: round2(p.in_per_sec),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            groups: s.groups.iter().map(group).collect(),
+        }
+    }
+}
+
+fn group(g: &super::snapshot::GroupStats) -> GroupReport {
+    GroupReport {
+        group: g.group.clone(),
+        state: g.state.clone(),
+        status: g.status.label().to_string(),
+        rebalances: g.rebalances,
+        last_rebalance_ms: g.last_rebalance_ms,
+        generation: g.generation,
+        stale: g.freshness.stale,
+        error: g.freshness.error.clone(),
+        members: g
+            .members
+            .iter()
+            .map(|m| MemberReport {
+                member: m.member.clone(),
+                client_id: m.client_id.clone(),
+                host: m.host.clone(),
+                ours: m.ours,
+                assignments: m
+                    .assignments
+                    .iter()
+                    .map(|(topic, partition)| AssignmentReport {
+                        topic: topic.clone(),
+                        partition: *partition,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        topics: g
+            .topics
+            .iter()
+            .map(|t| GroupTopicReport {
+                topic: t.topic.clone(),
+                lag: t.lag_sum,
+                lag_max: t.lag_max,
+                lag_seconds: t.lag_seconds.map(round2),
+                lag_seconds_estimated: t.lag_seconds_estimated,
+                out_per_sec: round2(t.out_per_sec),
+                status: t.status.label().to_string(),
+                reason: t.reason.clone(),
+                negative_lag_samples: t.negative_lag_samples,
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| PartitionLagReport {
+                        partition: p.partition,
+                        high: p.high,
+                        committed: p.committed,
+                        lag: p.lag,
+                        owner: p.owner.clone(),
+                        status: p.status.label().to_string(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Rates and seconds to two decimals: more is noise, and it keeps the JSON readable.
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::snapshot::{
+        Freshness, GroupStats, GroupTopicLag, LagStatus, MemberInfo, PartitionLag,
+    };
+
+    #[test]
+    fn the_shape_is_stable() {
+        let mut s = Snapshot::empty("kafka k:9092", "none");
+        s.taken_ms = 42;
+        s.cluster_health = Health::Up;
+        s.groups.push(GroupStats {
+            group: "g".into(),
+            status: LagStatus::Warn,
+            members: vec![MemberInfo {
+                member: "indexer".into(),
+                client_id: "eventdeck-indexer".into(),
+                host: "this process".into(),
+                assignments: vec![("t".into(), 0)],
+                ours: true,
+            }],
+            topics: vec![GroupTopicLag {
+                topic: "t".into(),
+                lag_sum: 5,
+                lag_max: 5,
+                lag_seconds: Some(1.23456),
+                out_per_sec: 2.0 / 3.0,
+                status: LagStatus::Warn,
+                reason: "lag grew".into(),
+                partitions: vec![PartitionLag {
+                    partition: 0,
+                    high: 10,
+                    committed: Some(5),
+                    lag: 5,
+                    owner: Some("indexer".into()),
+                    status: LagStatus::Warn,
+                }],
+                ..GroupTopicLag::default()
+            }],
+            freshness: Freshness {
+                stale: true,
+                error: Some("describe groups: timed out".into()),
+            },
+            ..GroupStats::default()
+        });
+        let v = serde_json::to_value(StatusReport::from_snapshot(&s)).expect("json");
+        let expected = serde_json::json!({
+            "version": 1, "taken_ms": 42, "cluster": "kafka k:9092", "cluster_up": true,
+            "errors": ["group g: describe groups: timed out"],
+            "topics": [],
+            "groups": [{
+                "group": "g", "state": null, "status": "WARN", "rebalances": 0,
+                "last_rebalance_ms": null, "generation": null,
+                "stale": true, "error": "describe groups: timed out",
+                "members": [{"member": "indexer", "client_id": "eventdeck-indexer",
+                    "host": "this process", "ours": true,
+                    "assignments": [{"topic": "t", "partition": 0}]}],
+                "topics": [{"topic": "t", "lag": 5, "lag_max": 5, "lag_seconds": 1.23,
+                    "lag_seconds_estimated": false, "out_per_sec": 0.67, "status": "WARN",
+                    "reason": "lag grew", "negative_lag_samples": 0,
+                    "partitions": [{"partition": 0, "high": 10, "committed": 5, "lag": 5,
+                        "owner": "indexer", "status": "WARN"}]}]
+            }]
+        });
+        assert_eq!(v, expected);
+        // And it reads back.
+        let back: StatusReport = serde_json::from_value(v).expect("parse");
+        assert_eq!(back.groups[0].topics[0].partitions[0].committed, Some(5));
+    }
+
+    #[test]
+    fn a_down_cluster_is_reported_as_an_error() {
+        let mut s = Snapshot::empty("kafka k:9092", "none");
+        s.cluster_health = Health::Down("metadata: timed out".into());
+        let r = StatusReport::from_snapshot(&s);
+        assert!(!r.cluster_up);
+        assert_eq!(r.errors, ["cluster: metadata: timed out"]);
+    }
+}

@@ -1,0 +1,240 @@
+//! The monitor task: every interval it reads a sample from the cluster (blocking rdkafka
+//! calls inside `spawn_blocking`), asks the search index for its count, folds the workers'
+//! reports as they arrive, and publishes a [`Snapshot`] on a watch channel. Nothing here
+//! blocks an async thread, and no failure stops the loop: it shows in the snapshot.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use super::engine::Engine;
+use super::options::MonitorOptions;
+use super::reader::ClusterReader;
+use super::sample::{ClusterSample, DescribedGroup};
+use super::snapshot::{Health, Snapshot};
+use crate::bus::Cluster;
+use crate::event::now_ms;
+use crate::search::SearchIndex;
+use crate::workers::report::WorkerEvent;
+
+/// Snapshots that only carry new worker reports are published at most this often.
+const EVENT_PUBLISH_EVERY: Duration = Duration::from_millis(200);
+
+/// What the monitor watches and where its inputs come from.
+pub struct MonitorSetup {
+    pub cluster: Cluster,
+    pub options: MonitorOptions,
+    /// The search index, for its document count and health; None for client commands.
+    pub index: Option<Arc<dyn SearchIndex>>,
+    /// The workers' reports; None when no worker runs in this process.
+    pub events: Option<mpsc::UnboundedReceiver<WorkerEvent>>,
+}
+
+impl MonitorSetup {
+    pub fn new(cluster: Cluster, options: MonitorOptions) -> Self {
+        Self {
+            cluster,
+            options,
+            index: None,
+            events: None,
+        }
+    }
+
+    pub fn with_index(mut self, index: Arc<dyn SearchIndex>) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    pub fn with_events(mut self, events: mpsc::UnboundedReceiver<WorkerEvent>) -> Self {
+        self.events = Some(events);
+        self
+    }
+}
+
+/// Starts the monitor. The first snapshot is the empty one; a sampled one follows within an
+/// interval. The task ends when every receiver is dropped (or when aborted).
+pub fn spawn_monitor(setup: MonitorSetup) -> (watch::Receiver<Snapshot>, JoinHandle<()>) {
+    let search = setup
+        .index
+        .as_ref()
+        .map(|i| i.describe())
+        .unwrap_or_else(|| "no search index".into());
+    let engine = Engine::new(setup.options.clone(), &setup.cluster.describe(), &search);
+    let (tx, rx) = watch::channel(engine.snapshot());
+    let task = tokio::spawn(run(setup, engine, tx));
+    (rx, task)
+}
+
+async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot>) {
+    let MonitorSetup {
+        cluster,
+        options,
+        index,
+        mut events,
+    } = setup;
+    let mut reader: Option<Arc<ClusterReader>> = None;
+    let mut describing: Option<JoinHandle<Result<Vec<DescribedGroup>, String>>> = None;
+    let mut described_at: Option<Instant> = None;
+    let mut tick = tokio::time::interval(options.interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut publish = tokio::time::interval(EVENT_PUBLISH_EVERY);
+    let mut dirty = false;
+    loop {
+        tokio::select! {
+            _ = tx.closed() => break,
+            event = recv(&mut events) => match event {
+                Some(e) => {
+                    engine.fold_event(e, now_ms());
+                    dirty = true;
+                }
+                None => events = None,
+            },
+            _ = publish.tick(), if dirty => {
+                tx.send_replace(engine.snapshot());
+                dirty = false;
+            }
+            _ = tick.tick() => {
+                let r = match &reader {
+                    Some(r) => r.clone(),
+                    None => match connect(&cluster, &options).await {
+                        Ok(r) => reader.insert(r).clone(),
+                        Err(e) => {
+                            engine.ingest(failed_sample(e));
+                            tx.send_replace(engine.snapshot());
+                            continue;
+                        }
+                    },
+                };
+                let (mut sample, search) = sample_once(&r, &engine, index.as_deref()).await;
+                if let Some((health, count)) = search {
+                    engine.set_search(health, count);
+                }
+                if options.describe_groups {
+                    sample.described =
+                        poll_describe(&r, &options, &mut describing, &mut described_at).await;
+                }
+                engine.ingest(sample);
+                tx.send_replace(engine.snapshot());
+                dirty = false;
+            }
+        }
+    }
+    if let Some(job) = describing {
+        job.abort();
+    }
+}
+
+async fn recv(events: &mut Option<mpsc::UnboundedReceiver<WorkerEvent>>) -> Option<WorkerEvent> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn connect(
+    cluster: &Cluster,
+    options: &MonitorOptions,
+) -> Result<Arc<ClusterReader>, String> {
+    let (cluster, options) = (cluster.clone(), options.clone());
+    match tokio::task::spawn_blocking(move || ClusterReader::new(&cluster, options)).await {
+        Ok(Ok(r)) => Ok(Arc::new(r)),
+        Ok(Err(e)) => Err(format!("cannot create Kafka clients: {e:#}")),
+        Err(e) => Err(format!("cannot create Kafka clients: {e}")),
+    }
+}
+
+fn failed_sample(error: String) -> ClusterSample {
+    ClusterSample {
+        taken_ms: now_ms(),
+        metadata_error: Some(error),
+        ..ClusterSample::default()
+    }
+}
+
+/// One sample of the cluster and, at the same time, the index health and count.
+async fn sample_once(
+    reader: &Arc<ClusterReader>,
+    engine: &Engine,
+    index: Option<&dyn SearchIndex>,
+) -> (ClusterSample, Option<(Health, Option<u64>)>) {
+    let groups = engine.groups_to_watch();
+    let r = reader.clone();
+    let timeout = engine.options().call_timeout;
+    let blocking = tokio::task::spawn_blocking(move || {
+        r.retain_groups(&groups);
+        r.sample(&groups)
+    });
+    let count = async {
+        match index {
+            None => None,
+            Some(i) => Some(tokio::time::timeout(timeout, i.count()).await),
+        }
+    };
+    let (sample, count) = tokio::join!(blocking, count);
+    let search = count.map(|answer| match answer {
+        Ok(Ok(n)) => (Health::Up, Some(n)),
+        Ok(Err(e)) => (Health::Down(e.to_string()), None),
+        Err(_) => (
+            Health::Down(format!("no answer within {} s", timeout.as_secs())),
+            None,
+        ),
+    });
+    let sample = sample.unwrap_or_else(|e| failed_sample(format!("sampler failed: {e}")));
+    (sample, search)
+}
+
+/// The group description runs in the background (slow on big clusters, unsupported by
+/// some brokers) every `describe_every`; a finished answer joins the next sample.
+async fn poll_describe(
+    reader: &Arc<ClusterReader>,
+    options: &MonitorOptions,
+    job: &mut Option<JoinHandle<Result<Vec<DescribedGroup>, String>>>,
+    started: &mut Option<Instant>,
+) -> Option<Result<Vec<DescribedGroup>, String>> {
+    let mut answer = None;
+    if job.as_ref().is_some_and(|j| j.is_finished()) {
+        if let Some(j) = job.take() {
+            answer = Some(
+                j.await
+                    .unwrap_or_else(|e| Err(format!("describe groups: {e}"))),
+            );
+        }
+    }
+    let due = started.is_none_or(|t| t.elapsed() >= options.describe_every);
+    if job.is_none() && due {
+        let r = reader.clone();
+        *job = Some(tokio::task::spawn_blocking(move || r.describe_groups()));
+        *started = Some(Instant::now());
+    }
+    answer
+}
+
+/// For client commands (`eventdeck status`): `samples` samples one interval apart (rates
+/// need two), evaluated into a snapshot. The wait between samples is the measurement.
+pub async fn sample_now(
+    cluster: &Cluster,
+    options: MonitorOptions,
+    samples: usize,
+) -> Result<Snapshot, String> {
+    let reader = connect(cluster, &options).await?;
+    let mut engine = Engine::new(options.clone(), &cluster.describe(), "no search index");
+    for i in 0..samples.max(1) {
+        if i > 0 {
+            tokio::time::sleep(options.interval).await;
+        }
+        let (mut sample, _) = sample_once(&reader, &engine, None).await;
+        if options.describe_groups && i == 0 {
+            let r = reader.clone();
+            sample.described = Some(
+                tokio::task::spawn_blocking(move || r.describe_groups())
+                    .await
+                    .unwrap_or_else(|e| Err(format!("describe groups: {e}"))),
+            );
+        }
+        engine.ingest(sample);
+    }
+    Ok(engine.snapshot())
+}

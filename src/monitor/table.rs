@@ -1,0 +1,240 @@
+//! The human `eventdeck status`: topics, then per group a table like
+//! `kafka-consumer-groups --describe` with the owner, status and time lag added.
+
+use chrono::TimeZone;
+
+use super::snapshot::{GroupStats, Health, Snapshot};
+
+pub fn render(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let health = match &s.cluster_health {
+        Health::Up => "up".to_string(),
+        Health::Down(e) => format!("DOWN ({e})"),
+        Health::Unknown => "unknown".to_string(),
+    };
+    out.push_str(&format!(
+        "{} · {health} · sampled {}\n\n",
+        s.cluster,
+        clock(s.taken_ms)
+    ));
+    let mut rows = vec![row(&["TOPIC", "PARTITIONS", "MESSAGES", "IN/S"])];
+    for t in &s.topics {
+        let name = if t.freshness.stale {
+            format!("{} (stale)", t.topic)
+        } else {
+            t.topic.clone()
+        };
+        rows.push(vec![
+            name,
+            t.partitions.len().to_string(),
+            thousands(t.messages),
+            format!("{:.1}", t.in_per_sec),
+        ]);
+    }
+    out.push_str(&table(&rows, &[false, true, true, true]));
+    for g in &s.groups {
+        out.push('\n');
+        out.push_str(&group(g));
+    }
+    out
+}
+
+fn group(g: &GroupStats) -> String {
+    let last = g
+        .last_rebalance_ms
+        .map(|t| format!(" (last {})", clock(t)))
+        .unwrap_or_default();
+    let mut out = format!(
+        "GROUP {} · {} · members {} · rebalances {}{last} · state {}\n",
+        g.group,
+        g.status.label(),
+        g.members.len(),
+        g.rebalances,
+        g.state.as_deref().unwrap_or("-"),
+    );
+    if let Some(e) = &g.freshness.error {
+        out.push_str(&format!("  stale: {e}\n"));
+    }
+    if g.topics.is_empty() {
+        out.push_str("  no committed offsets on the watched topics\n");
+        return out;
+    }
+    let mut rows = vec![row(&[
+        "TOPIC",
+        "PARTITION",
+        "CURRENT-OFFSET",
+        "LOG-END-OFFSET",
+        "LAG",
+        "OWNER",
+        "STATUS",
+    ])];
+    for t in &g.topics {
+        for p in &t.partitions {
+            rows.push(vec![
+                t.topic.clone(),
+                p.partition.to_string(),
+                p.committed.map_or("-".into(), thousands),
+                thousands(p.high),
+                p.committed.map_or("-".into(), |_| thousands(p.lag)),
+                p.owner.clone().unwrap_or_else(|| "-".into()),
+                p.status.label().to_string(),
+            ]);
+        }
+    }
+    out.push_str(&table(
+        &rows,
+        &[false, true, true, true, true, false, false],
+    ));
+    for t in &g.topics {
+        let behind = match (t.lag_seconds, t.lag_seconds_estimated) {
+            (Some(s), false) => format!("{s:.1} s behind"),
+            (Some(s), true) => format!("~{s:.1} s behind (estimated)"),
+            (None, _) => "time lag unknown".into(),
+        };
+        out.push_str(&format!(
+            "  {}: lag {} (max {}) · {behind} · out {:.1}/s · {}: {}\n",
+            t.topic,
+            thousands(t.lag_sum),
+            thousands(t.lag_max),
+            t.out_per_sec,
+            t.status.label(),
+            t.reason
+        ));
+    }
+    out
+}
+
+fn row(cells: &[&str]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
+/// Columns padded to their widest cell; `right[i]` right-aligns column i (numbers).
+fn table(rows: &[Vec<String>], right: &[bool]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let width: Vec<usize> = (0..cols)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if right.get(i).copied().unwrap_or(false) {
+                    format!("{c:>w$}", w = width[i])
+                } else {
+                    format!("{c:<w$}", w = width[i])
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// 1234567 → "1,234,567".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn clock(ms: i64) -> String {
+    match chrono::Utc.timestamp_millis_opt(ms).single() {
+        Some(t) if ms > 0 => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        _ => "-".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::snapshot::{
+        GroupTopicLag, LagStatus, PartitionLag, PartitionStats, TopicStats,
+    };
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(-1234567), "-1,234,567");
+    }
+
+    #[test]
+    fn renders_topics_and_a_group_like_kafka_consumer_groups() {
+        let mut s = Snapshot::empty("embedded broker 127.0.0.1:9092", "none");
+        s.cluster_health = Health::Up;
+        s.taken_ms = 1_764_454_203_000;
+        s.topics.push(TopicStats {
+            topic: "platform.messages.created".into(),
+            partitions: vec![PartitionStats::default(); 3],
+            messages: 1200,
+            in_per_sec: 12.5,
+            ..TopicStats::default()
+        });
+        s.groups.push(GroupStats {
+            group: "search-indexer".into(),
+            status: LagStatus::Warn,
+            rebalances: 1,
+            topics: vec![GroupTopicLag {
+                topic: "platform.messages.created".into(),
+                lag_sum: 1200,
+                lag_max: 1200,
+                lag_seconds: Some(4.25),
+                out_per_sec: 10.0,
+                status: LagStatus::Warn,
+                reason: "lag grew in 9 of 9 samples".into(),
+                partitions: vec![
+                    PartitionLag {
+                        partition: 0,
+                        high: 2200,
+                        committed: Some(1000),
+                        lag: 1200,
+                        owner: Some("indexer".into()),
+                        status: LagStatus::Warn,
+                    },
+                    PartitionLag {
+                        partition: 1,
+                        high: 0,
+                        committed: None,
+                        ..PartitionLag::default()
+                    },
+                ],
+                ..GroupTopicLag::default()
+            }],
+            ..GroupStats::default()
+        });
+        let text = render(&s);
+        let expected = "\
+embedded broker 127.0.0.1:9092 · up · sampled 2025-11-29 22:10:03 UTC
+
+TOPIC                      PARTITIONS  MESSAGES  IN/S
+platform.messages.created           3     1,200  12.5
+
+GROUP search-indexer · WARN · members 0 · rebalances 1 · state -
+TOPIC                      PARTITION  CURRENT-OFFSET  LOG-END-OFFSET    LAG  OWNER    STATUS
+platform.messages.created          0           1,000           2,200  1,200  indexer  WARN
+platform.messages.created          1               -               0      -  -        OK
+  platform.messages.created: lag 1,200 (max 1,200) · 4.2 s behind · out 10.0/s · WARN: lag grew in 9 of 9 samples
+";
+        assert_eq!(text, expected, "\n{text}");
+    }
+}

@@ -1,0 +1,296 @@
+//! Folds the workers' own reports ([`WorkerEvent`]) into totals, worker states, the recent
+//! notifications and our members' partition assignments (from their rebalance callbacks,
+//! which the embedded broker cannot describe).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use super::snapshot::{NotificationLine, Totals, WorkerStatus};
+use crate::workers::report::{WorkerEvent, WorkerState};
+
+/// How many notifications the snapshot keeps, newest first.
+pub const NOTIFICATIONS_KEPT: usize = 500;
+
+/// The worker whose handled records are "indexed" (see `Services::indexer_spec`).
+const INDEXER: &str = "indexer";
+/// The worker whose delivery failures `Produced` reports.
+const PRODUCER: &str = "producer";
+
+pub type Partition = (String, i32);
+
+#[derive(Debug, Clone, Default)]
+pub struct Telemetry {
+    pub totals: Totals,
+    workers: BTreeMap<String, WorkerStatus>,
+    notifications: VecDeque<NotificationLine>,
+    /// group → worker → the partitions it owns now.
+    assignments: BTreeMap<String, BTreeMap<String, BTreeSet<Partition>>>,
+}
+
+impl Telemetry {
+    pub fn fold(&mut self, event: WorkerEvent, at_ms: i64) {
+        match event {
+            WorkerEvent::State { worker, state } => {
+                if matches!(state, WorkerState::Stopped | WorkerState::Failed { .. }) {
+                    // It left its groups: it owns nothing any more.
+                    for members in self.assignments.values_mut() {
+                        members.remove(&worker);
+                    }
+                }
+                let w = self.worker(&worker);
+                if let WorkerState::BackingOff { error, .. } | WorkerState::Failed { error } =
+                    &state
+                {
+                    w.errors += 1;
+                    w.last_error = Some(error.clone());
+                }
+                w.state = state;
+            }
+            // Union semantics fit both protocols: eager revokes everything before it assigns
+            // the full new set, cooperative sends the increments.
+            WorkerEvent::Assigned {
+                worker,
+                group,
+                partitions,
+            } => {
+                self.worker(&worker);
+                self.assignments
+                    .entry(group)
+                    .or_default()
+                    .entry(worker)
+                    .or_default()
+                    .extend(partitions);
+            }
+            WorkerEvent::Revoked {
+                worker,
+                group,
+                partitions,
+            } => {
+                if let Some(owned) = self
+                    .assignments
+                    .get_mut(&group)
+                    .and_then(|m| m.get_mut(&worker))
+                {
+                    for p in &partitions {
+                        owned.remove(p);
+                    }
+                }
+            }
+            WorkerEvent::Processed {
+                worker, records, ..
+            } => {
+                if worker == INDEXER {
+                    self.totals.indexed += records;
+                }
+                self.worker(&worker).processed += records;
+            }
+            WorkerEvent::Produced {
+                ok,
+                failed,
+                last_error,
+            } => {
+                self.totals.produced += ok;
+                self.totals.produce_failed += failed;
+                if failed > 0 {
+                    let w = self.worker(PRODUCER);
+                    w.errors += failed;
+                    w.last_error = last_error.or(w.last_error.take());
+                }
+            }
+            WorkerEvent::DeadLettered { .. } => self.totals.dead_lettered += 1,
+            WorkerEvent::Notification(notification) => {
+                self.totals.notified += 1;
+                if self.notifications.len() == NOTIFICATIONS_KEPT {
+                    self.notifications.pop_back();
+                }
+                self.notifications.push_front(NotificationLine {
+                    received_ms: at_ms,
+                    notification,
+                });
+            }
+        }
+    }
+
+    fn worker(&mut self, name: &str) -> &mut WorkerStatus {
+        self.workers
+            .entry(name.to_string())
+            .or_insert_with(|| WorkerStatus {
+                name: name.to_string(),
+                state: WorkerState::Running,
+                processed: 0,
+                errors: 0,
+                last_error: None,
+            })
+    }
+
+    pub fn workers(&self) -> Vec<WorkerStatus> {
+        self.workers.values().cloned().collect()
+    }
+
+    /// Newest first.
+    pub fn notifications(&self) -> Vec<NotificationLine> {
+        self.notifications.iter().cloned().collect()
+    }
+
+    /// Groups our workers are (or were) members of.
+    pub fn groups(&self) -> impl Iterator<Item = &String> {
+        self.assignments.keys()
+    }
+
+    /// Our workers in `group` and what each owns now (workers that own nothing included:
+    /// a member with an empty assignment is still a member).
+    pub fn members(&self, group: &str) -> Vec<(String, Vec<Partition>)> {
+        self.assignments
+            .get(group)
+            .map(|m| {
+                m.iter()
+                    .map(|(w, ps)| (w.clone(), ps.iter().cloned().collect()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::NotificationSent;
+
+    fn assigned(worker: &str, ps: &[i32]) -> WorkerEvent {
+        WorkerEvent::Assigned {
+            worker: worker.into(),
+            group: "g".into(),
+            partitions: ps.iter().map(|p| ("t".to_string(), *p)).collect(),
+        }
+    }
+
+    fn revoked(worker: &str, ps: &[i32]) -> WorkerEvent {
+        WorkerEvent::Revoked {
+            worker: worker.into(),
+            group: "g".into(),
+            partitions: ps.iter().map(|p| ("t".to_string(), *p)).collect(),
+        }
+    }
+
+    fn notification(i: usize) -> WorkerEvent {
+        WorkerEvent::Notification(NotificationSent {
+            notification_id: format!("n{i}"),
+            user_id: "u".into(),
+            message_id: "m".into(),
+            channel_id: "c".into(),
+            author_id: "a".into(),
+            preview: "p".into(),
+            source_timestamp: 0,
+        })
+    }
+
+    #[test]
+    fn eager_rebalance_moves_partitions_between_members() {
+        let mut t = Telemetry::default();
+        t.fold(assigned("c1", &[0, 1, 2]), 0);
+        t.fold(revoked("c1", &[0, 1, 2]), 1);
+        t.fold(assigned("c1", &[0, 1]), 2);
+        t.fold(assigned("c2", &[2]), 2);
+        let m = t.members("g");
+        assert_eq!(m[0], ("c1".into(), vec![("t".into(), 0), ("t".into(), 1)]));
+        assert_eq!(m[1], ("c2".into(), vec![("t".into(), 2)]));
+    }
+
+    #[test]
+    fn a_stopped_worker_owns_nothing() {
+        let mut t = Telemetry::default();
+        t.fold(assigned("c1", &[0]), 0);
+        t.fold(
+            WorkerEvent::State {
+                worker: "c1".into(),
+                state: WorkerState::Stopped,
+            },
+            1,
+        );
+        assert!(t.members("g").is_empty());
+        assert_eq!(t.workers()[0].state, WorkerState::Stopped);
+    }
+
+    #[test]
+    fn totals_and_worker_counters() {
+        let mut t = Telemetry::default();
+        t.fold(
+            WorkerEvent::Processed {
+                worker: "indexer".into(),
+                records: 7,
+                newest_event_ms: None,
+            },
+            0,
+        );
+        t.fold(
+            WorkerEvent::Processed {
+                worker: "notifier".into(),
+                records: 3,
+                newest_event_ms: None,
+            },
+            0,
+        );
+        t.fold(
+            WorkerEvent::Produced {
+                ok: 10,
+                failed: 2,
+                last_error: Some("timeout".into()),
+            },
+            0,
+        );
+        t.fold(
+            WorkerEvent::DeadLettered {
+                worker: "indexer".into(),
+                topic: "t".into(),
+                partition: 0,
+                offset: 1,
+                reason: "bad json".into(),
+            },
+            0,
+        );
+        t.fold(
+            WorkerEvent::State {
+                worker: "notifier".into(),
+                state: WorkerState::BackingOff {
+                    error: "down".into(),
+                    attempt: 1,
+                },
+            },
+            0,
+        );
+        assert_eq!(
+            t.totals,
+            Totals {
+                produced: 10,
+                produce_failed: 2,
+                indexed: 7,
+                notified: 0,
+                dead_lettered: 1
+            }
+        );
+        let w = t.workers();
+        let names: Vec<&str> = w.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(names, ["indexer", "notifier", "producer"]);
+        assert_eq!(w[1].processed, 3);
+        assert_eq!((w[1].errors, w[1].last_error.as_deref()), (1, Some("down")));
+        assert_eq!(
+            (w[2].errors, w[2].last_error.as_deref()),
+            (2, Some("timeout"))
+        );
+    }
+
+    #[test]
+    fn notifications_are_bounded_newest_first() {
+        let mut t = Telemetry::default();
+        for i in 0..NOTIFICATIONS_KEPT + 20 {
+            t.fold(notification(i), i as i64);
+        }
+        let n = t.notifications();
+        assert_eq!(n.len(), NOTIFICATIONS_KEPT);
+        assert_eq!(
+            n[0].notification.notification_id,
+            format!("n{}", NOTIFICATIONS_KEPT + 19)
+        );
+        assert_eq!(n[0].received_ms, (NOTIFICATIONS_KEPT + 19) as i64);
+        assert_eq!(t.totals.notified, (NOTIFICATIONS_KEPT + 20) as u64);
+    }
+}

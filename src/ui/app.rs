@@ -1,0 +1,414 @@
+//! The console's state: what is focused, which mode the keyboard is in, the latest snapshot
+//! and search results. Pure data plus the reactions to snapshots, search responses and
+//! deliveries; keys are handled in `input.rs`, drawing in the panes.
+
+use std::collections::HashMap;
+
+use crate::event::MessageEvent;
+use crate::monitor::snapshot::Snapshot;
+use crate::search::{SearchQuery, SearchResults, SortOrder};
+
+use super::compose::ComposeForm;
+use super::text_input::TextField;
+
+/// The panes, in tab order; `1`–`5` select them directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Throughput,
+    Lag,
+    Assignments,
+    Notifications,
+    Search,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 5] = [
+        Pane::Throughput,
+        Pane::Lag,
+        Pane::Assignments,
+        Pane::Notifications,
+        Pane::Search,
+    ];
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Throughput => "Throughput",
+            Pane::Lag => "Consumer lag",
+            Pane::Assignments => "Partition assignments",
+            Pane::Notifications => "Notifications",
+            Pane::Search => "Search",
+        }
+    }
+
+    pub fn short(self) -> &'static str {
+        match self {
+            Pane::Throughput => "Throughput",
+            Pane::Lag => "Lag",
+            Pane::Assignments => "Assignments",
+            Pane::Notifications => "Notifications",
+            Pane::Search => "Search",
+        }
+    }
+
+    pub fn next(self) -> Pane {
+        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
+    }
+
+    pub fn prev(self) -> Pane {
+        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
+    }
+}
+
+/// Which search field a prompt edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptTarget {
+    Query,
+    Channel,
+    Author,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirm {
+    Quit,
+    Delete {
+        message_id: String,
+        channel_id: String,
+        preview: String,
+    },
+}
+
+/// The keyboard's state machine (see `input.rs` for the transitions).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Normal,
+    /// `/` on a list pane: the pane's filter, applied as it is typed.
+    Filter(TextField),
+    /// `:` k9s-style command line.
+    Command(TextField),
+    /// `/`, `c`, `a` on the search pane.
+    SearchPrompt {
+        target: PromptTarget,
+        field: TextField,
+    },
+    Compose(ComposeForm),
+    Help {
+        scroll: u16,
+    },
+    Confirm(Confirm),
+}
+
+/// What the I/O loop must do on behalf of the pure state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Publish(MessageEvent),
+    Search { id: u64, query: SearchQuery },
+    SetLoad(bool),
+    SetRate(u32),
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+/// A one-line message in the footer that fades after a few seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flash {
+    pub text: String,
+    pub level: Level,
+    pub until_ms: i64,
+}
+
+/// Per-pane list state: selection and the `/` filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListState {
+    pub selected: usize,
+    pub filter: String,
+    /// The selection to return to when leaving a drill-down.
+    pub parent_selected: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchStatus {
+    /// Nothing asked yet.
+    Idle,
+    Running,
+    Done(SearchResults),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchState {
+    pub query: SearchQuery,
+    pub status: SearchStatus,
+    /// The id of the newest request; older responses are ignored.
+    pub pending: Option<u64>,
+    /// Results shown while a refresh runs, so the list does not blink.
+    pub last: Option<SearchResults>,
+    pub selected: usize,
+    /// `totals.indexed` when the search last ran: more indexed → refresh the results.
+    pub indexed_at_run: u64,
+    pub ran_at_ms: i64,
+}
+
+pub const PAGE_SIZE: usize = 20;
+
+impl Default for SearchState {
+    fn default() -> Self {
+        SearchState {
+            query: SearchQuery {
+                page_size: PAGE_SIZE,
+                ..SearchQuery::default()
+            },
+            status: SearchStatus::Idle,
+            pending: None,
+            last: None,
+            selected: 0,
+            indexed_at_run: 0,
+            ran_at_ms: 0,
+        }
+    }
+}
+
+/// Steps of the load generator rate for `+` / `-`.
+pub const RATES: [u32; 13] = [
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000,
+];
+
+pub struct App {
+    pub snapshot: Snapshot,
+    /// False until the monitor sends its first snapshot.
+    pub loaded: bool,
+    pub now_ms: i64,
+    pub utc_offset_secs: i32,
+    pub focus: Pane,
+    pub zoomed: bool,
+    pub mode: Mode,
+    pub lists: HashMap<Pane, ListState>,
+    /// Enter on a lag row: (group, topic) whose partitions are shown.
+    pub lag_drill: Option<(String, String)>,
+    /// Enter on a throughput row: the topic whose partitions are shown.
+    pub topic_drill: Option<String>,
+    pub search: SearchState,
+    pub load_on: bool,
+    pub load_rate: u32,
+    pub flash: Option<Flash>,
+    /// Rebalance count last seen per group, and until when its rows flash.
+    pub rebalances_seen: HashMap<String, u64>,
+    pub rebalance_flash: HashMap<String, i64>,
+    /// Last channel/author typed in the compose form, reused as defaults.
+    pub channel: String,
+    pub author: String,
+    pub next_search_id: u64,
+    pub log_path: Option<String>,
+    pub quit: bool,
+}
+
+const FLASH_MS: i64 = 5_000;
+const REBALANCE_FLASH_MS: i64 = 3_000;
+/// Refresh visible search results at most this often while the index grows.
+const SEARCH_REFRESH_MS: i64 = 1_000;
+
+impl App {
+    pub fn new(snapshot: Snapshot, now_ms: i64) -> Self {
+        let loaded = snapshot.taken_ms > 0;
+        let mut app = App {
+            snapshot: Snapshot::empty("", ""),
+            loaded: false,
+            now_ms,
+            utc_offset_secs: 0,
+            focus: Pane::Throughput,
+            zoomed: false,
+            mode: Mode::Normal,
+            lists: HashMap::new(),
+            lag_drill: None,
+            topic_drill: None,
+            search: SearchState::default(),
+            load_on: false,
+            load_rate: 50,
+            flash: None,
+            rebalances_seen: HashMap::new(),
+            rebalance_flash: HashMap::new(),
+            channel: "ch_general".to_string(),
+            author: "user_001".to_string(),
+            next_search_id: 1,
+            log_path: None,
+            quit: false,
+        };
+        app.on_snapshot(snapshot);
+        app.loaded = loaded;
+        app
+    }
+
+    pub fn list(&self, pane: Pane) -> ListState {
+        self.lists.get(&pane).cloned().unwrap_or_default()
+    }
+
+    pub fn list_mut(&mut self, pane: Pane) -> &mut ListState {
+        self.lists.entry(pane).or_default()
+    }
+
+    pub fn filter(&self, pane: Pane) -> &str {
+        self.lists
+            .get(&pane)
+            .map(|l| l.filter.as_str())
+            .unwrap_or("")
+    }
+
+    pub fn flash_info(&mut self, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            level: Level::Info,
+            until_ms: self.now_ms + FLASH_MS,
+        });
+    }
+
+    pub fn flash_error(&mut self, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            level: Level::Error,
+            until_ms: self.now_ms + 2 * FLASH_MS,
+        });
+    }
+
+    pub fn is_flashing(&self, group: &str) -> bool {
+        self.rebalance_flash
+            .get(group)
+            .is_some_and(|until| *until > self.now_ms)
+    }
+
+    /// Takes a new snapshot; notes rebalances (to flash them) and may refresh search results.
+    pub fn on_snapshot(&mut self, snapshot: Snapshot) -> Vec<Action> {
+        if snapshot.taken_ms > 0 {
+            self.loaded = true;
+        }
+        for g in &snapshot.groups {
+            let seen = self.rebalances_seen.insert(g.group.clone(), g.rebalances);
+            // The first sight of a group is not a rebalance worth flashing.
+            if seen.is_some_and(|s| g.rebalances > s) {
+                self.rebalance_flash
+                    .insert(g.group.clone(), self.now_ms + REBALANCE_FLASH_MS);
+            }
+        }
+        // The monitor is the truth about the load generator once it reports it.
+        if let Some(rate) = snapshot.load_generator {
+            self.load_on = rate > 0;
+            if rate > 0 {
+                self.load_rate = rate;
+            }
+        }
+        let indexed = snapshot.totals.indexed;
+        self.snapshot = snapshot;
+        let searched = !matches!(self.search.status, SearchStatus::Idle);
+        let grew = indexed != self.search.indexed_at_run;
+        let due = self.now_ms - self.search.ran_at_ms >= SEARCH_REFRESH_MS;
+        if searched && grew && due && self.search.pending.is_none() {
+            return vec![self.search_action()];
+        }
+        Vec::new()
+    }
+
+    /// A request for the current query; marks it pending so its answer is the one shown.
+    pub fn search_action(&mut self) -> Action {
+        let id = self.next_search_id;
+        self.next_search_id += 1;
+        self.search.pending = Some(id);
+        self.search.indexed_at_run = self.snapshot.totals.indexed;
+        self.search.ran_at_ms = self.now_ms;
+        if matches!(
+            self.search.status,
+            SearchStatus::Idle | SearchStatus::Failed(_)
+        ) {
+            self.search.status = SearchStatus::Running;
+        }
+        Action::Search {
+            id,
+            query: self.search.query.clone(),
+        }
+    }
+
+    /// Starts a new search from page 0 with the given text.
+    pub fn start_search(&mut self, text: &str) -> Action {
+        self.search.query.text = text.trim().to_string();
+        self.search.query.page = 0;
+        self.search.selected = 0;
+        self.search.status = SearchStatus::Running;
+        self.search_action()
+    }
+
+    pub fn on_search_response(&mut self, id: u64, result: Result<SearchResults, String>) {
+        if self.search.pending != Some(id) {
+            return;
+        }
+        self.search.pending = None;
+        match result {
+            Ok(results) => {
+                let n = results.hits.len();
+                self.search.selected = self.search.selected.min(n.saturating_sub(1));
+                self.search.last = Some(results.clone());
+                self.search.status = SearchStatus::Done(results);
+            }
+            Err(e) => self.search.status = SearchStatus::Failed(e),
+        }
+    }
+
+    /// The search results on screen (the last answer while a refresh is running).
+    pub fn search_results(&self) -> Option<&SearchResults> {
+        match &self.search.status {
+            SearchStatus::Done(r) => Some(r),
+            SearchStatus::Running => self.search.last.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Advances the clock; true when something visible changed (the second, a fading flash).
+    pub fn tick(&mut self, now_ms: i64) -> bool {
+        let before = self.now_ms;
+        self.now_ms = now_ms;
+        let mut changed = before / 1000 != now_ms / 1000;
+        if self.flash.as_ref().is_some_and(|f| f.until_ms <= now_ms) {
+            self.flash = None;
+            changed = true;
+        }
+        let expired: Vec<String> = self
+            .rebalance_flash
+            .iter()
+            .filter(|(_, until)| **until <= now_ms)
+            .map(|(g, _)| g.clone())
+            .collect();
+        for g in expired {
+            self.rebalance_flash.remove(&g);
+            changed = true;
+        }
+        changed
+    }
+
+    pub fn rate_step(&self, up: bool) -> u32 {
+        let i = RATES
+            .iter()
+            .position(|r| *r >= self.load_rate)
+            .unwrap_or(RATES.len() - 1);
+        if up {
+            if RATES[i] > self.load_rate {
+                RATES[i]
+            } else {
+                RATES[(i + 1).min(RATES.len() - 1)]
+            }
+        } else {
+            RATES[i.saturating_sub(1)]
+        }
+    }
+
+    pub fn toggle_sort(&mut self) {
+        self.search.query.sort = match self.search.query.sort {
+            SortOrder::Relevance => SortOrder::NewestFirst,
+            SortOrder::NewestFirst => SortOrder::Relevance,
+        };
+    }
+}

@@ -1,0 +1,46 @@
+//! The console: live panes over the monitor's [`Snapshot`]s, and a keyboard that sends
+//! [`Command`]s and [`SearchRequest`]s. The UI holds no Kafka or search client and never
+//! does I/O while drawing: everything it shows arrives on channels.
+//!
+//! Structure: `app` (state) + `input` (key → state change + [`app::Action`]s, pure) + one
+//! file per pane under `panes/` + `run` below, the only place with terminal and channel I/O.
+
+pub mod app;
+pub mod compose;
+pub mod format;
+pub mod input;
+pub mod layout;
+pub mod model;
+pub mod panes;
+pub mod run;
+pub mod text_input;
+pub mod theme;
+
+#[cfg(test)]
+mod input_tests;
+#[cfg(test)]
+mod render_tests;
+#[cfg(test)]
+pub(crate) mod test_support;
+
+use std::path::PathBuf;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::monitor::snapshot::Snapshot;
+use crate::workers::publisher::Command;
+use crate::workers::search_service::{SearchRequest, SearchResponse};
+
+pub use app::{Action, App, Mode, Pane};
+pub use input::handle_key;
+pub use run::run;
+
+/// Everything the console talks to, all of it channels.
+pub struct ConsoleLink {
+    pub snapshots: watch::Receiver<Snapshot>,
+    pub commands: mpsc::Sender<Command>,
+    pub search_requests: mpsc::Sender<SearchRequest>,
+    pub search_responses: mpsc::Receiver<SearchResponse>,
+    /// Where the logs go (shown in the help overlay), when logging to a file.
+    pub log_path: Option<PathBuf>,
+}

@@ -1,0 +1,186 @@
+//! The rows each pane shows, after its `/` filter: one function per pane, shared by drawing
+//! and by key handling (so `j`/`k`, `enter` and the screen always agree on what row N is).
+
+use crate::monitor::snapshot::{
+    GroupStats, GroupTopicLag, MemberInfo, NotificationLine, PartitionLag, PartitionStats,
+    TopicStats,
+};
+use crate::search::SearchHit;
+
+use super::app::{App, Pane};
+
+fn matches(filter: &str, fields: &[&str]) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    let needle = filter.to_lowercase();
+    fields.iter().any(|f| f.to_lowercase().contains(&needle))
+}
+
+pub fn topics(app: &App) -> Vec<&TopicStats> {
+    let f = app.filter(Pane::Throughput);
+    app.snapshot
+        .topics
+        .iter()
+        .filter(|t| matches(f, &[&t.topic]))
+        .collect()
+}
+
+/// Partitions of the drilled-in topic, when there is one.
+pub fn topic_partitions(app: &App) -> Option<(&TopicStats, Vec<&PartitionStats>)> {
+    let name = app.topic_drill.as_ref()?;
+    let t = app.snapshot.topics.iter().find(|t| &t.topic == name)?;
+    Some((t, t.partitions.iter().collect()))
+}
+
+pub struct LagRow<'a> {
+    pub group: &'a GroupStats,
+    pub topic: &'a GroupTopicLag,
+}
+
+pub fn lag_rows(app: &App) -> Vec<LagRow<'_>> {
+    let f = app.filter(Pane::Lag);
+    app.snapshot
+        .groups
+        .iter()
+        .flat_map(|g| g.topics.iter().map(move |t| LagRow { group: g, topic: t }))
+        .filter(|r| matches(f, &[&r.group.group, &r.topic.topic, r.topic.status.label()]))
+        .collect()
+}
+
+/// Partitions of the drilled-in group/topic, when there is one.
+pub fn lag_partitions(app: &App) -> Option<(LagRow<'_>, Vec<&PartitionLag>)> {
+    let (group, topic) = app.lag_drill.as_ref()?;
+    let g = app.snapshot.groups.iter().find(|g| &g.group == group)?;
+    let t = g.topics.iter().find(|t| &t.topic == topic)?;
+    Some((LagRow { group: g, topic: t }, t.partitions.iter().collect()))
+}
+
+/// A row of the assignments table: a group heading (generation, rebalances), then one row
+/// per member and topic, the member named on its first row only.
+pub enum AssignmentRow<'a> {
+    Group(&'a GroupStats),
+    Member {
+        group: &'a GroupStats,
+        member: &'a MemberInfo,
+        first_of_member: bool,
+        topic: Option<&'a str>,
+        partitions: Vec<i32>,
+    },
+    NoMembers(&'a GroupStats),
+}
+
+pub fn assignment_rows(app: &App) -> Vec<AssignmentRow<'_>> {
+    let f = app.filter(Pane::Assignments);
+    let mut rows = Vec::new();
+    for g in &app.snapshot.groups {
+        let mut body = Vec::new();
+        for m in &g.members {
+            let mut topics: Vec<&str> = Vec::new();
+            for (t, _) in &m.assignments {
+                if !topics.contains(&t.as_str()) {
+                    topics.push(t);
+                }
+            }
+            let mut fields = vec![
+                g.group.as_str(),
+                m.member.as_str(),
+                m.client_id.as_str(),
+                m.host.as_str(),
+            ];
+            fields.extend(topics.iter().copied());
+            if !matches(f, &fields) {
+                continue;
+            }
+            if topics.is_empty() {
+                body.push(AssignmentRow::Member {
+                    group: g,
+                    member: m,
+                    first_of_member: true,
+                    topic: None,
+                    partitions: Vec::new(),
+                });
+            }
+            for (i, t) in topics.iter().enumerate() {
+                let mut partitions: Vec<i32> = m
+                    .assignments
+                    .iter()
+                    .filter(|(topic, _)| topic == t)
+                    .map(|(_, p)| *p)
+                    .collect();
+                partitions.sort_unstable();
+                body.push(AssignmentRow::Member {
+                    group: g,
+                    member: m,
+                    first_of_member: i == 0,
+                    topic: Some(t),
+                    partitions,
+                });
+            }
+        }
+        if g.members.is_empty() && matches(f, &[&g.group]) {
+            body.push(AssignmentRow::NoMembers(g));
+        }
+        if !body.is_empty() {
+            rows.push(AssignmentRow::Group(g));
+            rows.extend(body);
+        }
+    }
+    rows
+}
+
+/// `[0, 1, 2, 5, 7, 8]` → `"0-2,5,7-8"`.
+pub fn partition_ranges(parts: &[i32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < parts.len() {
+        let start = parts[i];
+        let mut end = start;
+        while i + 1 < parts.len() && parts[i + 1] == end + 1 {
+            i += 1;
+            end = parts[i];
+        }
+        out.push(if end > start {
+            format!("{start}-{end}")
+        } else {
+            start.to_string()
+        });
+        i += 1;
+    }
+    out.join(",")
+}
+
+pub fn notifications(app: &App) -> Vec<&NotificationLine> {
+    let f = app.filter(Pane::Notifications);
+    app.snapshot
+        .notifications
+        .iter()
+        .filter(|n| {
+            let s = &n.notification;
+            matches(f, &[&s.user_id, &s.channel_id, &s.author_id, &s.preview])
+        })
+        .collect()
+}
+
+pub fn search_hits(app: &App) -> &[SearchHit] {
+    app.search_results()
+        .map(|r| r.hits.as_slice())
+        .unwrap_or(&[])
+}
+
+/// How many rows the focused list has, for moving the selection.
+pub fn row_count(app: &App, pane: Pane) -> usize {
+    match pane {
+        Pane::Throughput => match topic_partitions(app) {
+            Some((_, p)) => p.len(),
+            None => topics(app).len(),
+        },
+        Pane::Lag => match lag_partitions(app) {
+            Some((_, p)) => p.len(),
+            None => lag_rows(app).len(),
+        },
+        Pane::Assignments => assignment_rows(app).len(),
+        Pane::Notifications => notifications(app).len(),
+        Pane::Search => search_hits(app).len(),
+    }
+}

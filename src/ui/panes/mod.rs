@@ -1,0 +1,304 @@
+//! One file per pane, each with `draw(frame, area, app)`, plus the helpers they share: the
+//! pane frame (number, title, focus colour, filter) and tables whose columns drop out by
+//! priority when the terminal is narrow.
+
+pub mod assignments;
+pub mod compose;
+pub mod dialogs;
+pub mod footer;
+pub mod help;
+pub mod lag;
+pub mod notifications;
+pub mod search;
+pub mod throughput;
+pub mod title;
+
+use ratatui::layout::{Alignment, Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Cell, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+
+use super::app::{App, Pane};
+use super::theme;
+
+/// The frame of a pane: "1 Throughput", focused in cyan, the filter in the title, and an
+/// optional summary on the right of the top border.
+pub fn pane_block<'a>(
+    app: &App,
+    pane: Pane,
+    crumbs: &[&str],
+    right: Option<String>,
+    width: u16,
+) -> Block<'a> {
+    let focused = app.focus == pane;
+    let flashing = pane == Pane::Assignments
+        && app
+            .snapshot
+            .groups
+            .iter()
+            .any(|g| app.is_flashing(&g.group));
+    let mut title = vec![
+        Span::styled(format!(" {} ", pane.index() + 1), theme::key()),
+        Span::styled(
+            pane.title().to_string(),
+            if focused {
+                theme::header().fg(theme::ACCENT)
+            } else {
+                theme::header()
+            },
+        ),
+    ];
+    for c in crumbs {
+        title.push(Span::styled(" › ", theme::muted()));
+        title.push(Span::styled(c.to_string(), theme::header()));
+    }
+    let filter = app.filter(pane);
+    if !filter.is_empty() {
+        title.push(Span::styled(format!(" /{filter}"), theme::key()));
+    }
+    title.push(Span::raw(" "));
+    let left = Line::from(title.clone()).width();
+    let mut block = Block::bordered()
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(theme::border(focused, flashing))
+        .title(Line::from(title));
+    // The summary gives way to the pane's name: cut it to the room left of the border.
+    let room = (width as usize).saturating_sub(left + 6);
+    if let Some(r) = right.filter(|_| room > 3) {
+        let r = crate::ui::format::truncate(&r, room);
+        block = block.title(
+            Line::from(Span::styled(format!(" {r} "), theme::muted())).alignment(Alignment::Right),
+        );
+    }
+    block
+}
+
+/// A centred one- or two-line message inside an empty pane ("loading…", an error).
+pub fn message(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>) {
+    if area.height == 0 {
+        return;
+    }
+    let top = area.height.saturating_sub(lines.len() as u16) / 2;
+    let inner = Rect {
+        y: area.y + top,
+        height: area.height - top,
+        ..area
+    };
+    frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center), inner);
+}
+
+/// A table column: its heading, minimum width, how it grows, alignment, and how important it
+/// is (0 = always kept; higher numbers are dropped first when the terminal is narrow).
+#[derive(Clone, Copy)]
+pub struct Col {
+    pub title: &'static str,
+    pub width: u16,
+    /// Sized by its content (names): grows up to the longest value.
+    pub fill: bool,
+    /// Takes whatever width is left (sparklines, reasons).
+    pub stretch: bool,
+    pub right: bool,
+    pub priority: u8,
+}
+
+pub const fn col(title: &'static str, width: u16) -> Col {
+    Col {
+        title,
+        width,
+        fill: false,
+        stretch: false,
+        right: false,
+        priority: 0,
+    }
+}
+
+impl Col {
+    pub const fn fill(mut self) -> Self {
+        self.fill = true;
+        self
+    }
+    pub const fn stretch(mut self) -> Self {
+        self.stretch = true;
+        self
+    }
+    pub const fn right(mut self) -> Self {
+        self.right = true;
+        self
+    }
+    pub const fn prio(mut self, p: u8) -> Self {
+        self.priority = p;
+        self
+    }
+}
+
+/// Which columns are shown and how wide each is (0 for a dropped column).
+pub struct Plan {
+    pub keep: Vec<usize>,
+    pub widths: Vec<u16>,
+}
+
+impl Plan {
+    pub fn width(&self, col: usize) -> usize {
+        self.widths.get(col).copied().unwrap_or(0) as usize
+    }
+}
+
+/// Lays out columns in `width`: drops the least important ones until the names fit at their
+/// natural width, then shrinks names (widest first) if still needed; what is left over goes
+/// to the stretch column. `natural[i]` is the longest value of column i.
+pub fn plan(cols: &[Col], natural: &[usize], width: u16) -> Plan {
+    let want = |i: usize| -> u16 {
+        let c = cols[i];
+        if c.fill && !c.stretch {
+            let n = natural.get(i).copied().unwrap_or(0).min(200) as u16;
+            n.max(c.width).max(c.title.len() as u16)
+        } else {
+            c.width
+        }
+    };
+    let total = |keep: &[usize], w: &dyn Fn(usize) -> u16| -> u16 {
+        keep.iter()
+            .map(|i| w(*i) + 1)
+            .sum::<u16>()
+            .saturating_sub(1)
+    };
+    let mut keep: Vec<usize> = (0..cols.len()).collect();
+    while total(&keep, &want) > width {
+        let Some((pos, _)) = keep
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| cols[**i].priority > 0)
+            .max_by_key(|(pos, i)| (cols[**i].priority, *pos))
+        else {
+            break;
+        };
+        keep.remove(pos);
+    }
+    let mut widths = vec![0u16; cols.len()];
+    for i in &keep {
+        widths[*i] = want(*i);
+    }
+    // Still too wide: shave the widest name column one step at a time.
+    let mut used = total(&keep, &|i| widths[i]);
+    while used > width {
+        let Some(i) = keep
+            .iter()
+            .copied()
+            .filter(|i| cols[*i].fill && widths[*i] > 4)
+            .max_by_key(|i| widths[*i])
+        else {
+            break;
+        };
+        widths[i] -= 1;
+        used -= 1;
+    }
+    if used < width {
+        let target = keep
+            .iter()
+            .copied()
+            .filter(|i| cols[*i].stretch)
+            .last()
+            .or_else(|| keep.iter().copied().filter(|i| cols[*i].fill).last());
+        if let Some(i) = target {
+            widths[i] += width - used;
+        }
+    }
+    Plan { keep, widths }
+}
+
+/// One table cell per kept column.
+pub fn cells<'a>(plan: &Plan, values: Vec<Cell<'a>>) -> Vec<Cell<'a>> {
+    let mut values: Vec<Option<Cell<'a>>> = values.into_iter().map(Some).collect();
+    plan.keep
+        .iter()
+        // Not Cell::default(): its column span is 0, which would shift the row left.
+        .map(|i| {
+            values
+                .get_mut(*i)
+                .and_then(Option::take)
+                .unwrap_or_else(|| Cell::from(""))
+        })
+        .collect()
+}
+
+pub fn text_cell<'a>(s: impl Into<String>, style: Style) -> Cell<'a> {
+    Cell::from(Line::styled(s.into(), style))
+}
+
+pub fn num_cell<'a>(s: impl Into<String>, style: Style) -> Cell<'a> {
+    Cell::from(Line::styled(s.into(), style).alignment(Alignment::Right))
+}
+
+/// Renders rows under a header with the planned columns, the selection highlighted and
+/// scrolled into view.
+pub fn render_table(
+    frame: &mut Frame,
+    area: Rect,
+    cols: &[Col],
+    plan: &Plan,
+    rows: Vec<Row<'_>>,
+    selected: Option<usize>,
+) {
+    let header = Row::new(plan.keep.iter().map(|i| {
+        let c = cols[*i];
+        let line = Line::from(c.title);
+        Cell::from(if c.right {
+            line.alignment(Alignment::Right)
+        } else {
+            line
+        })
+    }))
+    .style(theme::header());
+    let widths: Vec<Constraint> = plan
+        .keep
+        .iter()
+        .map(|i| Constraint::Length(plan.widths[*i]))
+        .collect();
+    let n = rows.len();
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(theme::selected());
+    let mut state = TableState::default().with_selected(selected.filter(|s| *s < n));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// "Loading" or "down": the message a pane shows instead of rows, if any. With rows from an
+/// earlier sample the rows stay on screen (marked stale) instead.
+pub fn cluster_state_message(app: &App, has_rows: bool) -> Option<Vec<Line<'static>>> {
+    use crate::monitor::snapshot::Health;
+    if !app.loaded {
+        return Some(vec![
+            Line::styled("loading…", theme::muted()),
+            Line::styled(
+                "waiting for the first sample of the cluster",
+                theme::muted(),
+            ),
+        ]);
+    }
+    if let (Health::Down(e), false) = (&app.snapshot.cluster_health, has_rows) {
+        return Some(vec![
+            Line::styled("cluster unreachable", theme::error()),
+            Line::styled(e.clone(), theme::error()),
+            Line::styled("retrying…", theme::muted()),
+        ]);
+    }
+    None
+}
+
+/// A red bottom-border note when the cluster is down but older figures are shown.
+pub fn stale_note(app: &App) -> Option<Line<'static>> {
+    use crate::monitor::snapshot::Health;
+    match &app.snapshot.cluster_health {
+        Health::Down(e) => Some(Line::styled(
+            format!(" stale: cluster unreachable: {e} "),
+            theme::error(),
+        )),
+        _ => None,
+    }
+}

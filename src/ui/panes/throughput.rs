@@ -1,0 +1,167 @@
+//! Throughput: messages in/s per topic (Δ high watermark), out/s (Δ committed, summed over
+//! the consumer groups reading the topic), a sparkline of the in-rate, and the pipeline
+//! totals. `enter` shows a topic's partitions.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Row;
+use ratatui::Frame;
+
+use super::{
+    cells, cluster_state_message, col, message, num_cell, pane_block, plan, render_table,
+    stale_note, text_cell, Col, Plan,
+};
+use crate::monitor::snapshot::TopicStats;
+use crate::ui::app::{App, Pane};
+use crate::ui::format::{rate, sparkline, thousands, thousands_i, truncate_left};
+use crate::ui::{model, theme};
+
+const COLS: [Col; 6] = [
+    col("TOPIC", 16).fill(),
+    col("PARTS", 5).right().prio(3),
+    col("MESSAGES", 10).right().prio(2),
+    col("IN/S", 7).right(),
+    col("OUT/S", 7).right(),
+    col("HISTORY", 12).stretch().prio(1),
+];
+
+const PART_COLS: [Col; 6] = [
+    col("PARTITION", 9).right(),
+    col("LEADER", 6).right().prio(2),
+    col("LOW", 10).right().prio(1),
+    col("HIGH", 10).right(),
+    col("MESSAGES", 10).right(),
+    col("IN/S", 7).right(),
+];
+
+/// Messages out per second of a topic: the sum over the groups that consume it.
+pub fn out_per_sec(app: &App, topic: &str) -> f64 {
+    app.snapshot
+        .groups
+        .iter()
+        .flat_map(|g| g.topics.iter())
+        .filter(|t| t.topic == topic)
+        .map(|t| t.out_per_sec)
+        .sum()
+}
+
+fn totals_line(app: &App) -> Line<'static> {
+    let t = &app.snapshot.totals;
+    let mut spans = vec![
+        Span::raw(" produced "),
+        Span::styled(thousands(t.produced), theme::header()),
+    ];
+    if t.produce_failed > 0 {
+        spans.push(Span::styled(
+            format!(" ({} failed)", thousands(t.produce_failed)),
+            theme::error(),
+        ));
+    }
+    spans.extend([
+        Span::raw(" · indexed "),
+        Span::styled(thousands(t.indexed), theme::header()),
+        Span::raw(" · notified "),
+        Span::styled(thousands(t.notified), theme::header()),
+    ]);
+    if t.dead_lettered > 0 {
+        spans.push(Span::styled(
+            format!(" · DLQ {}", thousands(t.dead_lettered)),
+            theme::error(),
+        ));
+    }
+    spans.push(Span::raw(" "));
+    Line::from(spans)
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    if let Some((topic, parts)) = model::topic_partitions(app) {
+        return draw_partitions(frame, area, app, topic, parts.len());
+    }
+    let topics = model::topics(app);
+    let right = app.loaded.then(|| format!("{} topics", topics.len()));
+    let mut block =
+        pane_block(app, Pane::Throughput, &[], right, area.width).title_bottom(totals_line(app));
+    if let Some(note) = stale_note(app).filter(|_| !topics.is_empty()) {
+        block = block.title_bottom(note);
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if let Some(lines) = cluster_state_message(app, !topics.is_empty()) {
+        return message(frame, inner, lines);
+    }
+    if topics.is_empty() {
+        let text = if app.filter(Pane::Throughput).is_empty() {
+            "no topics yet"
+        } else {
+            "no topic matches the filter"
+        };
+        return message(frame, inner, vec![Line::styled(text, theme::muted())]);
+    }
+    let names = topics.iter().map(|t| name(t).len()).max().unwrap_or(0);
+    let plan = plan(&COLS, &[names], inner.width);
+    let rows = topics.iter().map(|t| topic_row(app, t, &plan)).collect();
+    let sel = app.list(Pane::Throughput).selected;
+    let focused = app.focus == Pane::Throughput;
+    render_table(frame, inner, &COLS, &plan, rows, focused.then_some(sel));
+}
+
+fn name(t: &TopicStats) -> String {
+    if t.freshness.stale {
+        format!("{} (stale)", t.topic)
+    } else {
+        t.topic.clone()
+    }
+}
+
+fn topic_row<'a>(app: &App, t: &TopicStats, plan: &Plan) -> Row<'a> {
+    let style = if t.freshness.stale {
+        theme::muted()
+    } else {
+        Default::default()
+    };
+    let out = out_per_sec(app, &t.topic);
+    Row::new(cells(
+        plan,
+        vec![
+            text_cell(truncate_left(&name(t), plan.width(0)), style),
+            num_cell(t.partitions.len().to_string(), style),
+            num_cell(thousands_i(t.messages), style),
+            num_cell(rate(t.in_per_sec), style),
+            num_cell(rate(out), style),
+            // Right-aligned so a clipped sparkline loses its oldest points, not "now".
+            num_cell(
+                sparkline(&t.in_history, plan.width(5)),
+                ratatui::style::Style::new().fg(theme::ACCENT),
+            ),
+        ],
+    ))
+}
+
+fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, topic: &TopicStats, n: usize) {
+    let right = Some(format!("{n} partitions · esc back"));
+    let block = pane_block(app, Pane::Throughput, &[&topic.topic], right, area.width)
+        .title_bottom(totals_line(app));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let plan = plan(&PART_COLS, &[], inner.width);
+    let rows = topic
+        .partitions
+        .iter()
+        .map(|p| {
+            let s = Default::default();
+            Row::new(cells(
+                &plan,
+                vec![
+                    num_cell(p.partition.to_string(), s),
+                    num_cell(p.leader.map(|l| l.to_string()).unwrap_or("–".into()), s),
+                    num_cell(thousands_i(p.low), s),
+                    num_cell(thousands_i(p.high), s),
+                    num_cell(thousands_i((p.high - p.low).max(0)), s),
+                    num_cell(rate(p.in_per_sec), s),
+                ],
+            ))
+        })
+        .collect();
+    let sel = app.list(Pane::Throughput).selected;
+    render_table(frame, inner, &PART_COLS, &plan, rows, Some(sel));
+}

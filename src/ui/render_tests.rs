@@ -1,0 +1,387 @@
+//! Every pane, rendered with ratatui's TestBackend, compared with insta snapshots (the
+//! `.snap` files next to this one are the screens: read them when reviewing).
+
+use insta::assert_snapshot;
+use ratatui::style::Color;
+
+use super::app::{App, Mode, Pane, SearchStatus};
+use super::layout::draw_pane;
+use super::test_support::{self as ts, render_with, screen, NOW};
+
+fn pane(app: &App, pane: Pane, w: u16, h: u16) -> String {
+    render_with(w, h, |f, area| draw_pane(f, area, app, pane)).0
+}
+
+fn with_results(mut app: App) -> App {
+    app.search.query.text = "배포".into();
+    app.search.status = SearchStatus::Done(ts::results());
+    app
+}
+
+#[test]
+fn dashboard_120x40() {
+    let mut app = with_results(ts::app(ts::normal()));
+    app.focus = Pane::Lag;
+    assert_snapshot!("dashboard_120x40", screen(&app, 120, 40));
+}
+
+#[test]
+fn dashboard_loading() {
+    let app = ts::app(crate::monitor::snapshot::Snapshot::empty("", ""));
+    assert_snapshot!("dashboard_loading", screen(&app, 120, 40));
+}
+
+#[test]
+fn dashboard_cluster_down() {
+    let app = ts::app(ts::down());
+    assert_snapshot!("dashboard_cluster_down", screen(&app, 120, 40));
+}
+
+#[test]
+fn narrow_80x24_tabbed() {
+    let mut app = ts::app(ts::normal());
+    app.focus = Pane::Lag;
+    assert_snapshot!("narrow_80x24_lag", screen(&app, 80, 24));
+    app.focus = Pane::Throughput;
+    assert_snapshot!("narrow_80x24_throughput", screen(&app, 80, 24));
+    app.focus = Pane::Notifications;
+    assert_snapshot!("narrow_80x24_notifications", screen(&app, 80, 24));
+    let mut app = with_results(app);
+    app.focus = Pane::Search;
+    assert_snapshot!("narrow_80x24_search", screen(&app, 80, 24));
+    app.focus = Pane::Assignments;
+    assert_snapshot!("narrow_80x24_assignments", screen(&app, 80, 24));
+}
+
+#[test]
+fn throughput_states() {
+    let normal = ts::app(ts::normal());
+    assert_snapshot!(
+        "throughput_normal",
+        pane(&normal, Pane::Throughput, 110, 10)
+    );
+    assert_snapshot!(
+        "throughput_empty",
+        pane(&ts::app(ts::empty()), Pane::Throughput, 80, 7)
+    );
+    let loading = ts::app(crate::monitor::snapshot::Snapshot::empty("", ""));
+    assert_snapshot!(
+        "throughput_loading",
+        pane(&loading, Pane::Throughput, 80, 7)
+    );
+    assert_snapshot!(
+        "throughput_error",
+        pane(&ts::app(ts::down()), Pane::Throughput, 80, 7)
+    );
+    let mut long = ts::app(ts::long());
+    long.list_mut(Pane::Throughput).selected = 30;
+    assert_snapshot!(
+        "throughput_long_scrolled",
+        pane(&long, Pane::Throughput, 110, 12)
+    );
+}
+
+#[test]
+fn throughput_stale_rows_keep_their_figures() {
+    let mut snap = ts::normal();
+    snap.cluster_health =
+        crate::monitor::snapshot::Health::Down("Local: All broker connections are down".into());
+    snap.topics[0].freshness.stale = true;
+    let app = ts::app(snap);
+    assert_snapshot!("throughput_stale", pane(&app, Pane::Throughput, 110, 10));
+}
+
+#[test]
+fn throughput_partitions_drill_down() {
+    let mut app = ts::app(ts::normal());
+    app.topic_drill = Some("platform.messages.created".into());
+    assert_snapshot!(
+        "throughput_partitions",
+        pane(&app, Pane::Throughput, 100, 8)
+    );
+}
+
+#[test]
+fn lag_states() {
+    let mut app = ts::app(ts::normal());
+    app.focus = Pane::Lag;
+    assert_snapshot!("lag_normal_wide", pane(&app, Pane::Lag, 140, 8));
+    assert_snapshot!("lag_normal_80", pane(&app, Pane::Lag, 80, 8));
+    assert_snapshot!("lag_empty", pane(&ts::app(ts::empty()), Pane::Lag, 80, 6));
+    assert_snapshot!("lag_error", pane(&ts::app(ts::down()), Pane::Lag, 80, 7));
+    let mut long = ts::app(ts::long());
+    long.focus = Pane::Lag;
+    long.list_mut(Pane::Lag).selected = 25;
+    assert_snapshot!("lag_long_scrolled", pane(&long, Pane::Lag, 120, 12));
+}
+
+#[test]
+fn lag_partitions_drill_down() {
+    let mut app = ts::app(ts::normal());
+    app.focus = Pane::Lag;
+    app.lag_drill = Some((
+        "notification-service".into(),
+        "platform.messages.created".into(),
+    ));
+    assert_snapshot!("lag_partitions", pane(&app, Pane::Lag, 100, 8));
+}
+
+#[test]
+fn lagging_rows_are_coloured_by_status() {
+    let mut app = ts::app(ts::normal());
+    app.focus = Pane::Throughput;
+    let (text, buf) = render_with(140, 8, |f, area| draw_pane(f, area, &app, Pane::Lag));
+    let row_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} not on screen:\n{text}")) as u16
+    };
+    let fg_at = |y: u16, needle: &str| {
+        let line = text.lines().nth(y as usize).unwrap_or_default();
+        let x = line
+            .find(needle)
+            .map(|b| line[..b].chars().count())
+            .unwrap_or(0) as u16;
+        buf[(x, y)].fg
+    };
+    let stall = row_of("notification-service");
+    assert_eq!(fg_at(stall, "STALL"), Color::Red);
+    assert_eq!(fg_at(stall, "9,731"), Color::Red);
+    let warn = row_of("1,284");
+    assert_eq!(fg_at(warn, "WARN"), Color::Yellow);
+    let ok = row_of("platform.messages.updated");
+    assert_eq!(fg_at(ok, "OK"), Color::Green);
+}
+
+#[test]
+fn assignments_states() {
+    let app = ts::app(ts::normal());
+    assert_snapshot!("assignments_normal", pane(&app, Pane::Assignments, 120, 10));
+    assert_snapshot!("assignments_narrow", pane(&app, Pane::Assignments, 60, 10));
+    assert_snapshot!(
+        "assignments_empty",
+        pane(&ts::app(ts::empty()), Pane::Assignments, 60, 6)
+    );
+    assert_snapshot!(
+        "assignments_error",
+        pane(&ts::app(ts::down()), Pane::Assignments, 60, 7)
+    );
+    assert_snapshot!(
+        "assignments_long",
+        pane(&ts::app(ts::long()), Pane::Assignments, 100, 12)
+    );
+}
+
+#[test]
+fn rebalance_flashes_the_assignments_pane() {
+    let mut app = ts::app(ts::normal());
+    let mut next = ts::normal();
+    next.groups[0].rebalances += 1;
+    next.groups[0].generation = Some(4);
+    next.groups[0].last_rebalance_ms = Some(NOW - 1_000);
+    app.on_snapshot(next);
+    assert!(app.is_flashing("search-indexer"));
+    let (text, buf) = render_with(120, 10, |f, area| {
+        draw_pane(f, area, &app, Pane::Assignments)
+    });
+    assert_snapshot!("assignments_rebalance_flash", text);
+    assert_eq!(buf[(0, 0)].fg, Color::Magenta, "border flashes");
+    assert!(app.tick(NOW + 10_000));
+    assert!(!app.is_flashing("search-indexer"));
+}
+
+#[test]
+fn notifications_states() {
+    let app = ts::app(ts::normal());
+    assert_snapshot!(
+        "notifications_normal",
+        pane(&app, Pane::Notifications, 90, 10)
+    );
+    assert_snapshot!(
+        "notifications_narrow_wide_chars",
+        pane(&app, Pane::Notifications, 50, 10)
+    );
+    assert_snapshot!(
+        "notifications_empty",
+        pane(&ts::app(ts::empty()), Pane::Notifications, 80, 5)
+    );
+    let loading = ts::app(crate::monitor::snapshot::Snapshot::empty("", ""));
+    assert_snapshot!(
+        "notifications_loading",
+        pane(&loading, Pane::Notifications, 80, 5)
+    );
+    let mut long = ts::app(ts::long());
+    long.focus = Pane::Notifications;
+    long.list_mut(Pane::Notifications).selected = 150;
+    assert_snapshot!(
+        "notifications_long_scrolled",
+        pane(&long, Pane::Notifications, 80, 8)
+    );
+}
+
+#[test]
+fn notifications_filter() {
+    let mut app = ts::app(ts::normal());
+    app.list_mut(Pane::Notifications).filter = "ch_dev".into();
+    assert_snapshot!(
+        "notifications_filtered",
+        pane(&app, Pane::Notifications, 90, 6)
+    );
+}
+
+#[test]
+fn search_states() {
+    let mut app = ts::app(ts::normal());
+    app.focus = Pane::Search;
+    assert_snapshot!("search_idle", pane(&app, Pane::Search, 100, 6));
+    app.search.status = SearchStatus::Running;
+    assert_snapshot!("search_running", pane(&app, Pane::Search, 100, 6));
+    app.search.status = SearchStatus::Failed("search unavailable: connection refused".into());
+    assert_snapshot!("search_failed", pane(&app, Pane::Search, 100, 6));
+    let mut app = with_results(app);
+    app.search.query.channel = Some("ch_dev".into());
+    app.search.selected = 1;
+    assert_snapshot!("search_results", pane(&app, Pane::Search, 100, 11));
+    assert_snapshot!("search_results_narrow", pane(&app, Pane::Search, 60, 11));
+    app.search.status = SearchStatus::Done(crate::search::SearchResults::default());
+    assert_snapshot!("search_no_hits", pane(&app, Pane::Search, 100, 6));
+    let down = ts::app(ts::down());
+    assert_snapshot!("search_backend_down", pane(&down, Pane::Search, 100, 6));
+}
+
+#[test]
+fn search_highlights_are_styled() {
+    let mut app = with_results(ts::app(ts::normal()));
+    app.focus = Pane::Search;
+    let (text, buf) = render_with(100, 11, |f, area| draw_pane(f, area, &app, Pane::Search));
+    let y = text
+        .lines()
+        .position(|l| l.contains("rollback"))
+        .expect("second hit") as u16;
+    let line = text.lines().nth(y as usize).unwrap_or_default();
+    let x = line[..line.find("배포").expect("term")].chars().count() as u16;
+    assert_eq!(buf[(x, y)].fg, Color::Yellow);
+    assert!(!text.contains("<em>"), "tags are not shown:\n{text}");
+}
+
+#[test]
+fn search_prompt_and_compose_place_the_cursor_after_wide_text() {
+    use super::compose::ComposeForm;
+    use super::text_input::TextField;
+    let mut app = ts::app(ts::normal());
+    app.focus = Pane::Search;
+    app.mode = Mode::SearchPrompt {
+        target: super::app::PromptTarget::Query,
+        field: TextField::new("배포 완료"),
+    };
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 6)).expect("t");
+    terminal
+        .draw(|f| draw_pane(f, f.area(), &app, Pane::Search))
+        .expect("draw");
+    // "search › " is 9 columns, "배포 완료" 9 more, inside a 1-column border.
+    terminal
+        .backend_mut()
+        .assert_cursor_position((1 + 9 + 9, 1));
+    assert_snapshot!(
+        "search_prompt",
+        ts::buffer_text(terminal.backend().buffer())
+    );
+
+    let mut form = ComposeForm::new_message("ch_dev", "user_001");
+    form.text.set("프로젝트 배포 완료 @user_002");
+    app.mode = Mode::Compose(form);
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).expect("t");
+    terminal
+        .draw(|f| super::layout::draw(f, &app))
+        .expect("draw");
+    let text = ts::buffer_text(terminal.backend().buffer());
+    assert_snapshot!("compose_form", text);
+    let y = text
+        .lines()
+        .position(|l| l.contains("Text"))
+        .expect("text row") as u16;
+    let pos = terminal.get_cursor_position().expect("cursor");
+    assert_eq!(pos.y, y);
+    let line = text.lines().nth(y as usize).unwrap_or_default();
+    let start = line[..line.find("프로젝트").expect("text")].chars().count() as u16;
+    assert_eq!(
+        pos.x,
+        start + 28,
+        "8 wide syllables (16 columns) + 12 narrow"
+    );
+}
+
+#[test]
+fn overlays() {
+    let mut app = ts::app(ts::normal());
+    app.log_path = Some("/var/lib/eventdeck/eventdeck.log".into());
+    app.mode = Mode::Help { scroll: 0 };
+    assert_snapshot!("help_overlay", screen(&app, 120, 40));
+    assert_snapshot!("help_overlay_80x24", screen(&app, 80, 24));
+    app.mode = Mode::Confirm(super::app::Confirm::Quit);
+    assert_snapshot!("confirm_quit", screen(&app, 80, 24));
+    app.mode = Mode::Confirm(super::app::Confirm::Delete {
+        message_id: "msg_0190b5d2-0001".into(),
+        channel_id: "ch_dev".into(),
+        preview: "프로젝트 배포 완료 @user_002".into(),
+    });
+    assert_snapshot!("confirm_delete", screen(&app, 80, 24));
+    let mut form = super::compose::ComposeForm::new_message("ch_dev", "user_001");
+    form.submit();
+    app.mode = Mode::Compose(form);
+    assert_snapshot!("compose_refused_80x24", screen(&app, 80, 24));
+}
+
+#[test]
+fn footer_modes() {
+    use super::text_input::TextField;
+    let mut app = ts::app(ts::normal());
+    app.mode = Mode::Command(TextField::new("search 배포"));
+    let bottom = |app: &App| {
+        screen(app, 100, 36)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(bottom(&app), ":search 배포");
+    app.mode = Mode::Filter(TextField::new("dev"));
+    assert_eq!(bottom(&app), "/dev");
+    app.mode = Mode::Normal;
+    app.flash_error("unknown command :foo");
+    assert!(
+        bottom(&app).starts_with(" unknown command :foo │ ? help"),
+        "{}",
+        bottom(&app)
+    );
+}
+
+#[test]
+fn zoom_and_every_size_from_80x24_renders() {
+    let mut app = with_results(ts::app(ts::long()));
+    for pane in Pane::ALL {
+        app.focus = pane;
+        app.zoomed = true;
+        let text = screen(&app, 100, 30);
+        assert!(text.contains(pane.title()), "{pane:?} zoomed:\n{text}");
+        app.zoomed = false;
+        // Odd sizes must never panic (resizing goes through all of them).
+        for (w, h) in [
+            (80, 24),
+            (81, 25),
+            (99, 33),
+            (100, 34),
+            (133, 41),
+            (200, 60),
+            (20, 5),
+            (1, 1),
+        ] {
+            screen(&app, w, h);
+        }
+    }
+    app.focus = Pane::Throughput;
+    app.zoomed = true;
+    assert_snapshot!("zoomed_throughput_100x30", screen(&app, 100, 30));
+}

@@ -1,0 +1,218 @@
+//! The console's only I/O: the terminal (raw mode, alternate screen, restored on every exit
+//! path) and a `select!` loop over keys, snapshots, search answers, delivery reports and a
+//! 10 Hz tick. It redraws only when something changed, so an idle console costs ~1 frame/s.
+
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::app::{Action, App};
+use super::{input, layout, ConsoleLink};
+use crate::bus::producer::Delivered;
+use crate::event::{now_ms, MessageEvent};
+use crate::workers::publisher::Command;
+use crate::workers::search_service::SearchRequest;
+
+const TICK: Duration = Duration::from_millis(100);
+/// A delivery not acknowledged by then is reported as lost (the producer's own timeout is 30 s).
+const DELIVERY_WAIT: Duration = Duration::from_secs(35);
+
+/// Restores the terminal when dropped: covers `?` returns and unwinding panics. The panic
+/// hook installed by `ratatui::try_init` restores it before the message is printed.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// What a publish turned into, reported back to the loop by the task awaiting its delivery.
+struct DeliveryReport {
+    what: String,
+    result: Result<Delivered, String>,
+}
+
+/// Runs the console until the person quits (`q` + `y`, `:q`, Ctrl-C) or SIGINT/SIGTERM.
+pub async fn run(link: ConsoleLink) -> anyhow::Result<()> {
+    // try_init: raw mode + alternate screen + a panic hook that restores, then chains to the
+    // previous hook (so the panic message lands on the normal screen).
+    let mut terminal = ratatui::try_init()?;
+    let _guard = TerminalGuard;
+    event_loop(&mut terminal, link).await
+}
+
+fn utc_offset_secs() -> i32 {
+    chrono::Local::now().offset().local_minus_utc()
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    link: ConsoleLink,
+) -> anyhow::Result<()> {
+    let ConsoleLink {
+        mut snapshots,
+        commands,
+        search_requests,
+        mut search_responses,
+        log_path,
+    } = link;
+    let first = snapshots.borrow_and_update().clone();
+    let mut app = App::new(first, now_ms());
+    app.utc_offset_secs = utc_offset_secs();
+    app.log_path = log_path.map(|p| p.display().to_string());
+
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (report_tx, mut reports) = mpsc::unbounded_channel::<DeliveryReport>();
+    let mut snapshots_open = true;
+    let mut responses_open = true;
+    let mut dirty = true;
+    // Created once: a signal between two loop turns must not be lost.
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+
+    while !app.quit {
+        if dirty {
+            terminal.draw(|frame| layout::draw(frame, &app))?;
+            dirty = false;
+        }
+        let mut actions = Vec::new();
+        tokio::select! {
+            event = keys.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    app.now_ms = now_ms();
+                    actions = input::handle_key(&mut app, key);
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(_, _))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(anyhow::anyhow!("reading the terminal: {e}")),
+                None => break,
+            },
+            changed = snapshots.changed(), if snapshots_open => match changed {
+                Ok(()) => {
+                    let snapshot = snapshots.borrow_and_update().clone();
+                    actions = app.on_snapshot(snapshot);
+                    dirty = true;
+                }
+                Err(_) => {
+                    // The monitor stopped: keep the last picture and say so.
+                    snapshots_open = false;
+                    app.flash_error("monitor stopped: figures are no longer updated");
+                    dirty = true;
+                }
+            },
+            response = search_responses.recv(), if responses_open => match response {
+                Some(r) => {
+                    app.on_search_response(r.id, r.result);
+                    dirty = true;
+                }
+                None => {
+                    responses_open = false;
+                    app.flash_error("search service stopped");
+                    dirty = true;
+                }
+            },
+            Some(report) = reports.recv() => {
+                match report.result {
+                    Ok(d) => app.flash_info(format!("{} → partition {} @ offset {}", report.what, d.partition, d.offset)),
+                    Err(e) => app.flash_error(format!("{} failed: {e}", report.what)),
+                }
+                dirty = true;
+            },
+            _ = tick.tick() => dirty |= app.tick(now_ms()),
+            _ = &mut shutdown => break,
+        }
+        for action in actions {
+            perform(&mut app, action, &commands, &search_requests, &report_tx);
+        }
+    }
+    Ok(())
+}
+
+/// Sends an action's message without waiting: a full channel is reported, never awaited.
+fn perform(
+    app: &mut App,
+    action: Action,
+    commands: &mpsc::Sender<Command>,
+    search_requests: &mpsc::Sender<SearchRequest>,
+    reports: &mpsc::UnboundedSender<DeliveryReport>,
+) {
+    let sent = match action {
+        Action::Quit => {
+            app.quit = true;
+            return;
+        }
+        Action::Search { id, query } => search_requests
+            .try_send(SearchRequest { id, query })
+            .map_err(|e| format!("search not sent: {e}")),
+        Action::SetLoad(on) => commands
+            .try_send(Command::SetLoad(on))
+            .map_err(|e| format!("load generator not switched: {e}")),
+        Action::SetRate(rate) => commands
+            .try_send(Command::SetRate(rate))
+            .map_err(|e| format!("rate not changed: {e}")),
+        Action::Publish(event) => {
+            let what = describe(&event);
+            let (tx, rx) = oneshot::channel();
+            let sent = commands
+                .try_send(Command::Publish {
+                    event,
+                    reply: Some(tx),
+                })
+                .map_err(|e| format!("{what} not sent: {e}"));
+            if sent.is_ok() {
+                app.flash_info(format!("{what}: sending…"));
+                let reports = reports.clone();
+                tokio::spawn(async move {
+                    let result = match tokio::time::timeout(DELIVERY_WAIT, rx).await {
+                        Ok(Ok(r)) => r,
+                        Ok(Err(_)) => Err("the producer stopped".to_string()),
+                        Err(_) => Err("no acknowledgement within 35 s".to_string()),
+                    };
+                    let _ = reports.send(DeliveryReport { what, result });
+                });
+            }
+            sent
+        }
+    };
+    if let Err(e) = sent {
+        app.flash_error(e);
+    }
+}
+
+fn describe(event: &MessageEvent) -> String {
+    match event {
+        MessageEvent::Created(c) => format!("message.created {}", c.message_id),
+        MessageEvent::Updated(u) => format!("message.updated {}", u.message_id),
+        MessageEvent::Deleted(d) => format!("message.deleted {}", d.message_id),
+    }
+}
+
+/// SIGINT/SIGTERM from outside (raw mode turns a typed Ctrl-C into a key instead).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

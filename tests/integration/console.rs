@@ -1,0 +1,244 @@
+//! The console end to end, under tmux: the real binary on an empty data directory (embedded
+//! broker, local index), driven by keys and read back with `capture-pane`, as a person would
+//! see it. Skipped, with a message, only when tmux is not installed.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const STARTUP: Duration = Duration::from_secs(120);
+const FLOW: Duration = Duration::from_secs(60);
+/// Between two looks at the screen while polling (not a synchronisation: every wait below
+/// is a poll of the screen with a deadline).
+const POLL: Duration = Duration::from_millis(150);
+const SESSION: &str = "console";
+
+/// A private tmux server (own socket), killed when the test ends, pass or fail.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::io::Result<Output> {
+        Command::new("tmux")
+            .args(["-u", "-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+    }
+
+    fn ok(&self, args: &[&str]) {
+        match self.cmd(args) {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!(
+                "tmux {args:?} failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => panic!("tmux {args:?}: {e}"),
+        }
+    }
+
+    fn screen(&self) -> String {
+        match self.cmd(&["capture-pane", "-p", "-t", SESSION]) {
+            Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
+            Err(e) => format!("(capture-pane failed: {e})"),
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", SESSION];
+        args.extend_from_slice(keys);
+        self.ok(&args);
+    }
+
+    /// Types text literally (no key-name lookup), wide characters included.
+    fn type_text(&self, text: &str) {
+        self.ok(&["send-keys", "-t", SESSION, "-l", text]);
+    }
+
+    /// Polls the screen until `done` holds; fails with the last screen at the deadline or
+    /// as soon as the program has exited. `between` runs after each miss (e.g. to re-ask).
+    fn wait(
+        &self,
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&str) -> bool,
+        mut between: impl FnMut(&Tmux, u32),
+    ) -> String {
+        let deadline = Instant::now() + limit;
+        let mut misses = 0;
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            if screen.contains("[eventdeck exited") {
+                panic!("eventdeck exited while waiting for {what}:\n{screen}");
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {limit:?} waiting for {what}; the screen:\n{screen}");
+            }
+            std::thread::sleep(POLL);
+            misses += 1;
+            between(self, misses);
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// The command tmux runs: eventdeck on the temp data dir, with any EVENTDECK_* variables
+/// of the test environment removed, then a marker line so an exit is visible on screen.
+fn console_command(data_dir: &Path, config: &Path) -> String {
+    let mut unset = String::new();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("EVENTDECK_") {
+            unset.push_str(&format!("-u {k} "));
+        }
+    }
+    format!(
+        "env {unset}{} --config {} --data-dir {} --embedded-port 0; echo \"[eventdeck exited: $?]\"; sleep 600",
+        shell_quote(env!("CARGO_BIN_EXE_eventdeck")),
+        shell_quote(&config.display().to_string()),
+        shell_quote(&data_dir.display().to_string()),
+    )
+}
+
+#[test]
+fn console_sends_a_message_and_shows_it_flow_through() {
+    if !tmux_available() {
+        eprintln!(
+            "SKIPPED console_sends_a_message_and_shows_it_flow_through: tmux is not installed \
+             (apt-get install tmux; .ci/run installs it)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    // An empty file: every default (embedded broker, local index).
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "# eventdeck e2e: defaults only\n").expect("config");
+
+    let tmux = Tmux {
+        socket: format!("eventdeck-e2e-{}", std::process::id()),
+    };
+    let command = console_command(&data_dir, &config);
+    tmux.ok(&[
+        "new-session",
+        "-d",
+        "-s",
+        SESSION,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+
+    // The console is up, the embedded broker answers and the topics exist.
+    tmux.wait(
+        "the console with the embedded broker up and its topics",
+        STARTUP,
+        |s| {
+            s.contains("1 Throughput")
+                && s.contains("Consumer lag")
+                && s.contains("embedded broker")
+                && s.contains("platform.messages.created")
+        },
+        |_, _| {},
+    );
+
+    // s → the compose form, with the text field focused; type a message with a mention.
+    tmux.keys(&["s"]);
+    tmux.wait(
+        "the compose form",
+        FLOW,
+        |s| s.contains("New message"),
+        |_, _| {},
+    );
+    tmux.type_text("kumquat 배포 완료 @user_002");
+    tmux.wait(
+        "the typed text and its mention in the form",
+        FLOW,
+        |s| s.contains("kumquat 배포 완료 @user_002") && s.contains("Mentions  @user_002"),
+        |_, _| {},
+    );
+    tmux.keys(&["Enter"]);
+
+    // Counted in throughput (the totals line under the throughput pane).
+    tmux.wait(
+        "the message counted as produced and indexed",
+        FLOW,
+        |s| s.contains("produced 1 ·") && s.contains("indexed 1 ·"),
+        |_, _| {},
+    );
+
+    // The notifier's line in the notification log.
+    tmux.wait(
+        "the notification line",
+        FLOW,
+        |s| s.contains("→ @user_002") && s.contains("@user_001: kumquat"),
+        |_, _| {},
+    );
+
+    // Search for a word of it; re-run (r) now and then until the index has it.
+    tmux.keys(&[":"]);
+    tmux.type_text("search kumquat");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait(
+        "the search hit",
+        FLOW,
+        |s| s.contains("1 hit ·") && s.contains("#ch_general  @user_001"),
+        |t, misses| {
+            if misses % 15 == 0 {
+                t.keys(&["r"]);
+            }
+        },
+    );
+    assert!(
+        screen.contains("query kumquat"),
+        "the query is shown:\n{screen}"
+    );
+
+    // q asks first; y quits and the terminal comes back (the shell prints the marker).
+    tmux.keys(&["q"]);
+    tmux.wait(
+        "the quit question",
+        FLOW,
+        |s| s.contains("Quit eventdeck?"),
+        |_, _| {},
+    );
+    tmux.keys(&["y"]);
+    let deadline = Instant::now() + FLOW;
+    loop {
+        let screen = tmux.screen();
+        if screen.contains("[eventdeck exited: 0]") {
+            assert!(
+                !screen.contains("1 Throughput"),
+                "the alternate screen was left:\n{screen}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "eventdeck did not exit cleanly after q, y:\n{screen}"
+        );
+        std::thread::sleep(POLL);
+    }
+}

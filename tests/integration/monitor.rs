@@ -1,0 +1,536 @@
+//! The monitoring engine against the real embedded broker: lag that grows under a slow
+//! consumer (WARN), a consumer that stops (STOP), a member joining (a rebalance, partitions
+//! split), and `eventdeck status --json` against what the Kafka API says at the same moment.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use eventdeck::bus::producer::EventProducer;
+use eventdeck::bus::Cluster;
+use eventdeck::monitor::report::StatusReport;
+use eventdeck::monitor::snapshot::{GroupStats, LagStatus, Snapshot};
+use eventdeck::monitor::{spawn_monitor, MonitorOptions, MonitorSetup};
+use eventdeck::workers::batch::{BatchLimits, Record};
+use eventdeck::workers::consumer::{run_consumer, BatchHandler, ConsumerSpec};
+use eventdeck::workers::report::Reporter;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::harness::{eventually, Bench};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A monitor sampling every 200 ms with a 10-sample window (2 s), watching `groups` too.
+fn monitor(
+    bench: &Bench,
+    groups: &[&str],
+    events: mpsc::UnboundedReceiver<eventdeck::workers::report::WorkerEvent>,
+) -> watch::Receiver<Snapshot> {
+    let mut options = MonitorOptions::from_config(&bench.services.config);
+    options.interval = Duration::from_millis(200);
+    options.window = 10;
+    options.groups.extend(groups.iter().map(|g| g.to_string()));
+    let setup = MonitorSetup::new(bench.cluster().clone(), options)
+        .with_index(bench.services.index.clone())
+        .with_events(events);
+    spawn_monitor(setup).0
+}
+
+/// Polls the snapshots until `check` accepts the group (fails the test after `WAIT`).
+async fn group_until<F>(
+    rx: &watch::Receiver<Snapshot>,
+    group: &str,
+    what: &str,
+    check: F,
+) -> GroupStats
+where
+    F: Fn(&GroupStats) -> Result<(), String>,
+{
+    eventually(what, WAIT, || {
+        let snapshot = rx.borrow().clone();
+        let result = match snapshot.groups.iter().find(|g| g.group == group) {
+            None => Err(format!("group {group} not in the snapshot")),
+            Some(g) => check(g).map(|_| g.clone()).map_err(|e| {
+                let reason = g
+                    .topics
+                    .first()
+                    .map(|t| t.reason.clone())
+                    .unwrap_or_default();
+                format!("{e} (status {:?}: {reason})", g.status)
+            }),
+        };
+        async move { result }
+    })
+    .await
+}
+
+/// Handles a record in `per_record`: a consumer of known, slow speed.
+struct Slow {
+    per_record: Duration,
+}
+
+#[async_trait::async_trait]
+impl BatchHandler for Slow {
+    async fn handle(&mut self, records: &[Record]) -> Result<Option<i64>, String> {
+        tokio::time::sleep(self.per_record * records.len() as u32).await;
+        Ok(None)
+    }
+}
+
+fn consumer(
+    bench: &Bench,
+    worker: &str,
+    group: &str,
+    per_record: Duration,
+    reporter: Reporter,
+) -> (watch::Sender<bool>, JoinHandle<anyhow::Result<()>>) {
+    let spec = ConsumerSpec {
+        worker: worker.into(),
+        group: group.into(),
+        topics: vec![bench.services.config.topics.user_activity.clone()],
+        limits: BatchLimits {
+            max_records: 5,
+            max_bytes: 1 << 20,
+            max_age: Duration::from_millis(50),
+        },
+        retry_backoff: Duration::from_millis(50),
+    };
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(run_consumer(
+        bench.cluster().clone(),
+        spec,
+        Slow { per_record },
+        reporter,
+        rx,
+    ));
+    (stop, task)
+}
+
+/// Publishes our envelope (with its own timestamp) to `topic` at `per_sec` until stopped.
+fn producer(bench: &Bench, topic: &str, per_sec: u64) -> (watch::Sender<bool>, JoinHandle<u64>) {
+    let producer = EventProducer::new(
+        bench.cluster(),
+        &bench.services.config.producer,
+        "test-load",
+    )
+    .expect("producer");
+    let topic = topic.to_string();
+    let (stop, mut rx) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec));
+        let mut sent = 0u64;
+        while !*rx.borrow_and_update() {
+            tick.tick().await;
+            let env = eventdeck::event::envelope(
+                "user.activity",
+                &serde_json::json!({"user_id": format!("user_{}", sent % 17), "activity": "typing"}),
+            );
+            let body = serde_json::to_vec(&env).expect("json");
+            if producer
+                .enqueue(&topic, &env.event_id, &body, &[])
+                .await
+                .is_ok()
+            {
+                sent += 1;
+            }
+        }
+        let _ = producer.flush(Duration::from_secs(10));
+        sent
+    });
+    (stop, task)
+}
+
+fn lag_of(g: &GroupStats) -> i64 {
+    g.topics.iter().map(|t| t.lag_sum).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_consumer_lags_with_warn_and_stopping_it_gives_stop() {
+    let bench = Bench::start().await;
+    let topic = bench.services.config.topics.user_activity.clone();
+    let (tx, events) = mpsc::unbounded_channel();
+    let rx = monitor(&bench, &["test-slow"], events);
+    // ~250 records/s in, ~25/s out: lag grows on every partition at every sample.
+    let (stop_producer, produced) = producer(&bench, &topic, 250);
+    let (stop_consumer, consumed) = consumer(
+        &bench,
+        "slow-1",
+        "test-slow",
+        Duration::from_millis(40),
+        Reporter::new(tx),
+    );
+
+    let first = group_until(&rx, "test-slow", "the group has committed with lag", |g| {
+        (lag_of(g) > 0 && g.topics[0].partitions.iter().any(|p| p.committed.is_some()))
+            .then_some(())
+            .ok_or_else(|| format!("lag {}", lag_of(g)))
+    })
+    .await;
+    let warn = group_until(&rx, "test-slow", "status WARN", |g| {
+        (g.status == LagStatus::Warn)
+            .then_some(())
+            .ok_or("not WARN".into())
+    })
+    .await;
+    assert!(
+        lag_of(&warn) > lag_of(&first),
+        "lag {} then {}",
+        lag_of(&first),
+        lag_of(&warn)
+    );
+    let t = &warn.topics[0];
+    assert!(t.reason.contains("lag grew in"), "{}", t.reason);
+    assert!(t.out_per_sec > 0.0, "out {}", t.out_per_sec);
+    let snapshot = rx.borrow().clone();
+    let in_rate = snapshot
+        .topics
+        .iter()
+        .find(|x| x.topic == topic)
+        .expect("topic")
+        .in_per_sec;
+    assert!(
+        in_rate > t.out_per_sec * 2.0,
+        "in {in_rate}/s vs out {}/s",
+        t.out_per_sec
+    );
+    assert!(warn
+        .members
+        .iter()
+        .any(|m| m.member == "slow-1" && m.assignments.len() == 3));
+    // The time lag is read from the record at the committed offset (our envelope's time).
+    group_until(&rx, "test-slow", "a time lag read from a record", |g| {
+        let t = &g.topics[0];
+        match t.lag_seconds {
+            Some(s) if !t.lag_seconds_estimated && s > 0.0 => Ok(()),
+            other => Err(format!(
+                "lag_seconds {other:?} estimated {}",
+                t.lag_seconds_estimated
+            )),
+        }
+    })
+    .await;
+
+    // The consumer stops (commits, leaves the group); records keep arriving.
+    let _ = stop_consumer.send(true);
+    consumed.await.expect("consumer task").expect("consumer");
+    let stopped = group_until(&rx, "test-slow", "status STOP", |g| {
+        (g.status == LagStatus::Stop)
+            .then_some(())
+            .ok_or("not STOP".into())
+    })
+    .await;
+    assert!(
+        stopped.topics[0].reason.contains("no commit for"),
+        "{}",
+        stopped.topics[0].reason
+    );
+    assert!(stopped.members.is_empty(), "{:?}", stopped.members);
+    let _ = stop_producer.send(true);
+    assert!(produced.await.expect("producer task") > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_consumer_joining_is_a_rebalance_and_the_partitions_split() {
+    let bench = Bench::start().await;
+    let (tx, events) = mpsc::unbounded_channel();
+    let rx = monitor(&bench, &["test-split"], events);
+    let fast = Duration::from_millis(1);
+    let (_stop1, _c1) = consumer(&bench, "c1", "test-split", fast, Reporter::new(tx.clone()));
+    let one = group_until(&rx, "test-split", "c1 owns the 3 partitions", |g| {
+        let owned: usize = g.members.iter().map(|m| m.assignments.len()).sum();
+        (g.members.len() == 1 && owned == 3 && g.rebalances == 1)
+            .then_some(())
+            .ok_or(format!(
+                "{} members, {owned} owned, {} rebalances",
+                g.members.len(),
+                g.rebalances
+            ))
+    })
+    .await;
+    assert!(one.last_rebalance_ms.is_some());
+
+    let (_stop2, _c2) = consumer(&bench, "c2", "test-split", fast, Reporter::new(tx));
+    let two = group_until(&rx, "test-split", "c1 and c2 share the partitions", |g| {
+        let per_member: Vec<usize> = g.members.iter().map(|m| m.assignments.len()).collect();
+        let all: BTreeSet<(String, i32)> = g
+            .members
+            .iter()
+            .flat_map(|m| m.assignments.iter().cloned())
+            .collect();
+        let ok = g.members.len() == 2
+            && per_member.iter().all(|n| *n >= 1)
+            && per_member.iter().sum::<usize>() == 3
+            && all.len() == 3;
+        ok.then_some(())
+            .ok_or(format!("assignments {per_member:?}"))
+    })
+    .await;
+    assert_eq!(
+        two.rebalances, 2,
+        "one rebalance for the join, seen by both members"
+    );
+    assert!(two.last_rebalance_ms > one.last_rebalance_ms);
+    // Every partition's owner shows in the lag table.
+    let owners: BTreeSet<String> = two.topics[0]
+        .partitions
+        .iter()
+        .filter_map(|p| p.owner.clone())
+        .collect();
+    assert_eq!(owners, ["c1".to_string(), "c2".to_string()].into());
+}
+
+/// Commits `offsets` for `group` on `topic`, as a consumer of that group would.
+async fn commit(cluster: &Cluster, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    let (cluster, group, topic) = (cluster.clone(), group.to_string(), topic.to_string());
+    let offsets = offsets.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let c: BaseConsumer = cluster
+            .consumer_config("test-commit", &group)
+            .create()
+            .expect("consumer");
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in offsets {
+            tpl.add_partition_offset(&topic, p, Offset::Offset(o))
+                .expect("tpl");
+        }
+        c.commit(&tpl, CommitMode::Sync).expect("commit");
+    })
+    .await
+    .expect("commit task");
+}
+
+/// Watermarks and the group's committed offsets, read directly with the Kafka API.
+async fn kafka_view(
+    cluster: &Cluster,
+    group: &str,
+    topic: &str,
+) -> Vec<(i32, i64, i64, Option<i64>)> {
+    let (cluster, group, topic) = (cluster.clone(), group.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let c: BaseConsumer = cluster
+            .consumer_config("test-view", &group)
+            .create()
+            .expect("consumer");
+        let md = c
+            .fetch_metadata(Some(&topic), Duration::from_secs(10))
+            .expect("metadata");
+        let mut tpl = TopicPartitionList::new();
+        let mut out = Vec::new();
+        for p in md.topics()[0].partitions() {
+            let (low, high) = c
+                .fetch_watermarks(&topic, p.id(), Duration::from_secs(10))
+                .expect("watermarks");
+            tpl.add_partition(&topic, p.id());
+            out.push((p.id(), low, high, None));
+        }
+        let committed = c
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .expect("committed");
+        for row in out.iter_mut() {
+            if let Some(Offset::Offset(o)) =
+                committed.find_partition(&topic, row.0).map(|e| e.offset())
+            {
+                row.3 = Some(o);
+            }
+        }
+        out
+    })
+    .await
+    .expect("view task")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn status_json_matches_the_kafka_api_and_metrics_are_served() {
+    let bench = Bench::start().await;
+    let config = &bench.services.config;
+    let topic = config.topics.user_activity.clone();
+    let group = config.groups.indexer.clone();
+    let (stop, produced) = producer(&bench, &topic, 1000);
+    eventually("records on every partition", WAIT, || {
+        let cluster = bench.cluster().clone();
+        let topic = topic.clone();
+        async move {
+            let view = kafka_view(&cluster, "nobody", &topic).await;
+            view.iter()
+                .all(|(_, _, high, _)| *high >= 20)
+                .then_some(())
+                .ok_or(format!("{view:?}"))
+        }
+    })
+    .await;
+    let _ = stop.send(true);
+    produced.await.expect("producer");
+    // The indexer's group stands at 5, 10 and 15: nothing moves from here on.
+    commit(bench.cluster(), &group, &topic, &[(0, 5), (1, 10), (2, 15)]).await;
+    let expected = kafka_view(bench.cluster(), &group, &topic).await;
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventdeck"))
+        .args(["status", "--json", "--data-dir"])
+        .arg(bench.dir.path().join("data"))
+        .current_dir(bench.dir.path())
+        .env_remove("EVENTDECK_CONFIG")
+        .output()
+        .await
+        .expect("run eventdeck status");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: StatusReport = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    assert_eq!(report.version, 1);
+    assert!(report.cluster_up, "{:?}", report.errors);
+    let t = report
+        .topics
+        .iter()
+        .find(|t| t.topic == topic)
+        .expect("topic in report");
+    let g = report
+        .groups
+        .iter()
+        .find(|g| g.group == group)
+        .expect("group in report");
+    let gt = g
+        .topics
+        .iter()
+        .find(|x| x.topic == topic)
+        .expect("group topic in report");
+    let mut lag_sum = 0;
+    for (p, low, high, committed) in &expected {
+        let tp = t
+            .partitions
+            .iter()
+            .find(|x| x.partition == *p)
+            .expect("partition");
+        assert_eq!(
+            (tp.low, tp.high),
+            (*low, *high),
+            "watermarks of partition {p}"
+        );
+        let gp = gt
+            .partitions
+            .iter()
+            .find(|x| x.partition == *p)
+            .expect("lag row");
+        assert_eq!(gp.committed, *committed, "committed of partition {p}");
+        assert_eq!(gp.high, *high);
+        let lag = high - committed.expect("committed");
+        assert_eq!(gp.lag, lag, "lag of partition {p}");
+        lag_sum += lag;
+    }
+    assert_eq!(gt.lag, lag_sum);
+    assert_eq!(
+        t.messages,
+        expected.iter().map(|(_, l, h, _)| h - l).sum::<i64>()
+    );
+    assert_eq!(
+        t.in_per_sec, 0.0,
+        "nothing was written between the two samples"
+    );
+    assert_eq!(gt.out_per_sec, 0.0);
+    // The record at each committed offset was read: the time lag is not an estimate.
+    assert!(
+        gt.lag_seconds.is_some_and(|s| s >= 0.0) && !gt.lag_seconds_estimated,
+        "{gt:?}"
+    );
+
+    // The human table says the same.
+    let table = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventdeck"))
+        .args(["status", "--data-dir"])
+        .arg(bench.dir.path().join("data"))
+        .current_dir(bench.dir.path())
+        .output()
+        .await
+        .expect("run eventdeck status");
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains(&format!("GROUP {group}")), "{text}");
+    assert!(text.contains("CURRENT-OFFSET"), "{text}");
+
+    // /metrics renders the monitor's snapshot.
+    let (_tx, events) = mpsc::unbounded_channel();
+    let rx = monitor(&bench, &[], events);
+    let port = free_port();
+    tokio::spawn(eventdeck::monitor::serve_metrics(port, rx.clone()));
+    let high = expected[0].2;
+    let line = format!(
+        r#"eventdeck_topic_partition_high_watermark{{topic="{topic}",partition="0"}} {high}"#
+    );
+    let lag_line = format!(
+        r#"eventdeck_consumergroup_lag{{group="{group}",topic="{topic}",partition="0"}} {}"#,
+        high - 5
+    );
+    eventually("/metrics shows the watermark and the lag", WAIT, || {
+        let (line, lag_line) = (line.clone(), lag_line.clone());
+        async move {
+            let body = http_get(port, "/metrics").await?;
+            (body.contains(&line) && body.contains(&lag_line))
+                .then_some(())
+                .ok_or(body)
+        }
+    })
+    .await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+async fn http_get(port: u16, path: &str) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_record_at_a_committed_offset_gives_its_event_time() {
+    use eventdeck::monitor::records::RecordReader;
+    let bench = Bench::start().await;
+    let topic = bench.services.config.topics.user_activity.clone();
+    let before = eventdeck::event::now_ms();
+    let (stop, produced) = producer(&bench, &topic, 500);
+    eventually("records on every partition", WAIT, || {
+        let cluster = bench.cluster().clone();
+        let topic = topic.clone();
+        async move {
+            let view = kafka_view(&cluster, "nobody", &topic).await;
+            view.iter()
+                .all(|(_, _, high, _)| *high >= 10)
+                .then_some(())
+                .ok_or(format!("{view:?}"))
+        }
+    })
+    .await;
+    let _ = stop.send(true);
+    produced.await.expect("producer");
+    let after = eventdeck::event::now_ms();
+    let cluster = bench.cluster().clone();
+    let wanted: BTreeSet<(String, i32, i64)> =
+        [(topic.clone(), 0, 3), (topic.clone(), 1, 0), (topic.clone(), 2, 7)].into();
+    let (found, error, took) = tokio::task::spawn_blocking(move || {
+        let mut reader = RecordReader::new(&cluster).expect("reader");
+        let start = std::time::Instant::now();
+        let found = reader.timestamps(&wanted, Duration::from_secs(10));
+        (found, reader.last_error.clone(), start.elapsed())
+    })
+    .await
+    .expect("reader task");
+    eprintln!("read {} timestamps in {took:?}; last error {error:?}", found.len());
+    assert_eq!(found.len(), 3, "{found:?} {error:?}");
+    assert!(found.values().all(|ts| *ts >= before && *ts <= after), "{found:?}");
+}
