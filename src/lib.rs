@@ -9,5 +9,5 @@ pub mod event;
 pub mod logging;
 pub mod monitor;
 pub mod search;
-pub mod workers;
 pub mod ui;
+pub mod workers;

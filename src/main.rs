@@ -9,7 +9,11 @@ use eventdeck::config::{Config, Overrides};
 use eventdeck::search::{SearchQuery, SortOrder};
 
 #[derive(Parser, Debug)]
-#[command(name = "eventdeck", version, about = "Operations console for a chat platform's Kafka event pipeline")]
+#[command(
+    name = "eventdeck",
+    version,
+    about = "Operations console for a chat platform's Kafka event pipeline"
+)]
 struct Cli {
     /// Configuration file (default: ./config.toml when it exists).
     #[arg(long, global = true, env = "EVENTDECK_CONFIG")]
@@ -109,7 +113,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("eventdeck: cannot start the async runtime: {e}");

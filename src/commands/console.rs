@@ -16,7 +16,10 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", data_dir.display()))?;
     crate::logging::to_file(&data_dir)?;
-    eprintln!("eventdeck: starting (logs in {})", data_dir.join("eventdeck.log").display());
+    eprintln!(
+        "eventdeck: starting (logs in {})",
+        data_dir.join("eventdeck.log").display()
+    );
     let services = Services::start(config).await?;
     let (tx, events) = mpsc::unbounded_channel();
     let pipeline = services.spawn_pipeline(Reporter::new(tx))?;

@@ -234,7 +234,12 @@ pub async fn sample_now(
                     .unwrap_or_else(|e| Err(format!("describe groups: {e}"))),
             );
         }
+        let down = sample.metadata_error.is_some();
         engine.ingest(sample);
+        if down {
+            // Unreachable: a second try would only double the wait.
+            break;
+        }
     }
     Ok(engine.snapshot())
 }

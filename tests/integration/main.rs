@@ -4,6 +4,6 @@
 mod console;
 mod default_setup;
 mod harness;
+mod monitor;
 mod pipeline;
 mod search_index;
-mod monitor;

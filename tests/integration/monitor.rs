@@ -520,8 +520,12 @@ async fn the_record_at_a_committed_offset_gives_its_event_time() {
     produced.await.expect("producer");
     let after = eventdeck::event::now_ms();
     let cluster = bench.cluster().clone();
-    let wanted: BTreeSet<(String, i32, i64)> =
-        [(topic.clone(), 0, 3), (topic.clone(), 1, 0), (topic.clone(), 2, 7)].into();
+    let wanted: BTreeSet<(String, i32, i64)> = [
+        (topic.clone(), 0, 3),
+        (topic.clone(), 1, 0),
+        (topic.clone(), 2, 7),
+    ]
+    .into();
     let (found, error, took) = tokio::task::spawn_blocking(move || {
         let mut reader = RecordReader::new(&cluster).expect("reader");
         let start = std::time::Instant::now();
@@ -530,7 +534,13 @@ async fn the_record_at_a_committed_offset_gives_its_event_time() {
     })
     .await
     .expect("reader task");
-    eprintln!("read {} timestamps in {took:?}; last error {error:?}", found.len());
+    eprintln!(
+        "read {} timestamps in {took:?}; last error {error:?}",
+        found.len()
+    );
     assert_eq!(found.len(), 3, "{found:?} {error:?}");
-    assert!(found.values().all(|ts| *ts >= before && *ts <= after), "{found:?}");
+    assert!(
+        found.values().all(|ts| *ts >= before && *ts <= after),
+        "{found:?}"
+    );
 }

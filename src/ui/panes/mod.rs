@@ -201,9 +201,8 @@ pub fn plan(cols: &[Col], natural: &[usize], width: u16) -> Plan {
         let target = keep
             .iter()
             .copied()
-            .filter(|i| cols[*i].stretch)
-            .last()
-            .or_else(|| keep.iter().copied().filter(|i| cols[*i].fill).last());
+            .rfind(|i| cols[*i].stretch)
+            .or_else(|| keep.iter().copied().rfind(|i| cols[*i].fill));
         if let Some(i) = target {
             widths[i] += width - used;
         }
