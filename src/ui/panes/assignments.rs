@@ -9,8 +9,7 @@ use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
 use super::{
-    cells, cluster_state_message, col, message, pane_block, plan, render_table, stale_note,
-    text_cell, Col, Plan,
+    cells, col, list_frame, pane_block, plan, render_table, text_cell, Col, EmptyText, Plan,
 };
 use crate::monitor::snapshot::{GroupStats, MemberInfo};
 use crate::ui::app::{App, Pane};
@@ -135,22 +134,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if ours {
         block = block.title_bottom(Line::styled(" ★ our worker ", theme::muted()));
     }
-    if let Some(note) = stale_note(app).filter(|_| !rows.is_empty()) {
-        block = block.title_bottom(note);
-    }
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if let Some(lines) = cluster_state_message(app, !rows.is_empty()) {
-        return message(frame, inner, lines);
-    }
-    if rows.is_empty() {
-        let text = if app.filter(Pane::Assignments).is_empty() {
-            "no consumer groups yet"
-        } else {
-            "no member matches the filter"
-        };
-        return message(frame, inner, vec![Line::styled(text, theme::muted())]);
-    }
+    let empty = EmptyText {
+        none: "no consumer groups yet",
+        no_match: "no member matches the filter",
+    };
+    let Some(inner) = list_frame(
+        frame,
+        area,
+        app,
+        Pane::Assignments,
+        block,
+        !rows.is_empty(),
+        empty,
+    ) else {
+        return;
+    };
     let mut naturals = [0usize; 3];
     for r in &rows {
         if let AssignmentRow::Member { member, topic, .. } = r {

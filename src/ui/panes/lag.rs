@@ -9,8 +9,8 @@ use ratatui::widgets::Row;
 use ratatui::Frame;
 
 use super::{
-    cells, cluster_state_message, col, message, num_cell, pane_block, plan, render_table,
-    stale_note, text_cell, Col, Plan,
+    cells, col, list_frame, message, num_cell, pane_block, plan, render_table, text_cell, Col,
+    EmptyText, Plan,
 };
 use crate::monitor::snapshot::{GroupTopicLag, LagStatus};
 use crate::ui::app::{App, Pane};
@@ -77,22 +77,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Span::raw(format!(": {} ", r.topic.reason)),
         ]));
     }
-    if let Some(note) = stale_note(app).filter(|_| !rows.is_empty()) {
-        block = block.title_bottom(note);
-    }
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if let Some(lines) = cluster_state_message(app, !rows.is_empty()) {
-        return message(frame, inner, lines);
-    }
-    if rows.is_empty() {
-        let text = if app.filter(Pane::Lag).is_empty() {
-            "no consumer groups yet"
-        } else {
-            "no group matches the filter"
-        };
-        return message(frame, inner, vec![Line::styled(text, theme::muted())]);
-    }
+    let empty = EmptyText {
+        none: "no consumer groups yet",
+        no_match: "no group matches the filter",
+    };
+    let Some(inner) = list_frame(frame, area, app, Pane::Lag, block, !rows.is_empty(), empty)
+    else {
+        return;
+    };
     let longest = |f: &dyn Fn(&LagRow<'_>) -> usize| rows.iter().map(f).max().unwrap_or(0);
     let naturals = [
         longest(&|r| group_name(r).len()),

@@ -79,6 +79,46 @@ pub fn pane_block<'a>(
 }
 
 /// A centred one- or two-line message inside an empty pane ("loading…", an error).
+/// What a list pane shows when it has no rows: the message for an empty list and for a
+/// filter that matches nothing.
+pub struct EmptyText {
+    pub none: &'static str,
+    pub no_match: &'static str,
+}
+
+/// Draws a list pane's frame (with the stale-data note) and, when there is nothing to list,
+/// the cluster state or the empty text inside it. Returns the area for the rows, or `None`
+/// when the pane is already complete.
+pub fn list_frame(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    pane: Pane,
+    mut block: Block<'_>,
+    has_rows: bool,
+    empty: EmptyText,
+) -> Option<Rect> {
+    if let Some(note) = stale_note(app).filter(|_| has_rows) {
+        block = block.title_bottom(note);
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if let Some(lines) = cluster_state_message(app, has_rows) {
+        message(frame, inner, lines);
+        return None;
+    }
+    if !has_rows {
+        let text = if app.filter(pane).is_empty() {
+            empty.none
+        } else {
+            empty.no_match
+        };
+        message(frame, inner, vec![Line::styled(text, theme::muted())]);
+        return None;
+    }
+    Some(inner)
+}
+
 pub fn message(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>) {
     if area.height == 0 {
         return;

@@ -8,8 +8,8 @@ use ratatui::widgets::Row;
 use ratatui::Frame;
 
 use super::{
-    cells, cluster_state_message, col, message, num_cell, pane_block, plan, render_table,
-    stale_note, text_cell, Col, Plan,
+    cells, col, list_frame, num_cell, pane_block, plan, render_table, text_cell, Col, EmptyText,
+    Plan,
 };
 use crate::monitor::snapshot::TopicStats;
 use crate::ui::app::{App, Pane};
@@ -79,24 +79,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let topics = model::topics(app);
     let right = app.loaded.then(|| format!("{} topics", topics.len()));
-    let mut block =
+    let block =
         pane_block(app, Pane::Throughput, &[], right, area.width).title_bottom(totals_line(app));
-    if let Some(note) = stale_note(app).filter(|_| !topics.is_empty()) {
-        block = block.title_bottom(note);
-    }
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if let Some(lines) = cluster_state_message(app, !topics.is_empty()) {
-        return message(frame, inner, lines);
-    }
-    if topics.is_empty() {
-        let text = if app.filter(Pane::Throughput).is_empty() {
-            "no topics yet"
-        } else {
-            "no topic matches the filter"
-        };
-        return message(frame, inner, vec![Line::styled(text, theme::muted())]);
-    }
+    let empty = EmptyText {
+        none: "no topics yet",
+        no_match: "no topic matches the filter",
+    };
+    let Some(inner) = list_frame(
+        frame,
+        area,
+        app,
+        Pane::Throughput,
+        block,
+        !topics.is_empty(),
+        empty,
+    ) else {
+        return;
+    };
     let names = topics.iter().map(|t| name(t).len()).max().unwrap_or(0);
     let plan = plan(&COLS, &[names], inner.width);
     let rows = topics.iter().map(|t| topic_row(app, t, &plan)).collect();
