@@ -11,8 +11,11 @@ fn filter() -> EnvFilter {
 }
 
 pub fn to_stderr() {
+    use std::io::IsTerminal;
+    // Colour codes only for a person at a terminal, not for journald or a log file.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter())
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -187,7 +187,12 @@ pub fn search_body(query: &SearchQuery) -> Value {
         }
         filter.push(json!({ "range": { "created_at": range } }));
     }
-    let size = query.page_size.max(1);
+    // 0 means the default page, as in the local index.
+    let size = if query.page_size == 0 {
+        10
+    } else {
+        query.page_size
+    };
     let mut body = json!({
         "query": { "bool": {
             "must": must,
