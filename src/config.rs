@@ -105,6 +105,9 @@ pub struct LoadgenConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorConfig {
     pub sample_interval_ms: u64,
+    /// Consumer groups of other services to watch besides our workers' groups. Needed on the
+    /// embedded broker, which cannot list groups; a real cluster lists them all anyway.
+    pub groups: Vec<String>,
     /// Prometheus `/metrics` on 127.0.0.1:PORT; 0 leaves it off.
     pub metrics_port: u16,
 }
@@ -194,6 +197,7 @@ impl Default for MonitorConfig {
     fn default() -> Self {
         Self {
             sample_interval_ms: 1000,
+            groups: Vec::new(),
             metrics_port: 0,
         }
     }
@@ -487,6 +491,14 @@ fn typed_like(template: Option<&toml::Value>, raw: &str) -> Result<toml::Value, 
                 .parse()
                 .map_err(|_| format!("expected true or false, got {raw:?}"))?,
         ),
+        // Lists come as comma-separated words: EVENTDECK_MONITOR_GROUPS=billing,audit.
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(|w| toml::Value::String(w.to_string()))
+                .collect(),
+        ),
         Some(toml::Value::Table(_)) => {
             return Err("a table cannot be set from the environment".into())
         }
@@ -548,6 +560,7 @@ mod tests {
                 ("EVENTDECK_SEARCH_URL", "http://127.0.0.1:9200"),
                 ("EVENTDECK_INDEXER_BATCH_MAX_EVENTS", "77"),
                 ("EVENTDECK_DATA_DIR", "/tmp/x"),
+                ("EVENTDECK_MONITOR_GROUPS", "billing, audit"),
             ],
         )
         .expect("valid");
@@ -555,6 +568,7 @@ mod tests {
         assert_eq!(c.search.url, "http://127.0.0.1:9200");
         assert_eq!(c.indexer.batch_max_events, 77);
         assert_eq!(c.data_dir, "/tmp/x");
+        assert_eq!(c.monitor.groups, vec!["billing", "audit"]);
     }
 
     #[test]

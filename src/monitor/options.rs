@@ -41,10 +41,11 @@ impl MonitorOptions {
             interval,
             window: 10,
             rate_samples: 5,
-            groups: vec![
-                config.groups.indexer.clone(),
-                config.groups.notifier.clone(),
-            ],
+            groups: [&config.groups.indexer, &config.groups.notifier]
+                .into_iter()
+                .chain(&config.monitor.groups)
+                .cloned()
+                .collect(),
             topics: config.all_topics().iter().map(|t| t.to_string()).collect(),
             max_topics: 200,
             call_timeout: Duration::from_secs(3),
