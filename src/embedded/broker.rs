@@ -1,5 +1,8 @@
 //! The in-process Kafka-protocol broker (tansu) on 127.0.0.1, with SQLite storage in the data
 //! directory. Any Kafka client can connect to it (Python confluent-kafka, Kafka UI, …).
+//!
+//! Invariant kept here: when the broker starts, no consumer-group member from before the start
+//! is alive, so every group starts empty (see [`groups`]). Committed offsets are kept.
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,6 +12,9 @@ use tansu_broker::coordinator::group::administrator::Controller;
 use tansu_storage::StorageContainer;
 use tokio::task::JoinHandle;
 use url::Url;
+
+const NODE_ID: i32 = 111;
+const CLUSTER_ID: &str = "eventdeck";
 
 pub struct EmbeddedBroker {
     pub address: String,
@@ -28,9 +34,18 @@ impl EmbeddedBroker {
         }
         let storage = storage_url(&data_dir.join("broker.db"))?;
         let listener = Url::parse(&format!("tcp://{address}"))?;
+        let emptied = super::groups::empty_stale_groups(&storage, &listener, NODE_ID, CLUSTER_ID)
+            .await
+            .map_err(|e| anyhow::anyhow!("embedded broker: resetting consumer groups: {e}"))?;
+        if emptied > 0 {
+            tracing::info!(
+                groups = emptied,
+                "consumer groups emptied of members from before the start"
+            );
+        }
         let mut broker = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
-            .node_id(111)
-            .cluster_id("eventdeck")
+            .node_id(NODE_ID)
+            .cluster_id(CLUSTER_ID)
             .incarnation_id(uuid::Uuid::now_v7())
             .advertised_listener(listener.clone())
             .storage(storage)

@@ -2,3 +2,4 @@
 
 pub mod broker;
 pub mod datadir;
+pub mod groups;

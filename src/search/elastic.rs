@@ -373,6 +373,12 @@ impl SearchIndex for ElasticIndex {
         self.call_ok(Method::Post, &path, None).await.map(|_| ())
     }
 
+    /// Nothing to do: Elasticsearch acknowledges a bulk item once it is in the translog,
+    /// which is synced before the answer by default (`index.translog.durability: request`).
+    async fn make_durable(&self) -> Result<(), SearchError> {
+        Ok(())
+    }
+
     fn describe(&self) -> String {
         format!("elastic {}/{}", self.url, self.index)
     }

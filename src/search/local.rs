@@ -761,6 +761,12 @@ impl SearchIndex for LocalIndex {
         self.run(|inner| inner.refresh()).await
     }
 
+    /// Applied documents live in tantivy's writer until a commit: commit them now (a commit
+    /// writes the segments and `meta.json` atomically and syncs them).
+    async fn make_durable(&self) -> Result<(), SearchError> {
+        self.run(|inner| inner.refresh()).await
+    }
+
     fn describe(&self) -> String {
         format!("local index {}", self.inner.dir.display())
     }

@@ -126,6 +126,10 @@ pub trait SearchIndex: Send + Sync {
     async fn stats(&self) -> Result<IndexStats, SearchError>;
     /// Makes everything applied so far visible to search (tests, `eventdeck search`).
     async fn refresh(&self) -> Result<(), SearchError>;
+    /// Makes everything applied so far survive a crash of this process. The indexer calls it
+    /// before its offsets are committed: an offset must never be committed for a document
+    /// that a SIGKILL could still lose.
+    async fn make_durable(&self) -> Result<(), SearchError>;
     /// A one-line description for status bars: "elastic http://…/messages".
     fn describe(&self) -> String;
 }

@@ -1,12 +1,15 @@
 //! Background workers. Each reports `WorkerEvent`s and never draws.
 
+pub mod assignment_watch;
 pub mod batch;
 pub mod consumer;
 pub mod dlq;
 pub mod indexer;
 pub mod loadgen;
 pub mod notifier;
+pub mod notify_recovery;
 pub mod publisher;
 pub mod report;
 pub mod search_service;
+pub mod sent_memory;
 pub mod supervisor;
