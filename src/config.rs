@@ -110,6 +110,10 @@ pub struct MonitorConfig {
     pub groups: Vec<String>,
     /// Prometheus `/metrics` on 127.0.0.1:PORT; 0 leaves it off.
     pub metrics_port: u16,
+    /// Before a status window is complete (`eventdeck status` takes two samples), a group
+    /// whose committed offset did not move while it is at least this many seconds behind
+    /// is STALL (a member owns the partition) or STOP (none does).
+    pub stall_after_seconds: u64,
 }
 
 impl Default for KafkaConfig {
@@ -199,6 +203,7 @@ impl Default for MonitorConfig {
             sample_interval_ms: 1000,
             groups: Vec::new(),
             metrics_port: 0,
+            stall_after_seconds: 30,
         }
     }
 }
@@ -315,6 +320,9 @@ impl Config {
         }
         if self.monitor.sample_interval_ms < 100 {
             return Err(bad("monitor.sample_interval_ms", "expected at least 100"));
+        }
+        if self.monitor.stall_after_seconds == 0 {
+            return Err(bad("monitor.stall_after_seconds", "expected at least 1"));
         }
         for (key, v) in [
             ("loadgen.edit_ratio", self.loadgen.edit_ratio),
@@ -569,6 +577,17 @@ mod tests {
         assert_eq!(c.indexer.batch_max_events, 77);
         assert_eq!(c.data_dir, "/tmp/x");
         assert_eq!(c.monitor.groups, vec!["billing", "audit"]);
+    }
+
+    #[test]
+    fn stall_after_seconds_is_set_and_checked() {
+        assert_eq!(Config::default().monitor.stall_after_seconds, 30);
+        let c = load_text("", &[("EVENTDECK_MONITOR_STALL_AFTER_SECONDS", "90")]).expect("valid");
+        assert_eq!(c.monitor.stall_after_seconds, 90);
+        let err = load_text("[monitor]\nstall_after_seconds = 0\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("monitor.stall_after_seconds"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,9 @@ use crate::monitor::report::StatusReport;
 use crate::monitor::snapshot::{Health, Snapshot};
 use crate::monitor::{sample_now, spawn_monitor, table, MonitorOptions, MonitorSetup};
 
-/// Samples taken by the one-shot form: rates need two.
+/// Samples taken by the one-shot form: rates need two. Fewer than a status window: the
+/// verdicts come from the rules for an incomplete window (`monitor.stall_after_seconds`),
+/// never OK without evidence — people run `status` exactly when something is wrong.
 const ONE_SHOT_SAMPLES: usize = 2;
 
 pub async fn status(config: Config, json: bool, watch: bool) -> anyhow::Result<()> {

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 
 use super::engine::{group_topic_figures, partition_in_rate, topic_in_rate, Engine, GroupTrack};
 use super::lag::{lag_seconds, sum_max, Behind};
+use super::problems::{no_partitions, AssignmentFacts};
 use super::rates::newest;
 use super::snapshot::{
-    Freshness, GroupStats, GroupTopicLag, LagStatus, MemberInfo, PartitionLag, PartitionStats,
-    Snapshot, TopicStats,
+    Freshness, GroupProblem, GroupStats, GroupTopicLag, LagStatus, MemberInfo, PartitionLag,
+    PartitionStats, Snapshot, TopicStats,
 };
-use super::status::{evaluate, worst, CommitPoint, Owner};
+use super::status::{evaluate, CommitPoint, Facts, Owner, Verdict};
+use super::table::thousands;
 
 impl Engine {
     pub fn snapshot(&self) -> Snapshot {
@@ -102,7 +104,8 @@ impl Engine {
             }
         }
         let unreadable = self.unreadable(track);
-        let topics: Vec<GroupTopicLag> = track
+        let rules = self.opts.rules();
+        let mut topics: Vec<GroupTopicLag> = track
             .topics
             .iter()
             .map(|(topic, history)| {
@@ -111,7 +114,7 @@ impl Engine {
                     None if known => Owner::Nobody,
                     None => Owner::Unknown,
                 };
-                let judged: Vec<(PartitionLag, String)> = track
+                let judged: Vec<(PartitionLag, String, i64)> = track
                     .offsets
                     .iter()
                     .filter(|((t, _), _)| t == topic)
@@ -119,29 +122,56 @@ impl Engine {
                         let window: Vec<CommitPoint> =
                             newest(&o.window, self.opts.window).collect();
                         let last = window.last().copied();
+                        let committed = last.and_then(|l| l.committed);
+                        let backlog = self.backlog(topic, *p);
                         let verdict = match &unreadable {
-                            Some(reason) => super::status::Verdict {
-                                status: LagStatus::Err,
-                                reason: reason.clone(),
-                            },
+                            Some(reason) => Verdict::new(LagStatus::Err, reason.clone()),
                             None => {
-                                evaluate(&window, &owner_of(*p), o.last_move_ms, self.opts.window)
+                                let facts = Facts {
+                                    window: &window,
+                                    owner: &owner_of(*p),
+                                    last_move_ms: o.last_move_ms,
+                                    time_lag_s: committed
+                                        .and_then(|c| self.record_age_s(topic, *p, c)),
+                                    backlog,
+                                };
+                                evaluate(&facts, &rules)
                             }
                         };
                         let lag = PartitionLag {
                             partition: *p,
                             high: last.map_or(0, |l| l.high),
-                            committed: last.and_then(|l| l.committed),
+                            committed,
                             lag: last.map_or(0, |l| l.lag()),
                             owner: owners.get(&(topic.as_str(), *p)).cloned(),
                             status: verdict.status,
                         };
-                        (lag, verdict.reason)
+                        (lag, verdict.reason, backlog)
                     })
                     .collect();
-                let (status, reason) = summarize(&judged);
+                let without_commit: Vec<i64> = judged
+                    .iter()
+                    .filter(|(p, _, _)| p.committed.is_none())
+                    .map(|(_, _, backlog)| *backlog)
+                    .collect();
+                let judged: Vec<(PartitionLag, String)> =
+                    judged.into_iter().map(|(p, r, _)| (p, r)).collect();
+                let (status, mut reason) = summarize(&judged);
+                let no_commit_only = judged
+                    .iter()
+                    .filter(|(p, _)| p.status == status)
+                    .all(|(p, _)| p.committed.is_none());
+                if status == LagStatus::Unknown && no_commit_only {
+                    // In one phrase rather than partition by partition.
+                    let n = without_commit.len();
+                    reason = format!(
+                        "unknown: {n} {} without a commit, backlog {}",
+                        if n == 1 { "partition" } else { "partitions" },
+                        thousands(without_commit.iter().sum::<i64>())
+                    );
+                }
                 let partitions: Vec<PartitionLag> = judged.into_iter().map(|(p, _)| p).collect();
-                let (lag_sum, lag_max) = sum_max(partitions.iter().map(|p| p.lag));
+                let (lag_sum, lag_max) = sum_max(partitions.iter().filter_map(|p| p.lag_figure()));
                 let (_, out) = group_topic_figures(&track.offsets, topic, self.opts.rate_samples);
                 let behind: Vec<Behind> = partitions
                     .iter()
@@ -167,13 +197,25 @@ impl Engine {
                     partitions,
                     lag_history: history.lag.to_vec(),
                     negative_lag_samples: history.negative,
+                    partitions_without_commit: without_commit.len(),
+                    backlog_without_commit: without_commit.iter().sum(),
                 }
             })
             .collect();
-        let mut status = worst(topics.iter().map(|t| t.status));
-        if unreadable.is_some() {
-            status = LagStatus::Err;
+        let problems = self.problems(name, track, &members);
+        for (problem, on) in &problems {
+            for t in topics.iter_mut().filter(|t| on.contains(&t.topic)) {
+                if problem.status >= t.status {
+                    t.status = problem.status;
+                    t.reason = problem.reason.clone();
+                }
+            }
         }
+        let problems: Vec<GroupProblem> = problems.into_iter().map(|(p, _)| p).collect();
+        let (status, reason) = match &unreadable {
+            Some(why) => (LagStatus::Err, why.clone()),
+            None => group_verdict(&topics, &problems),
+        };
         let rebalances = self.rebalances.get(name).cloned().unwrap_or_default();
         GroupStats {
             group: name.to_string(),
@@ -181,11 +223,87 @@ impl Engine {
             members,
             topics,
             status,
+            reason,
+            problems,
             rebalances: rebalances.count,
             last_rebalance_ms: rebalances.last_ms,
             generation: None,
             freshness: self.group_freshness(track),
         }
+    }
+
+    /// Records on a partition (high − low watermark) as last read.
+    fn backlog(&self, topic: &str, partition: i32) -> i64 {
+        self.topics
+            .get(topic)
+            .and_then(|t| t.partitions.get(&partition))
+            .map_or(0, |p| (p.last.high - p.last.low).max(0))
+    }
+
+    /// Seconds since the record at (topic, partition, offset) was written, when it was read.
+    fn record_age_s(&self, topic: &str, partition: i32, offset: i64) -> Option<f64> {
+        let ts = self
+            .record_ms
+            .get(&(topic.to_string(), partition, offset))?;
+        Some((self.taken_ms - ts).max(0) as f64 / 1000.0)
+    }
+
+    /// Our workers in the group that own nothing while nobody else consumes (see
+    /// [`no_partitions`]), each with the topics it concerns.
+    fn problems(
+        &self,
+        name: &str,
+        track: &GroupTrack,
+        members: &[MemberInfo],
+    ) -> Vec<(GroupProblem, Vec<String>)> {
+        let mut workers: BTreeMap<String, Vec<String>> = self
+            .opts
+            .subscriptions
+            .iter()
+            .filter(|s| s.group == name)
+            .map(|s| (s.worker.clone(), s.topics.clone()))
+            .collect();
+        for (worker, _) in self.telemetry.members(name) {
+            workers
+                .entry(worker)
+                .or_insert_with(|| track.topics.keys().cloned().collect());
+        }
+        let bound = self.opts.unassigned_after_ms();
+        let committed_lately = track
+            .offsets
+            .values()
+            .any(|o| o.last_move_ms.is_some_and(|t| self.taken_ms - t <= bound));
+        let mut out = Vec::new();
+        for (worker, topics) in workers {
+            let Some(since) = self.telemetry.unassigned_since(name, &worker) else {
+                continue;
+            };
+            let client_id = format!("{}-{worker}", self.client_id_prefix());
+            let other_member = members
+                .iter()
+                .filter(|m| m.client_id != client_id)
+                .any(|m| !m.ours || !m.assignments.is_empty());
+            let facts = AssignmentFacts {
+                worker: &worker,
+                empty_for_ms: Some((self.taken_ms - since).max(0)),
+                topic_partitions: topics
+                    .iter()
+                    .filter_map(|t| self.topics.get(t))
+                    .map(|t| t.partitions.len())
+                    .sum(),
+                other_live_member: other_member || committed_lately,
+            };
+            if let Some(v) = no_partitions(&facts, bound) {
+                let problem = GroupProblem {
+                    kind: "no_partitions".into(),
+                    worker: worker.clone(),
+                    status: v.status,
+                    reason: v.reason,
+                };
+                out.push((problem, topics));
+            }
+        }
+        out
     }
 
     /// A group whose offsets could not be read for longer than the status window is ERR;
@@ -208,6 +326,31 @@ impl Engine {
             return track.freshness.clone();
         }
         self.described_freshness.clone()
+    }
+}
+
+/// The group's status and reason: its worst topic or problem (a problem wins a tie: it says
+/// more). A group with neither has no committed offset on the watched topics: nothing is
+/// known about it, which is not OK.
+fn group_verdict(topics: &[GroupTopicLag], problems: &[GroupProblem]) -> (LagStatus, String) {
+    let topic = topics.iter().fold(None::<&GroupTopicLag>, |w, t| match w {
+        Some(w) if w.status >= t.status => Some(w),
+        _ => Some(t),
+    });
+    let problem = problems.iter().fold(None::<&GroupProblem>, |w, p| match w {
+        Some(w) if w.status >= p.status => Some(w),
+        _ => Some(p),
+    });
+    match (topic, problem) {
+        (_, Some(p)) if topic.is_none_or(|t| p.status >= t.status) => (p.status, p.reason.clone()),
+        (Some(t), _) if t.status == LagStatus::Ok && topics.len() > 1 => {
+            (LagStatus::Ok, format!("{} topics OK", topics.len()))
+        }
+        (Some(t), _) => (t.status, format!("{}: {}", t.topic, t.reason)),
+        (None, _) => (
+            LagStatus::Unknown,
+            "no committed offsets on the watched topics".into(),
+        ),
     }
 }
 

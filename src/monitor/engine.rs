@@ -216,12 +216,22 @@ impl Engine {
             };
             track.freshness = Freshness::default();
             track.last_read_ms = Some(t);
-            // A group consumes a topic when it committed on it or one of ours owns part of it.
+            // A group consumes a topic when it committed on it, one of ours owns part of it,
+            // or it is one of our workers' groups and subscribes to it (so that a new
+            // group's backlog shows before its first commit).
+            let subscribed = self
+                .opts
+                .subscriptions
+                .iter()
+                .filter(|s| s.group == gs.group)
+                .flat_map(|s| s.topics.iter())
+                .filter(|t| self.topics.contains_key(t.as_str()));
             let consumed: BTreeSet<&str> = offsets
                 .iter()
                 .filter(|(_, c)| c.is_some())
                 .map(|((topic, _), _)| topic.as_str())
                 .chain(owned_topics.iter().map(String::as_str))
+                .chain(subscribed.map(String::as_str))
                 .collect();
             track
                 .offsets

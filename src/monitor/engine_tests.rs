@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::options::Subscription;
 use super::sample::{ClusterSample, GroupSample, PartitionSample, TopicSample};
 use super::snapshot::{GroupStats, Health, LagStatus};
 use super::{Engine, MonitorOptions};
@@ -243,17 +244,18 @@ fn topics_the_group_does_not_consume_are_left_out() {
     e.ingest(sample(0, &[100, 100], &[]));
     let g = group(&e);
     assert!(g.topics.is_empty());
-    assert_eq!(g.status, LagStatus::Ok);
+    // Nothing known about it: not OK either.
+    assert_eq!(g.status, LagStatus::Unknown);
+    assert_eq!(g.reason, "no committed offsets on the watched topics");
     // One of our workers is assigned a partition before any commit: the topic shows.
     assign(&mut e, "c1", &[1], 1);
     e.ingest(sample(1, &[100, 100], &[]));
     let g = group(&e);
     assert_eq!(g.topics.len(), 1);
     assert_eq!(g.topics[0].partitions[1].owner.as_deref(), Some("c1"));
-    assert!(
-        g.topics[0].reason.contains("no committed offset"),
-        "{}",
-        g.topics[0].reason
+    assert_eq!(
+        g.topics[0].reason,
+        "unknown: 2 partitions without a commit, backlog 200"
     );
 }
 
@@ -307,4 +309,254 @@ fn history_memory_is_counted() {
     e.ingest(sample(0, &[1, 2, 3], &[Some(1), Some(1), Some(1)]));
     // One topic ring + lag and out rings of one group-topic, 300 points each at least.
     assert!(e.memory_bytes() >= 3 * 300 * 8, "{}", e.memory_bytes());
+}
+
+/// `eventdeck status` takes two samples one interval apart: `n` samples of group "g" on one
+/// partition of "t", the committed offset at 50 throughout, 10,000 records waiting, and the
+/// record at offset 50 written `behind_s` before the last sample (None: not read).
+fn status_samples(e: &mut Engine, n: i64, behind_s: Option<i64>) {
+    for s in 0..n {
+        let mut smp = sample(s, &[10_050], &[Some(50)]);
+        if let Some(b) = behind_s {
+            smp.record_ms
+                .insert(("t".into(), 0, 50), 1_000_000 + (n - 1) * 1000 - b * 1000);
+        }
+        e.ingest(smp);
+    }
+}
+
+#[test]
+fn two_samples_of_a_stuck_group_far_behind_are_stop_not_ok() {
+    let mut e = engine();
+    status_samples(&mut e, 2, Some(205));
+    let g = group(&e);
+    assert_eq!(g.status, LagStatus::Stop, "{}", g.reason);
+    assert_eq!(
+        g.topics[0].reason,
+        "no commit in 2 samples (1 s) with lag 10,000, 205 s behind; owner unknown"
+    );
+    assert_eq!(g.reason, format!("t: {}", g.topics[0].reason));
+}
+
+#[test]
+fn two_samples_of_a_stuck_group_with_an_owner_are_stall() {
+    let mut e = engine();
+    assign(&mut e, "c1", &[0], 0);
+    status_samples(&mut e, 2, Some(205));
+    let g = group(&e);
+    assert_eq!(g.status, LagStatus::Stall, "{}", g.topics[0].reason);
+    assert!(g.topics[0].reason.contains("while c1 owns it"));
+}
+
+#[test]
+fn the_stall_threshold_comes_from_the_options() {
+    let mut o = options();
+    o.stall_after = Duration::from_secs(300);
+    let mut e = Engine::new(o, "kafka test:9092", "local index");
+    status_samples(&mut e, 2, Some(205));
+    let g = group(&e);
+    assert_eq!(g.status, LagStatus::Unknown, "{}", g.topics[0].reason);
+    assert!(g.topics[0].reason.contains("(stall after 300 s)"));
+}
+
+#[test]
+fn progress_unknown_is_unknown_not_ok() {
+    // One sample: nothing to compare.
+    let mut e = engine();
+    status_samples(&mut e, 1, Some(205));
+    let g = group(&e);
+    assert_eq!(g.status, LagStatus::Unknown);
+    assert_eq!(
+        g.topics[0].reason,
+        "unknown: 1 sample, lag 10,000, 205 s behind"
+    );
+    // Two samples, no record read: at least 1 s behind is not enough to say.
+    let mut e = engine();
+    status_samples(&mut e, 2, None);
+    let g = group(&e);
+    assert_eq!(g.status, LagStatus::Unknown);
+    assert!(
+        g.topics[0].reason.starts_with("unknown: 2 samples"),
+        "{}",
+        g.topics[0].reason
+    );
+}
+
+#[test]
+fn a_group_that_caught_up_and_stopped_is_never_ok_while_records_wait() {
+    // linkedin/Burrow#745: the lag 0 of the first samples must not keep it OK.
+    let mut e = engine();
+    for s in 0..10 {
+        e.ingest(sample(s, &[50], &[Some(50)]));
+    }
+    assert_eq!(group(&e).status, LagStatus::Ok);
+    for s in 10..20 {
+        e.ingest(sample(s, &[50 + s], &[Some(50)]));
+        let g = group(&e);
+        assert_ne!(g.status, LagStatus::Ok, "at {s} s: {}", g.topics[0].reason);
+    }
+    assert_eq!(group(&e).status, LagStatus::Stop);
+}
+
+#[test]
+fn partitions_without_a_commit_have_no_lag_and_show_their_backlog() {
+    let mut e = engine();
+    let mut smp = sample(0, &[100, 250, 40], &[Some(90), None, None]);
+    smp.topics[0].partitions[1].low = 50;
+    e.ingest(smp);
+    let gt = &group(&e).topics[0];
+    assert_eq!(gt.partitions[0].lag_figure(), Some(10));
+    assert_eq!(gt.partitions[1].lag_figure(), None);
+    assert_eq!(gt.partitions[1].committed, None);
+    assert_eq!(gt.partitions_without_commit, 2);
+    assert_eq!(gt.backlog_without_commit, 200 + 40);
+    assert_eq!(gt.lag_figures(), Some((10, 10)));
+    assert_eq!(gt.partitions[1].status, LagStatus::Unknown);
+    // Only the partitions without a commit: the lag is not known at all.
+    let mut e = engine();
+    assign(&mut e, "c1", &[0, 1], 0);
+    e.ingest(sample(0, &[100, 0], &[]));
+    let gt = &group(&e).topics[0];
+    assert_eq!(gt.lag_figures(), None);
+    assert_eq!(
+        (gt.partitions_without_commit, gt.backlog_without_commit),
+        (2, 100)
+    );
+    assert_eq!(gt.status, LagStatus::Unknown);
+    assert_eq!(
+        gt.reason,
+        "unknown: 2 partitions without a commit, backlog 100"
+    );
+    // An empty partition without a commit has nothing to read: OK, but not "caught up".
+    assert_eq!(gt.partitions[1].status, LagStatus::Ok);
+}
+
+fn subscribed(worker: &str) -> MonitorOptions {
+    let mut o = options();
+    o.subscriptions = vec![Subscription {
+        worker: worker.into(),
+        group: "g".into(),
+        topics: vec!["t".into()],
+    }];
+    o.unassigned_after = Duration::from_secs(10);
+    o
+}
+
+#[test]
+fn a_new_groups_backlog_shows_before_its_first_commit() {
+    let mut e = Engine::new(subscribed("indexer"), "kafka test:9092", "local index");
+    e.ingest(sample(0, &[400, 300, 300], &[]));
+    let g = group(&e);
+    assert_eq!(g.topics.len(), 1, "the subscribed topic shows");
+    let gt = &g.topics[0];
+    assert_eq!(gt.lag_figures(), None);
+    assert_eq!(
+        (gt.partitions_without_commit, gt.backlog_without_commit),
+        (3, 1000)
+    );
+    assert_eq!(g.status, LagStatus::Unknown);
+}
+
+fn running(e: &mut Engine, worker: &str, at: i64) {
+    e.fold_event(
+        WorkerEvent::State {
+            worker: worker.into(),
+            state: WorkerState::Running,
+        },
+        at,
+    );
+}
+
+#[test]
+fn a_worker_assigned_no_partitions_is_a_problem_of_its_group() {
+    let mut e = Engine::new(subscribed("indexer"), "kafka test:9092", "local index");
+    running(&mut e, "indexer", 1_000_000);
+    assign(&mut e, "indexer", &[], 1_003_000);
+    for s in 0..=25 {
+        // Nothing new arrives: lag 0, which alone would be OK.
+        e.ingest(sample(s, &[5, 5, 5], &[Some(5), Some(5), Some(5)]));
+        let g = group(&e);
+        if s < 10 {
+            assert!(g.problems.is_empty(), "at {s} s: {:?}", g.problems);
+            assert_eq!(g.status, LagStatus::Ok, "at {s} s");
+        }
+    }
+    let g = group(&e);
+    let reason = "indexer has no partitions for 25 s (topics have 3)";
+    assert_eq!(g.status, LagStatus::Warn);
+    assert_eq!(g.reason, reason);
+    assert_eq!(g.problems.len(), 1);
+    assert_eq!(
+        (g.problems[0].kind.as_str(), g.problems[0].worker.as_str()),
+        ("no_partitions", "indexer")
+    );
+    // Its topics' rows say it too, so the console's rows, status and /metrics agree.
+    assert_eq!(g.topics[0].status, LagStatus::Warn);
+    assert_eq!(g.topics[0].reason, reason);
+    // Assigned at last: the problem is gone.
+    assign(&mut e, "indexer", &[0, 1, 2], 1_026_000);
+    e.ingest(sample(26, &[5, 5, 5], &[Some(5), Some(5), Some(5)]));
+    let g = group(&e);
+    assert!(g.problems.is_empty());
+    assert_eq!(g.status, LagStatus::Ok);
+}
+
+#[test]
+fn no_partitions_is_fine_when_another_member_consumes() {
+    // Another of our workers owns everything.
+    let mut e = Engine::new(subscribed("indexer"), "kafka test:9092", "local index");
+    running(&mut e, "indexer", 1_000_000);
+    assign(&mut e, "indexer", &[], 1_000_000);
+    assign(&mut e, "other", &[0, 1, 2], 1_000_000);
+    for s in 0..30 {
+        e.ingest(sample(s, &[5, 5, 5], &[Some(5), Some(5), Some(5)]));
+    }
+    assert!(group(&e).problems.is_empty());
+    // Someone outside this process commits: it is alive.
+    let mut e = Engine::new(subscribed("indexer"), "kafka test:9092", "local index");
+    running(&mut e, "indexer", 1_000_000);
+    for s in 0..30 {
+        e.ingest(sample(s, &[100 + s], &[Some(s)]));
+    }
+    assert!(group(&e).problems.is_empty());
+    // Not running: not a member, not this rule's business.
+    let mut e = Engine::new(subscribed("indexer"), "kafka test:9092", "local index");
+    for s in 0..30 {
+        e.ingest(sample(s, &[5], &[Some(5)]));
+    }
+    assert!(group(&e).problems.is_empty());
+}
+
+#[test]
+fn the_console_status_and_metrics_give_the_same_verdicts() {
+    use super::metrics::{render as metrics, status_value};
+    use super::report::StatusReport;
+    use super::table::render as table;
+    let mut e = Engine::new(subscribed("indexer"), "kafka test:9092", "local index");
+    running(&mut e, "indexer", 1_000_000);
+    status_samples(&mut e, 2, Some(205));
+    let snapshot = e.snapshot();
+    let g = snapshot.groups.iter().find(|g| g.group == "g").expect("g");
+    assert_eq!(g.status, LagStatus::Stop);
+    let report = StatusReport::from_snapshot(&snapshot);
+    let rg = report.groups.iter().find(|x| x.group == "g").expect("g");
+    assert_eq!(rg.status, g.status.label());
+    assert_eq!(rg.reason, g.reason);
+    assert_eq!(rg.topics[0].status, g.topics[0].status.label());
+    assert_eq!(rg.topics[0].reason, g.topics[0].reason);
+    let text = table(&snapshot);
+    assert!(
+        text.contains(&format!("GROUP g · {}", g.status.label())),
+        "{text}"
+    );
+    assert!(text.contains(&g.topics[0].reason), "{text}");
+    let prom = metrics(&snapshot);
+    let value = status_value(g.topics[0].status);
+    assert!(
+        prom.lines()
+            .any(|l| l
+                == format!(r#"eventdeck_consumergroup_status{{group="g",topic="t"}} {value}"#)),
+        "{prom}"
+    );
+    // The console's lag pane draws these same snapshot fields (ui render tests).
 }

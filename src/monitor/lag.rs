@@ -3,7 +3,8 @@
 /// Lag of one partition: `max(0, high − committed)`. The flag is true when the difference
 /// was negative — the committed offset was read after the watermark and overtook it (a
 /// racing sample) — so that the caller can count it. No committed offset means no lag
-/// figure (shown as 0, like `kafka-consumer-groups` shows "-").
+/// figure: 0 here, never shown as such — "-" and `null`, like `kafka-consumer-groups`
+/// (see `PartitionLag::lag_figure`), with the partition's backlog apart.
 pub fn partition_lag(high: i64, committed: Option<i64>) -> (i64, bool) {
     match committed {
         None => (0, false),

@@ -12,17 +12,24 @@ use tokio::sync::watch;
 
 use super::snapshot::{LagStatus, Snapshot};
 
-/// Numeric value of a status in `eventdeck_consumergroup_status`.
-pub fn status_value(s: LagStatus) -> u8 {
+/// Numeric value of a status in `eventdeck_consumergroup_status`: worse is higher, so that
+/// `max by (group)` is the worst. UNKNOWN, added later, sits between OK and WARN at 0.5
+/// (values are floats), so that every earlier value and alert (`> 0`, `>= 3`) keeps its
+/// meaning.
+pub fn status_value(s: LagStatus) -> f64 {
     match s {
-        LagStatus::Ok => 0,
-        LagStatus::Warn => 1,
-        LagStatus::Rewind => 2,
-        LagStatus::Stall => 3,
-        LagStatus::Stop => 4,
-        LagStatus::Err => 5,
+        LagStatus::Ok => 0.0,
+        LagStatus::Unknown => 0.5,
+        LagStatus::Warn => 1.0,
+        LagStatus::Rewind => 2.0,
+        LagStatus::Stall => 3.0,
+        LagStatus::Stop => 4.0,
+        LagStatus::Err => 5.0,
     }
 }
+
+const STATUS_VALUES: &str =
+    "0 OK, 0.5 UNKNOWN (lag with no evidence yet either way), 1 WARN, 2 REWIND, 3 STALL, 4 STOP, 5 ERR";
 
 /// Prometheus text format 0.0.4.
 pub fn render(s: &Snapshot) -> String {
@@ -38,24 +45,35 @@ pub fn render(s: &Snapshot) -> String {
     let mut lag_seconds = Vec::new();
     let mut out_rate = Vec::new();
     let mut status = Vec::new();
+    let mut group_status = Vec::new();
     let mut rebalances = Vec::new();
+    let mut without_commit = Vec::new();
+    let mut backlog = Vec::new();
     for g in &s.groups {
-        rebalances.push((labels(&[("group", &g.group)]), g.rebalances.to_string()));
+        let gl = labels(&[("group", &g.group)]);
+        rebalances.push((gl.clone(), g.rebalances.to_string()));
+        group_status.push((gl, number(status_value(g.status))));
         for t in &g.topics {
             let gt = labels(&[("group", &g.group), ("topic", &t.topic)]);
             for p in &t.partitions {
+                // No committed offset: the lag is unknown, left out rather than 0.
+                let Some(figure) = p.lag_figure() else {
+                    continue;
+                };
                 let l = labels(&[
                     ("group", &g.group),
                     ("topic", &t.topic),
                     ("partition", &p.partition.to_string()),
                 ]);
-                lag.push((l, p.lag.to_string()));
+                lag.push((l, figure.to_string()));
             }
+            without_commit.push((gt.clone(), t.partitions_without_commit.to_string()));
+            backlog.push((gt.clone(), t.backlog_without_commit.to_string()));
             if let Some(secs) = t.lag_seconds {
                 lag_seconds.push((gt.clone(), number(secs)));
             }
             out_rate.push((gt.clone(), number(t.out_per_sec)));
-            status.push((gt, status_value(t.status).to_string()));
+            status.push((gt, number(status_value(t.status))));
         }
     }
     let mut in_rate = Vec::new();
@@ -70,8 +88,20 @@ pub fn render(s: &Snapshot) -> String {
     family(
         "eventdeck_consumergroup_lag",
         "gauge",
-        "Messages a consumer group is behind on a partition (high watermark - committed offset).",
+        "Messages a consumer group is behind on a partition (high watermark - committed offset); absent without a committed offset.",
         lag,
+    );
+    family(
+        "eventdeck_consumergroup_partitions_without_commit",
+        "gauge",
+        "Partitions of a topic a consumer group has no committed offset for (their lag is unknown).",
+        without_commit,
+    );
+    family(
+        "eventdeck_consumergroup_backlog_without_commit",
+        "gauge",
+        "Records (high - low watermark) on the partitions a consumer group has no committed offset for.",
+        backlog,
     );
     family(
         "eventdeck_consumergroup_lag_seconds",
@@ -100,8 +130,16 @@ pub fn render(s: &Snapshot) -> String {
     family(
         "eventdeck_consumergroup_status",
         "gauge",
-        "Burrow status of a consumer group on a topic: 0 OK, 1 WARN, 2 REWIND, 3 STALL, 4 STOP, 5 ERR.",
+        &format!("Burrow status of a consumer group on a topic: {STATUS_VALUES}."),
         status,
+    );
+    family(
+        "eventdeck_consumergroup_worst_status",
+        "gauge",
+        &format!(
+            "Status of a consumer group: the worst of its topics and of its problems (a worker of ours assigned no partitions): {STATUS_VALUES}."
+        ),
+        group_status,
     );
     family(
         "eventdeck_topic_partition_high_watermark",
@@ -227,7 +265,50 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
-        assert_eq!(text.matches("# HELP ").count(), 7);
+        assert_eq!(text.matches("# HELP ").count(), 10);
+    }
+
+    #[test]
+    fn no_commit_leaves_the_lag_out_and_counts_the_backlog() {
+        let mut s = snapshot();
+        let t = &mut s.groups[0].topics[0];
+        t.partitions[0].committed = None;
+        t.partitions_without_commit = 1;
+        t.backlog_without_commit = 1_200;
+        t.status = LagStatus::Unknown;
+        s.groups[0].status = LagStatus::Unknown;
+        let text = render(&s);
+        assert!(
+            !text.contains("eventdeck_consumergroup_lag{"),
+            "a lag that is not known is not 0:\n{text}"
+        );
+        let g = r#"group="search-\"indexer\"""#;
+        for line in [
+            format!(
+                r#"eventdeck_consumergroup_partitions_without_commit{{{g},topic="platform.messages.created"}} 1"#
+            ),
+            format!(
+                r#"eventdeck_consumergroup_backlog_without_commit{{{g},topic="platform.messages.created"}} 1200"#
+            ),
+            format!(
+                r#"eventdeck_consumergroup_status{{{g},topic="platform.messages.created"}} 0.5"#
+            ),
+            format!("eventdeck_consumergroup_worst_status{{{g}}} 0.5"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_group_status_carries_its_problems() {
+        let mut s = snapshot();
+        s.groups[0].topics[0].status = LagStatus::Ok;
+        s.groups[0].status = LagStatus::Warn;
+        let text = render(&s);
+        let g = r#"group="search-\"indexer\"""#;
+        assert!(text
+            .lines()
+            .any(|l| l == format!("eventdeck_consumergroup_worst_status{{{g}}} 1")));
     }
 
     #[test]
@@ -240,7 +321,7 @@ mod tests {
     #[test]
     fn an_empty_snapshot_still_describes_the_families() {
         let text = render(&Snapshot::empty("", ""));
-        assert_eq!(text.matches("# TYPE ").count(), 7);
+        assert_eq!(text.matches("# TYPE ").count(), 10);
         assert!(text.lines().all(|l| l.starts_with('#')));
     }
 
@@ -248,13 +329,18 @@ mod tests {
     fn status_values_follow_the_documented_order() {
         let all = [
             LagStatus::Ok,
+            LagStatus::Unknown,
             LagStatus::Warn,
             LagStatus::Rewind,
             LagStatus::Stall,
             LagStatus::Stop,
             LagStatus::Err,
         ];
-        let values: Vec<u8> = all.iter().map(|s| status_value(*s)).collect();
-        assert_eq!(values, [0, 1, 2, 3, 4, 5]);
+        let values: Vec<f64> = all.iter().map(|s| status_value(*s)).collect();
+        assert_eq!(values, [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        // Worse is higher, in the same order as the statuses themselves.
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        let text = render(&snapshot());
+        assert!(text.contains("0 OK, 0.5 UNKNOWN"), "{text}");
     }
 }

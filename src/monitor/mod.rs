@@ -1,8 +1,9 @@
 //! Monitoring: samples of the cluster and the workers' own reports, folded into a
 //! [`snapshot::Snapshot`].
 //!
-//! - pure, unit-tested without a broker: [`rates`], [`lag`], [`status`] (Burrow's rules),
-//!   [`rebalance`], [`history`], [`telemetry`] (workers' reports), [`protocol`] (member
+//! - pure, unit-tested without a broker: [`rates`], [`lag`], [`status`] (Burrow's rules,
+//!   never OK without evidence), [`problems`] (a worker assigned nothing), [`rebalance`],
+//!   [`history`], [`telemetry`] (workers' reports), [`protocol`] (member
 //!   assignments), the [`engine`] that keeps the windows and evaluates them, [`metrics`]
 //!   (Prometheus text) and [`report`] (`status --json` and the table);
 //! - I/O: [`reader`] (blocking rdkafka calls, run in `spawn_blocking`) and [`sampler`]
@@ -14,6 +15,7 @@ pub mod history;
 pub mod lag;
 pub mod metrics;
 pub mod options;
+pub mod problems;
 pub mod protocol;
 pub mod rates;
 pub mod reader;

@@ -2,7 +2,16 @@
 
 use std::time::Duration;
 
+use super::status::Rules;
 use crate::config::Config;
+
+/// One of our workers, its group and the topics it subscribes to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub worker: String,
+    pub group: String,
+    pub topics: Vec<String>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonitorOptions {
@@ -12,6 +21,15 @@ pub struct MonitorOptions {
     pub window: usize,
     /// Samples a rate is computed over: smooths the bursts of batched commits.
     pub rate_samples: usize,
+    /// Before a window is complete, an offset that did not move with the group at least
+    /// this far behind is STALL/STOP (`[monitor] stall_after_seconds`).
+    pub stall_after: Duration,
+    /// One of our workers owning no partition for this long, with nobody else consuming,
+    /// is a problem of its group: longer than a rebalance takes.
+    pub unassigned_after: Duration,
+    /// Our workers' groups and topics (as the supervisor starts them): their topics show
+    /// before any commit, and an empty assignment is judged against them.
+    pub subscriptions: Vec<Subscription>,
     /// Groups watched even when the broker does not list them (our workers' groups; a test's
     /// group). Groups the broker lists and groups our workers report are added to these.
     pub groups: Vec<String>,
@@ -41,6 +59,20 @@ impl MonitorOptions {
             interval,
             window: 10,
             rate_samples: 5,
+            stall_after: Duration::from_secs(config.monitor.stall_after_seconds),
+            unassigned_after: Duration::from_secs(10),
+            subscriptions: vec![
+                Subscription {
+                    worker: "indexer".into(),
+                    group: config.groups.indexer.clone(),
+                    topics: config.message_topics().map(str::to_string).to_vec(),
+                },
+                Subscription {
+                    worker: "notifier".into(),
+                    group: config.groups.notifier.clone(),
+                    topics: vec![config.topics.created.clone(), config.topics.updated.clone()],
+                },
+            ],
             groups: [&config.groups.indexer, &config.groups.notifier]
                 .into_iter()
                 .chain(&config.monitor.groups)
@@ -58,6 +90,18 @@ impl MonitorOptions {
 
     pub fn interval_ms(&self) -> i64 {
         i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// The evaluation's thresholds (see [`super::status::evaluate`]).
+    pub fn rules(&self) -> Rules {
+        Rules {
+            full: self.window,
+            stall_after_s: self.stall_after.as_secs_f64(),
+        }
+    }
+
+    pub fn unassigned_after_ms(&self) -> i64 {
+        i64::try_from(self.unassigned_after.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Signals of one rebalance seen by several members arrive within this time.
@@ -88,6 +132,13 @@ mod tests {
             "the embedded broker is not asked to describe groups"
         );
         assert_eq!(o.record_budget, Duration::from_millis(250));
+        assert_eq!(o.rules().stall_after_s, 30.0);
+        assert_eq!(o.rules().full, 10);
+        assert_eq!(o.subscriptions[0].group, "search-indexer");
+        assert_eq!(o.subscriptions[0].topics.len(), 3);
+        assert_eq!(o.subscriptions[1].worker, "notifier");
+        c.monitor.stall_after_seconds = 120;
+        assert_eq!(MonitorOptions::from_config(&c).rules().stall_after_s, 120.0);
         c.kafka.brokers = "k1:9092".into();
         assert!(MonitorOptions::from_config(&c).describe_groups);
     }

@@ -17,7 +17,11 @@
 //!   "groups": [{
 //!     "group": "search-indexer",
 //!     "state": "Stable",                  // the broker's group state; null if not described
-//!     "status": "WARN",                   // OK | WARN | REWIND | STALL | STOP | ERR (worst)
+//!     "status": "WARN",     // OK | UNKNOWN | WARN | REWIND | STALL | STOP | ERR (worst of
+//!                           // its topics and problems)
+//!     "reason": "platform.messages.created: lag grew in 9 of 9 samples, never shrank (10 → 600)",
+//!     "problems": [{"kind": "no_partitions", "worker": "notifier", "status": "WARN",
+//!                   "reason": "notifier has no partitions for 25 s (topics have 6)"}],
 //!     "rebalances": 2, "last_rebalance_ms": 1764454190000, "generation": null,
 //!     "stale": false, "error": null,
 //!     "members": [{"member": "indexer", "client_id": "eventdeck-indexer",
@@ -25,13 +29,16 @@
 //!                  "assignments": [{"topic": "platform.messages.created", "partition": 0}]}],
 //!     "topics": [{
 //!       "topic": "platform.messages.created",
-//!       "lag": 600, "lag_max": 200,
+//!       "lag": 600, "lag_max": 200,      // over partitions with a commit; null: none has one
+//!       "partitions_without_commit": 1,  // their lag is unknown…
+//!       "backlog_without_commit": 1200,  // …and this many records wait on them (high − low)
 //!       "lag_seconds": 4.3, "lag_seconds_estimated": false,   // null: unknown
 //!       "out_per_sec": 10.0,
 //!       "status": "WARN", "reason": "lag grew in 9 of 9 samples, never shrank (10 → 600)",
 //!       "negative_lag_samples": 0,
 //!       "partitions": [{"partition": 0, "high": 1200, "committed": 1000, "lag": 200,
-//!                       "owner": "indexer", "status": "WARN"}]   // committed null: none
+//!                       "owner": "indexer", "status": "WARN"}]
+//!                       // no commit: committed and lag null, never 0
 //!     }]
 //!   }]
 //! }
@@ -85,6 +92,20 @@ pub struct GroupReport {
     pub error: Option<String>,
     pub members: Vec<MemberReport>,
     pub topics: Vec<GroupTopicReport>,
+    /// The status in words. Fields added after the first shape default when absent, so
+    /// that older output still parses.
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub problems: Vec<ProblemReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemReport {
+    pub kind: String,
+    pub worker: String,
+    pub status: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,8 +126,13 @@ pub struct AssignmentReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupTopicReport {
     pub topic: String,
-    pub lag: i64,
-    pub lag_max: i64,
+    /// Over the partitions with a committed offset; None when none has one.
+    pub lag: Option<i64>,
+    pub lag_max: Option<i64>,
+    #[serde(default)]
+    pub partitions_without_commit: usize,
+    #[serde(default)]
+    pub backlog_without_commit: i64,
     pub lag_seconds: Option<f64>,
     pub lag_seconds_estimated: bool,
     pub out_per_sec: f64,
@@ -121,7 +147,8 @@ pub struct PartitionLagReport {
     pub partition: i32,
     pub high: i64,
     pub committed: Option<i64>,
-    pub lag: i64,
+    /// None without a committed offset: unknown, never 0.
+    pub lag: Option<i64>,
     pub owner: Option<String>,
     pub status: String,
 }
@@ -185,6 +212,17 @@ fn group(g: &super::snapshot::GroupStats) -> GroupReport {
         generation: g.generation,
         stale: g.freshness.stale,
         error: g.freshness.error.clone(),
+        reason: g.reason.clone(),
+        problems: g
+            .problems
+            .iter()
+            .map(|p| ProblemReport {
+                kind: p.kind.clone(),
+                worker: p.worker.clone(),
+                status: p.status.label().to_string(),
+                reason: p.reason.clone(),
+            })
+            .collect(),
         members: g
             .members
             .iter()
@@ -208,8 +246,10 @@ fn group(g: &super::snapshot::GroupStats) -> GroupReport {
             .iter()
             .map(|t| GroupTopicReport {
                 topic: t.topic.clone(),
-                lag: t.lag_sum,
-                lag_max: t.lag_max,
+                lag: t.lag_figures().map(|(sum, _)| sum),
+                lag_max: t.lag_figures().map(|(_, max)| max),
+                partitions_without_commit: t.partitions_without_commit,
+                backlog_without_commit: t.backlog_without_commit,
                 lag_seconds: t.lag_seconds.map(round2),
                 lag_seconds_estimated: t.lag_seconds_estimated,
                 out_per_sec: round2(t.out_per_sec),
@@ -223,7 +263,7 @@ fn group(g: &super::snapshot::GroupStats) -> GroupReport {
                         partition: p.partition,
                         high: p.high,
                         committed: p.committed,
-                        lag: p.lag,
+                        lag: p.lag_figure(),
                         owner: p.owner.clone(),
                         status: p.status.label().to_string(),
                     })
@@ -242,7 +282,7 @@ fn round2(v: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::monitor::snapshot::{
-        Freshness, GroupStats, GroupTopicLag, LagStatus, MemberInfo, PartitionLag,
+        Freshness, GroupProblem, GroupStats, GroupTopicLag, LagStatus, MemberInfo, PartitionLag,
     };
 
     #[test]
@@ -253,6 +293,7 @@ mod tests {
         s.groups.push(GroupStats {
             group: "g".into(),
             status: LagStatus::Warn,
+            reason: "t: lag grew".into(),
             members: vec![MemberInfo {
                 member: "indexer".into(),
                 client_id: "eventdeck-indexer".into(),
@@ -285,28 +326,105 @@ mod tests {
             ..GroupStats::default()
         });
         let v = serde_json::to_value(StatusReport::from_snapshot(&s)).expect("json");
+        // In two parts: one json! of it all exceeds the macro recursion limit.
+        let topic = serde_json::json!({"topic": "t", "lag": 5, "lag_max": 5,
+            "partitions_without_commit": 0, "backlog_without_commit": 0,
+            "lag_seconds": 1.23,
+            "lag_seconds_estimated": false, "out_per_sec": 0.67, "status": "WARN",
+            "reason": "lag grew", "negative_lag_samples": 0,
+            "partitions": [{"partition": 0, "high": 10, "committed": 5, "lag": 5,
+                "owner": "indexer", "status": "WARN"}]});
         let expected = serde_json::json!({
             "version": 1, "taken_ms": 42, "cluster": "kafka k:9092", "cluster_up": true,
             "errors": ["group g: describe groups: timed out"],
             "topics": [],
             "groups": [{
-                "group": "g", "state": null, "status": "WARN", "rebalances": 0,
+                "group": "g", "state": null, "status": "WARN", "reason": "t: lag grew",
+                "problems": [], "rebalances": 0,
                 "last_rebalance_ms": null, "generation": null,
                 "stale": true, "error": "describe groups: timed out",
                 "members": [{"member": "indexer", "client_id": "eventdeck-indexer",
                     "host": "this process", "ours": true,
                     "assignments": [{"topic": "t", "partition": 0}]}],
-                "topics": [{"topic": "t", "lag": 5, "lag_max": 5, "lag_seconds": 1.23,
-                    "lag_seconds_estimated": false, "out_per_sec": 0.67, "status": "WARN",
-                    "reason": "lag grew", "negative_lag_samples": 0,
-                    "partitions": [{"partition": 0, "high": 10, "committed": 5, "lag": 5,
-                        "owner": "indexer", "status": "WARN"}]}]
+                "topics": [topic]
             }]
         });
         assert_eq!(v, expected);
         // And it reads back.
         let back: StatusReport = serde_json::from_value(v).expect("parse");
         assert_eq!(back.groups[0].topics[0].partitions[0].committed, Some(5));
+    }
+
+    #[test]
+    fn no_commit_is_a_null_lag_with_the_backlog_apart_never_zero() {
+        let mut s = Snapshot::empty("kafka k:9092", "none");
+        let no_commit = |partition| PartitionLag {
+            partition,
+            high: 600,
+            committed: None,
+            status: LagStatus::Unknown,
+            ..PartitionLag::default()
+        };
+        s.groups.push(GroupStats {
+            group: "new".into(),
+            status: LagStatus::Unknown,
+            topics: vec![GroupTopicLag {
+                topic: "t".into(),
+                status: LagStatus::Unknown,
+                partitions: vec![no_commit(0), no_commit(1)],
+                partitions_without_commit: 2,
+                backlog_without_commit: 1_200,
+                ..GroupTopicLag::default()
+            }],
+            problems: vec![GroupProblem {
+                kind: "no_partitions".into(),
+                worker: "indexer".into(),
+                status: LagStatus::Warn,
+                reason: "indexer has no partitions for 25 s (topics have 2)".into(),
+            }],
+            ..GroupStats::default()
+        });
+        let v = serde_json::to_value(StatusReport::from_snapshot(&s)).expect("json");
+        let g = &v["groups"][0];
+        assert_eq!(g["status"], "UNKNOWN");
+        assert_eq!(
+            g["problems"],
+            serde_json::json!([{"kind": "no_partitions", "worker": "indexer", "status": "WARN",
+                "reason": "indexer has no partitions for 25 s (topics have 2)"}])
+        );
+        let t = &g["topics"][0];
+        assert_eq!(t["lag"], serde_json::Value::Null);
+        assert_eq!(t["lag_max"], serde_json::Value::Null);
+        assert_eq!(t["partitions_without_commit"], 2);
+        assert_eq!(t["backlog_without_commit"], 1_200);
+        assert_eq!(t["partitions"][0]["lag"], serde_json::Value::Null);
+        assert_eq!(t["partitions"][0]["committed"], serde_json::Value::Null);
+        assert_eq!(t["partitions"][0]["status"], "UNKNOWN");
+        // One partition with a commit: the known lag is summed, the other stays apart.
+        let gt = &mut s.groups[0].topics[0];
+        gt.partitions[0].committed = Some(550);
+        gt.partitions[0].lag = 50;
+        gt.lag_sum = 50;
+        gt.lag_max = 50;
+        gt.partitions_without_commit = 1;
+        let r = StatusReport::from_snapshot(&s);
+        let rt = &r.groups[0].topics[0];
+        assert_eq!((rt.lag, rt.lag_max), (Some(50), Some(50)));
+        assert_eq!(rt.partitions[0].lag, Some(50));
+        assert_eq!(rt.partitions[1].lag, None);
+    }
+
+    #[test]
+    fn output_of_the_first_shape_still_parses() {
+        let old = serde_json::json!({"group": "g", "state": null, "status": "OK",
+            "rebalances": 0, "last_rebalance_ms": null, "generation": null, "stale": false,
+            "error": null, "members": [],
+            "topics": [{"topic": "t", "lag": 0, "lag_max": 0, "lag_seconds": 0.0,
+                "lag_seconds_estimated": false, "out_per_sec": 0.0, "status": "OK",
+                "reason": "caught up", "negative_lag_samples": 0, "partitions": []}]});
+        let g: GroupReport = serde_json::from_value(old).expect("parse");
+        assert_eq!(g.topics[0].lag, Some(0));
+        assert!(g.problems.is_empty());
     }
 
     #[test]

@@ -7,12 +7,14 @@ use serde::Serialize;
 use crate::event::NotificationSent;
 use crate::workers::report::WorkerState;
 
-/// Burrow's consumer statuses (DESIGN.md §6), worst last.
+/// Burrow's consumer statuses (DESIGN.md §6), worst last, and UNKNOWN: lag with no
+/// evidence yet either way (never OK without evidence), ranked just above OK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum LagStatus {
     #[default]
     Ok,
+    Unknown,
     Warn,
     Rewind,
     Stall,
@@ -24,6 +26,7 @@ impl LagStatus {
     pub fn label(self) -> &'static str {
         match self {
             LagStatus::Ok => "OK",
+            LagStatus::Unknown => "UNKNOWN",
             LagStatus::Warn => "WARN",
             LagStatus::Rewind => "REWIND",
             LagStatus::Stall => "STALL",
@@ -67,15 +70,26 @@ pub struct PartitionLag {
     pub high: i64,
     /// None: the group has no committed offset for this partition yet.
     pub committed: Option<i64>,
+    /// max(0, high − committed); 0 and meaningless without a commit: read it through
+    /// [`PartitionLag::lag_figure`], which says None ("-") then.
     pub lag: i64,
     /// Member (client id / our worker) that owns it, when known.
     pub owner: Option<String>,
     pub status: LagStatus,
 }
 
+impl PartitionLag {
+    /// The lag in messages, None without a committed offset (shown "-", JSON null).
+    pub fn lag_figure(&self) -> Option<i64> {
+        self.committed.map(|_| self.lag)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct GroupTopicLag {
     pub topic: String,
+    /// Sum and maximum over the partitions with a committed offset; see
+    /// [`GroupTopicLag::lag_figures`].
     pub lag_sum: i64,
     pub lag_max: i64,
     /// now − timestamp of the record at the committed offset; or the rate estimate.
@@ -91,6 +105,32 @@ pub struct GroupTopicLag {
     pub lag_history: Vec<f64>,
     /// Samples where committed > high (a racing sample), shown as 0 lag.
     pub negative_lag_samples: u64,
+    /// Partitions the group has no committed offset for (their lag is unknown)…
+    pub partitions_without_commit: usize,
+    /// …and the records on them (high − low watermark): what a new group has to read.
+    pub backlog_without_commit: i64,
+}
+
+impl GroupTopicLag {
+    /// (sum, max) of the lag, None when no partition has a committed offset: a lag that is
+    /// not known is never 0.
+    pub fn lag_figures(&self) -> Option<(i64, i64)> {
+        let all_unknown =
+            !self.partitions.is_empty() && self.partitions_without_commit >= self.partitions.len();
+        (!all_unknown).then_some((self.lag_sum, self.lag_max))
+    }
+}
+
+/// A problem of the group as a whole rather than of a partition's offsets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupProblem {
+    /// "no_partitions": one of our workers is a member and owns nothing while nobody else
+    /// consumes the topics.
+    pub kind: String,
+    pub worker: String,
+    pub status: LagStatus,
+    /// "indexer has no partitions for 25 s (topics have 9)".
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -110,7 +150,11 @@ pub struct GroupStats {
     pub state: Option<String>,
     pub members: Vec<MemberInfo>,
     pub topics: Vec<GroupTopicLag>,
+    /// The worst of its topics' statuses and its problems.
     pub status: LagStatus,
+    /// The status in words: the worst topic's or problem's reason.
+    pub reason: String,
+    pub problems: Vec<GroupProblem>,
     pub rebalances: u64,
     pub last_rebalance_ms: Option<i64>,
     pub generation: Option<i32>,

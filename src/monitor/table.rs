@@ -55,8 +55,11 @@ fn group(g: &GroupStats) -> String {
     if let Some(e) = &g.freshness.error {
         out.push_str(&format!("  stale: {e}\n"));
     }
+    for p in &g.problems {
+        out.push_str(&format!("  {}: {}\n", p.status.label(), p.reason));
+    }
     if g.topics.is_empty() {
-        out.push_str("  no committed offsets on the watched topics\n");
+        out.push_str(&format!("  {}: {}\n", g.status.label(), g.reason));
         return out;
     }
     let mut rows = vec![row(&[
@@ -75,7 +78,7 @@ fn group(g: &GroupStats) -> String {
                 p.partition.to_string(),
                 p.committed.map_or("-".into(), thousands),
                 thousands(p.high),
-                p.committed.map_or("-".into(), |_| thousands(p.lag)),
+                p.lag_figure().map_or("-".into(), thousands),
                 p.owner.clone().unwrap_or_else(|| "-".into()),
                 p.status.label().to_string(),
             ]);
@@ -91,11 +94,21 @@ fn group(g: &GroupStats) -> String {
             (Some(s), true) => format!("~{s:.1} s behind (estimated)"),
             (None, _) => "time lag unknown".into(),
         };
+        let lag = match t.lag_figures() {
+            Some((sum, max)) => format!("lag {} (max {})", thousands(sum), thousands(max)),
+            None => "lag -".to_string(),
+        };
+        let no_commit = match t.partitions_without_commit {
+            0 => String::new(),
+            n => format!(
+                " · {n} {} without a commit (backlog {})",
+                if n == 1 { "partition" } else { "partitions" },
+                thousands(t.backlog_without_commit)
+            ),
+        };
         out.push_str(&format!(
-            "  {}: lag {} (max {}) · {behind} · out {:.1}/s · {}: {}\n",
+            "  {}: {lag}{no_commit} · {behind} · out {:.1}/s · {}: {}\n",
             t.topic,
-            thousands(t.lag_sum),
-            thousands(t.lag_max),
             t.out_per_sec,
             t.status.label(),
             t.reason
@@ -167,7 +180,7 @@ fn clock(ms: i64) -> String {
 mod tests {
     use super::*;
     use crate::monitor::snapshot::{
-        GroupTopicLag, LagStatus, PartitionLag, PartitionStats, TopicStats,
+        GroupProblem, GroupTopicLag, LagStatus, PartitionLag, PartitionStats, TopicStats,
     };
 
     #[test]
@@ -213,11 +226,14 @@ mod tests {
                     },
                     PartitionLag {
                         partition: 1,
-                        high: 0,
+                        high: 300,
                         committed: None,
+                        status: LagStatus::Unknown,
                         ..PartitionLag::default()
                     },
                 ],
+                partitions_without_commit: 1,
+                backlog_without_commit: 300,
                 ..GroupTopicLag::default()
             }],
             ..GroupStats::default()
@@ -232,9 +248,60 @@ platform.messages.created           3     1,200  12.5
 GROUP search-indexer · WARN · members 0 · rebalances 1 · state -
 TOPIC                      PARTITION  CURRENT-OFFSET  LOG-END-OFFSET    LAG  OWNER    STATUS
 platform.messages.created          0           1,000           2,200  1,200  indexer  WARN
-platform.messages.created          1               -               0      -  -        OK
-  platform.messages.created: lag 1,200 (max 1,200) · 4.2 s behind · out 10.0/s · WARN: lag grew in 9 of 9 samples
+platform.messages.created          1               -             300      -  -        UNKNOWN
+  platform.messages.created: lag 1,200 (max 1,200) · 1 partition without a commit (backlog 300) · 4.2 s behind · out 10.0/s · WARN: lag grew in 9 of 9 samples
 ";
         assert_eq!(text, expected, "\n{text}");
+    }
+
+    #[test]
+    fn a_new_group_shows_no_lag_its_backlog_and_its_problems() {
+        let mut s = Snapshot::empty("embedded broker 127.0.0.1:9092", "none");
+        s.cluster_health = Health::Up;
+        s.groups.push(GroupStats {
+            group: "search-indexer".into(),
+            status: LagStatus::Warn,
+            reason: "indexer has no partitions for 25 s (topics have 3)".into(),
+            problems: vec![GroupProblem {
+                kind: "no_partitions".into(),
+                worker: "indexer".into(),
+                status: LagStatus::Warn,
+                reason: "indexer has no partitions for 25 s (topics have 3)".into(),
+            }],
+            topics: vec![GroupTopicLag {
+                topic: "t".into(),
+                status: LagStatus::Warn,
+                reason: "indexer has no partitions for 25 s (topics have 3)".into(),
+                partitions: (0..3)
+                    .map(|p| PartitionLag {
+                        partition: p,
+                        high: 100,
+                        status: LagStatus::Unknown,
+                        ..PartitionLag::default()
+                    })
+                    .collect(),
+                partitions_without_commit: 3,
+                backlog_without_commit: 300,
+                ..GroupTopicLag::default()
+            }],
+            ..GroupStats::default()
+        });
+        s.groups.push(GroupStats {
+            group: "billing".into(),
+            status: LagStatus::Unknown,
+            reason: "no committed offsets on the watched topics".into(),
+            ..GroupStats::default()
+        });
+        let text = render(&s);
+        for line in [
+            "GROUP search-indexer · WARN · members 0 · rebalances 0 · state -",
+            "  WARN: indexer has no partitions for 25 s (topics have 3)",
+            "t              0               -             100    -  -      UNKNOWN",
+            "  t: lag - · 3 partitions without a commit (backlog 300) · time lag unknown · out 0.0/s · WARN: indexer has no partitions for 25 s (topics have 3)",
+            "GROUP billing · UNKNOWN · members 0 · rebalances 0 · state -",
+            "  UNKNOWN: no committed offsets on the watched topics",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?}\n{text}");
+        }
     }
 }

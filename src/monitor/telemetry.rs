@@ -24,6 +24,10 @@ pub struct Telemetry {
     notifications: VecDeque<NotificationLine>,
     /// group → worker → the partitions it owns now.
     assignments: BTreeMap<String, BTreeMap<String, BTreeSet<Partition>>>,
+    /// Workers running or retrying (members of their groups), and since when.
+    alive_since: BTreeMap<String, i64>,
+    /// (group, worker) → since when the worker, a member, has owned nothing there.
+    empty_since: BTreeMap<(String, String), i64>,
 }
 
 impl Telemetry {
@@ -35,6 +39,12 @@ impl Telemetry {
                     for members in self.assignments.values_mut() {
                         members.remove(&worker);
                     }
+                    self.empty_since.retain(|(_, w), _| *w != worker);
+                }
+                if is_alive(&state) {
+                    self.alive_since.entry(worker.clone()).or_insert(at_ms);
+                } else {
+                    self.alive_since.remove(&worker);
                 }
                 let w = self.worker(&worker);
                 if let WorkerState::BackingOff { error, .. } | WorkerState::Failed { error } =
@@ -52,13 +62,23 @@ impl Telemetry {
                 group,
                 partitions,
             } => {
-                self.worker(&worker);
-                self.assignments
-                    .entry(group)
-                    .or_default()
-                    .entry(worker)
-                    .or_default()
-                    .extend(partitions);
+                let alive = is_alive(&self.worker(&worker).state);
+                if alive {
+                    self.alive_since.entry(worker.clone()).or_insert(at_ms);
+                }
+                let members = self.assignments.entry(group.clone()).or_default();
+                let first = !members.contains_key(&worker);
+                let owned = members.entry(worker.clone()).or_default();
+                owned.extend(partitions);
+                let empty = owned.is_empty();
+                // Assigned nothing at its first assignment: it has owned nothing since it
+                // started running.
+                let since = if first {
+                    self.alive_since.get(&worker).copied().unwrap_or(at_ms)
+                } else {
+                    at_ms
+                };
+                self.note_empty(group, worker, empty, since);
             }
             WorkerEvent::Revoked {
                 worker,
@@ -73,6 +93,8 @@ impl Telemetry {
                     for p in &partitions {
                         owned.remove(p);
                     }
+                    let empty = owned.is_empty();
+                    self.note_empty(group, worker, empty, at_ms);
                 }
             }
             WorkerEvent::Processed {
@@ -110,6 +132,14 @@ impl Telemetry {
         }
     }
 
+    fn note_empty(&mut self, group: String, worker: String, empty: bool, since: i64) {
+        if empty {
+            self.empty_since.entry((group, worker)).or_insert(since);
+        } else {
+            self.empty_since.remove(&(group, worker));
+        }
+    }
+
     fn worker(&mut self, name: &str) -> &mut WorkerStatus {
         self.workers
             .entry(name.to_string())
@@ -136,6 +166,22 @@ impl Telemetry {
         self.assignments.keys()
     }
 
+    /// Since when `worker`, running or retrying, has owned no partition of `group`; None
+    /// when it owns some or is not running. A worker never assigned anything in the group
+    /// counts from when it started running (ask only about its own group).
+    pub fn unassigned_since(&self, group: &str, worker: &str) -> Option<i64> {
+        let alive = *self.alive_since.get(worker)?;
+        match self.assignments.get(group).and_then(|m| m.get(worker)) {
+            Some(owned) if !owned.is_empty() => None,
+            Some(_) => Some(
+                self.empty_since
+                    .get(&(group.to_string(), worker.to_string()))
+                    .map_or(alive, |t| (*t).max(alive)),
+            ),
+            None => Some(alive),
+        }
+    }
+
     /// Our workers in `group` and what each owns now (workers that own nothing included:
     /// a member with an empty assignment is still a member).
     pub fn members(&self, group: &str) -> Vec<(String, Vec<Partition>)> {
@@ -148,6 +194,11 @@ impl Telemetry {
             })
             .unwrap_or_default()
     }
+}
+
+/// Running or retrying: a member of its groups.
+fn is_alive(state: &WorkerState) -> bool {
+    matches!(state, WorkerState::Running | WorkerState::BackingOff { .. })
 }
 
 #[cfg(test)]
@@ -208,6 +259,58 @@ mod tests {
         );
         assert!(t.members("g").is_empty());
         assert_eq!(t.workers()[0].state, WorkerState::Stopped);
+    }
+
+    fn state(worker: &str, state: WorkerState) -> WorkerEvent {
+        WorkerEvent::State {
+            worker: worker.into(),
+            state,
+        }
+    }
+
+    #[test]
+    fn a_running_worker_without_partitions_is_unassigned_since_it_started() {
+        let mut t = Telemetry::default();
+        t.fold(state("c1", WorkerState::Starting), 0);
+        assert_eq!(t.unassigned_since("g", "c1"), None, "not a member yet");
+        t.fold(state("c1", WorkerState::Running), 1_000);
+        assert_eq!(t.unassigned_since("g", "c1"), Some(1_000));
+        // The broker assigns it nothing: still since it started.
+        t.fold(assigned("c1", &[]), 4_000);
+        assert_eq!(t.unassigned_since("g", "c1"), Some(1_000));
+        // Retrying is still being a member.
+        t.fold(
+            state(
+                "c1",
+                WorkerState::BackingOff {
+                    error: "x".into(),
+                    attempt: 1,
+                },
+            ),
+            5_000,
+        );
+        assert_eq!(t.unassigned_since("g", "c1"), Some(1_000));
+        t.fold(assigned("c1", &[0]), 6_000);
+        assert_eq!(t.unassigned_since("g", "c1"), None);
+    }
+
+    #[test]
+    fn losing_every_partition_counts_from_the_revocation() {
+        let mut t = Telemetry::default();
+        t.fold(state("c1", WorkerState::Running), 0);
+        t.fold(assigned("c1", &[0, 1]), 1_000);
+        t.fold(revoked("c1", &[0]), 2_000);
+        assert_eq!(t.unassigned_since("g", "c1"), None);
+        t.fold(revoked("c1", &[1]), 3_000);
+        assert_eq!(t.unassigned_since("g", "c1"), Some(3_000));
+        // An eager rebalance: everything back at once.
+        t.fold(assigned("c1", &[0, 1]), 3_100);
+        assert_eq!(t.unassigned_since("g", "c1"), None);
+        // A stopped worker is not a member at all; started again, it counts anew.
+        t.fold(state("c1", WorkerState::Stopped), 9_000);
+        assert_eq!(t.unassigned_since("g", "c1"), None);
+        t.fold(state("c1", WorkerState::Running), 10_000);
+        assert_eq!(t.unassigned_since("g", "c1"), Some(10_000));
     }
 
     #[test]

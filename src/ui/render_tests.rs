@@ -126,6 +126,38 @@ fn lag_partitions_drill_down() {
     assert_snapshot!("lag_partitions", pane(&app, Pane::Lag, 100, 8));
 }
 
+/// Never OK without evidence (issue 8): a new group's backlog with its lag "–", STALL
+/// before the window is complete, UNKNOWN progress, a worker assigned nothing, one
+/// partition without a commit.
+#[test]
+fn lag_without_evidence() {
+    let mut app = ts::app(ts::evidence());
+    app.focus = Pane::Lag;
+    app.list_mut(Pane::Lag).selected = 1;
+    assert_snapshot!("lag_evidence_wide", pane(&app, Pane::Lag, 150, 9));
+    app.list_mut(Pane::Lag).selected = 0;
+    assert_snapshot!("lag_evidence_80", pane(&app, Pane::Lag, 80, 9));
+    app.lag_drill = Some(("billing".into(), "platform.users.activity".into()));
+    assert_snapshot!("lag_evidence_partitions", pane(&app, Pane::Lag, 100, 7));
+}
+
+#[test]
+fn unknown_rows_are_neither_green_nor_red() {
+    let mut app = ts::app(ts::evidence());
+    app.focus = Pane::Throughput;
+    let (text, buf) = render_with(150, 9, |f, area| draw_pane(f, area, &app, Pane::Lag));
+    let y = text
+        .lines()
+        .position(|l| l.contains("audit-new"))
+        .unwrap_or_else(|| panic!("audit-new not on screen:\n{text}"));
+    let line = text.lines().nth(y).unwrap_or_default();
+    let x = line
+        .find("UNKNOWN")
+        .map(|b| line[..b].chars().count())
+        .unwrap_or_else(|| panic!("no UNKNOWN in {line}"));
+    assert_eq!(buf[(x as u16, y as u16)].fg, Color::LightBlue);
+}
+
 #[test]
 fn lagging_rows_are_coloured_by_status() {
     let mut app = ts::app(ts::normal());

@@ -285,6 +285,164 @@ pub fn empty() -> Snapshot {
     s
 }
 
+/// A group-topic row from its partitions' (low, high, committed, status), with lag and the
+/// backlog without a commit summed as the monitor does.
+fn evidence_row(
+    topic: &str,
+    partitions: &[(i64, i64, Option<i64>, LagStatus)],
+    status: LagStatus,
+    reason: &str,
+    secs: Option<f64>,
+) -> GroupTopicLag {
+    let rows: Vec<PartitionLag> = partitions
+        .iter()
+        .enumerate()
+        .map(|(p, (_, high, committed, status))| PartitionLag {
+            partition: p as i32,
+            high: *high,
+            committed: *committed,
+            lag: committed.map_or(0, |c| (high - c).max(0)),
+            owner: committed.map(|_| format!("eventdeck-worker-{p}")),
+            status: *status,
+            ..Default::default()
+        })
+        .collect();
+    let known: Vec<i64> = rows.iter().filter_map(|p| p.lag_figure()).collect();
+    let without: Vec<i64> = partitions
+        .iter()
+        .filter(|(_, _, committed, _)| committed.is_none())
+        .map(|(low, high, _, _)| (high - low).max(0))
+        .collect();
+    GroupTopicLag {
+        topic: topic.to_string(),
+        lag_sum: known.iter().sum(),
+        lag_max: known.iter().copied().max().unwrap_or(0),
+        lag_seconds: secs,
+        lag_seconds_estimated: false,
+        out_per_sec: 0.0,
+        status,
+        reason: reason.to_string(),
+        partitions: rows,
+        lag_history: history(300, |_| 0.0),
+        negative_lag_samples: 0,
+        partitions_without_commit: without.len(),
+        backlog_without_commit: without.iter().sum(),
+        ..Default::default()
+    }
+}
+
+/// What the monitor says without evidence of health (issue 8): a new group that never
+/// committed, with its backlog; a group stuck for two samples 205 s behind (STALL before the
+/// window is complete); a group whose progress is unknown; a worker of ours assigned
+/// nothing; a topic where one partition has no commit yet.
+pub fn evidence() -> Snapshot {
+    const U: LagStatus = LagStatus::Unknown;
+    let created = "platform.messages.created";
+    let activity = "platform.users.activity";
+    let mut s = empty();
+    s.taken_ms = NOW - 400;
+    s.topics = vec![
+        topic(created, 3, 12_000, 0.0),
+        topic(activity, 3, 1_800, 6.0),
+    ];
+    let group =
+        |name: &str, status: LagStatus, reason: &str, topics: Vec<GroupTopicLag>| GroupStats {
+            group: name.to_string(),
+            status,
+            reason: reason.to_string(),
+            topics,
+            ..Default::default()
+        };
+    let mut indexer = group(
+        "search-indexer",
+        LagStatus::Warn,
+        "indexer has no partitions for 25 s (topics have 9)",
+        vec![evidence_row(
+            created,
+            &[(0, 40, None, U), (0, 31, None, U), (0, 25, None, U)],
+            LagStatus::Warn,
+            "indexer has no partitions for 25 s (topics have 9)",
+            None,
+        )],
+    );
+    indexer.problems = vec![crate::monitor::snapshot::GroupProblem {
+        kind: "no_partitions".into(),
+        worker: "indexer".into(),
+        status: LagStatus::Warn,
+        reason: "indexer has no partitions for 25 s (topics have 9)".into(),
+    }];
+    s.groups = vec![
+        group(
+            "audit-new",
+            LagStatus::Unknown,
+            "platform.messages.created: unknown: 3 partitions without a commit, backlog 12,001",
+            vec![evidence_row(
+                created,
+                &[
+                    (0, 4_000, None, U),
+                    (0, 4_001, None, U),
+                    (0, 4_000, None, U),
+                ],
+                LagStatus::Unknown,
+                "unknown: 3 partitions without a commit, backlog 12,001",
+                None,
+            )],
+        ),
+        group(
+            "notification-service",
+            LagStatus::Stall,
+            "",
+            vec![evidence_row(
+                created,
+                &[
+                    (0, 4_000, Some(700), LagStatus::Stall),
+                    (0, 4_001, Some(705), LagStatus::Stall),
+                    (0, 4_000, Some(702), LagStatus::Stall),
+                ],
+                LagStatus::Stall,
+                "partition 1: offset stuck at 705 for 2 samples with lag 3,296, 205 s behind, \
+                 while eventdeck-notifier owns it (and 2 more partitions STALL)",
+                Some(205.0),
+            )],
+        ),
+        group(
+            "analytics",
+            LagStatus::Unknown,
+            "",
+            vec![evidence_row(
+                activity,
+                &[
+                    (0, 600, Some(590), U),
+                    (0, 600, Some(600), LagStatus::Ok),
+                    (0, 600, Some(598), U),
+                ],
+                LagStatus::Unknown,
+                "partition 0: unknown: 2 samples, offset unchanged with lag 10, 4 s behind \
+                 (stall after 30 s)",
+                Some(4.0),
+            )],
+        ),
+        group(
+            "billing",
+            LagStatus::Unknown,
+            "",
+            vec![evidence_row(
+                activity,
+                &[
+                    (0, 600, Some(588), LagStatus::Ok),
+                    (0, 600, None, U),
+                    (0, 600, Some(600), LagStatus::Ok),
+                ],
+                LagStatus::Unknown,
+                "unknown: 1 partition without a commit, backlog 600",
+                Some(1.5),
+            )],
+        ),
+        indexer,
+    ];
+    s
+}
+
 /// Many rows in every list: 40 topics, 12 groups, 200 notifications.
 pub fn long() -> Snapshot {
     let mut s = normal();

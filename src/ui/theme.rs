@@ -12,6 +12,8 @@ pub const WARN: Color = Color::Yellow;
 pub const BAD: Color = Color::Red;
 pub const MUTED: Color = Color::DarkGray;
 pub const FLASH: Color = Color::Magenta;
+/// No verdict yet (lag with no evidence either way): not green, not an alarm.
+pub const UNKNOWN: Color = Color::LightBlue;
 
 pub fn title_bar() -> Style {
     Style::new().bg(Color::Blue).fg(Color::White)
@@ -54,6 +56,7 @@ pub fn border(focused: bool, flashing: bool) -> Style {
 pub fn status_color(status: LagStatus) -> Color {
     match status {
         LagStatus::Ok => OK,
+        LagStatus::Unknown => UNKNOWN,
         LagStatus::Warn => WARN,
         LagStatus::Rewind => FLASH,
         LagStatus::Stall | LagStatus::Stop | LagStatus::Err => BAD,

@@ -1,5 +1,7 @@
 //! Consumer lag per group and topic: messages and seconds behind (estimates marked "~"),
-//! a sparkline, and Burrow's status in colour with its reason. `enter` drills into the
+//! a sparkline, and Burrow's status in colour with its reason. A lag that is not known (no
+//! committed offset) is "–", never 0; partitions without a commit and the records waiting
+//! on them show in a NO COMMIT column when there are any. `enter` drills into the
 //! partitions (high watermark, committed offset, lag, owner); `esc` comes back.
 
 use ratatui::layout::Rect;
@@ -31,6 +33,45 @@ const COLS: [Col; 9] = [
     col("STATUS", 6),
     col("REASON", 20).stretch().prio(6),
 ];
+const STATUS_AT: usize = 7;
+
+/// Shown after MAX when some row has partitions without a committed offset: "3 (1,234)",
+/// how many and the records waiting on them.
+const NO_COMMIT: Col = col("NO COMMIT", 9).right();
+const NO_COMMIT_AT: usize = 4;
+
+/// The columns for `rows`: NO COMMIT only when a row has partitions without a commit, as
+/// wide as its longest value; STATUS as wide as its longest label (UNKNOWN is 7), so that
+/// the others keep their room when every status is short.
+fn columns(rows: &[LagRow<'_>]) -> Vec<Col> {
+    let mut cols = COLS.to_vec();
+    cols[STATUS_AT].width = status_width(rows.iter().map(|r| r.topic.status), COLS[STATUS_AT]);
+    let no_commit = rows
+        .iter()
+        .map(|r| no_commit_text(r.topic).chars().count())
+        .max()
+        .unwrap_or(0);
+    if no_commit > 0 {
+        let mut c = NO_COMMIT;
+        c.width = c.width.max(u16::try_from(no_commit).unwrap_or(u16::MAX));
+        cols.insert(NO_COMMIT_AT, c);
+    }
+    cols
+}
+
+fn status_width(statuses: impl Iterator<Item = LagStatus>, c: Col) -> u16 {
+    statuses
+        .map(|s| s.label().len() as u16)
+        .fold(c.width.max(c.title.len() as u16), u16::max)
+}
+
+/// "3 (1,234)": partitions without a commit and their backlog; empty when none.
+fn no_commit_text(t: &GroupTopicLag) -> String {
+    match t.partitions_without_commit {
+        0 => String::new(),
+        n => format!("{n} ({})", thousands_i(t.backlog_without_commit)),
+    }
+}
 
 const PART_COLS: [Col; 6] = [
     col("PARTITION", 9).right(),
@@ -40,6 +81,7 @@ const PART_COLS: [Col; 6] = [
     col("OWNER", 12).stretch().prio(1),
     col("STATUS", 6),
 ];
+const PART_STATUS_AT: usize = 5;
 
 /// "1.2 s", "~40 s" when estimated from the consume rate, "–" when unknown.
 pub fn lag_time(t: &GroupTopicLag) -> String {
@@ -60,7 +102,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let rows = model::lag_rows(app);
     let sel = app.list(Pane::Lag).selected;
-    let worst = rows.iter().map(|r| r.topic.status).max();
+    // The groups' own verdicts: they include problems that are no topic's (a worker of
+    // ours assigned nothing) and groups with nothing to show yet.
+    let worst = app.snapshot.groups.iter().map(|g| g.status).max();
     let right = app.loaded.then(|| {
         let groups = app.snapshot.groups.len();
         match worst {
@@ -90,13 +134,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         longest(&|r| group_name(r).len()),
         longest(&|r| r.topic.topic.len()),
     ];
-    let plan = plan(&COLS, &naturals, inner.width);
-    let table_rows = rows.iter().map(|r| lag_row(r, &plan)).collect();
+    let cols = columns(&rows);
+    let plan = plan(&cols, &naturals, inner.width);
+    let table_rows = rows.iter().map(|r| lag_row(r, &cols, &plan)).collect();
     let focused = app.focus == Pane::Lag;
     render_table(
         frame,
         inner,
-        &COLS,
+        &cols,
         &plan,
         table_rows,
         focused.then_some(sel),
@@ -111,33 +156,45 @@ fn group_name(r: &LagRow<'_>) -> String {
     }
 }
 
-fn lag_row<'a>(r: &LagRow<'_>, plan: &Plan) -> Row<'a> {
+fn lag_row<'a>(r: &LagRow<'_>, cols: &[Col], plan: &Plan) -> Row<'a> {
     let t = r.topic;
     let style = theme::lag_row(t.status);
-    Row::new(cells(
-        plan,
-        vec![
-            text_cell(truncate(&group_name(r), plan.width(0)), style),
-            text_cell(truncate_left(&t.topic, plan.width(1)), style),
-            num_cell(thousands_i(t.lag_sum), style),
-            num_cell(thousands_i(t.lag_max), style),
-            num_cell(lag_time(t), style),
-            num_cell(rate(t.out_per_sec), style),
-            num_cell(
-                sparkline(&t.lag_history, 10),
-                Style::new().fg(theme::status_color(t.status)),
-            ),
-            status_cell(t.status),
-            text_cell(truncate(&t.reason, plan.width(8)), style),
-        ],
-    ))
+    let (lag, max) = match t.lag_figures() {
+        Some((sum, max)) => (thousands_i(sum), thousands_i(max)),
+        None => ("–".to_string(), "–".to_string()),
+    };
+    let reason_at = cols.len() - 1;
+    let mut values = vec![
+        text_cell(truncate(&group_name(r), plan.width(0)), style),
+        text_cell(truncate_left(&t.topic, plan.width(1)), style),
+        num_cell(lag, style),
+        num_cell(max, style),
+        num_cell(lag_time(t), style),
+        num_cell(rate(t.out_per_sec), style),
+        num_cell(
+            sparkline(&t.lag_history, 10),
+            Style::new().fg(theme::status_color(t.status)),
+        ),
+        status_cell(t.status),
+        text_cell(truncate(&t.reason, plan.width(reason_at)), style),
+    ];
+    if cols.len() > COLS.len() {
+        values.insert(NO_COMMIT_AT, num_cell(no_commit_text(t), style));
+    }
+    Row::new(cells(plan, values))
 }
 
 fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, row: LagRow<'_>) {
     let t = row.topic;
+    let lag = t
+        .lag_figures()
+        .map_or_else(|| "–".to_string(), |(sum, _)| thousands_i(sum));
+    let no_commit = match t.partitions_without_commit {
+        0 => String::new(),
+        _ => format!(" · no commit {}", no_commit_text(t)),
+    };
     let summary = format!(
-        "lag {} · {} · {} · esc back",
-        thousands_i(t.lag_sum),
+        "lag {lag}{no_commit} · {} · {} · esc back",
         lag_time(t),
         t.status.label()
     );
@@ -173,7 +230,12 @@ fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, row: LagRow<'_>) {
             vec![Line::styled("no partition figures yet", theme::muted())],
         );
     }
-    let plan = plan(&PART_COLS, &[], inner.width);
+    let mut part_cols = PART_COLS;
+    part_cols[PART_STATUS_AT].width = status_width(
+        t.partitions.iter().map(|p| p.status),
+        PART_COLS[PART_STATUS_AT],
+    );
+    let plan = plan(&part_cols, &[], inner.width);
     let rows = t
         .partitions
         .iter()
@@ -188,7 +250,12 @@ fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, row: LagRow<'_>) {
                         p.committed.map(thousands_i).unwrap_or_else(|| "–".into()),
                         s,
                     ),
-                    num_cell(thousands_i(p.lag), s),
+                    num_cell(
+                        p.lag_figure()
+                            .map(thousands_i)
+                            .unwrap_or_else(|| "–".into()),
+                        s,
+                    ),
                     text_cell(p.owner.clone().unwrap_or_else(|| "–".into()), s),
                     status_cell(p.status),
                 ],
@@ -196,5 +263,5 @@ fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, row: LagRow<'_>) {
         })
         .collect();
     let sel = app.list(Pane::Lag).selected;
-    render_table(frame, inner, &PART_COLS, &plan, rows, Some(sel));
+    render_table(frame, inner, &part_cols, &plan, rows, Some(sel));
 }
