@@ -418,10 +418,10 @@ async fn status_json_matches_the_kafka_api_and_metrics_are_served() {
         assert_eq!(gp.committed, *committed, "committed of partition {p}");
         assert_eq!(gp.high, *high);
         let lag = high - committed.expect("committed");
-        assert_eq!(gp.lag, lag, "lag of partition {p}");
+        assert_eq!(gp.lag, Some(lag), "lag of partition {p}");
         lag_sum += lag;
     }
-    assert_eq!(gt.lag, lag_sum);
+    assert_eq!(gt.lag, Some(lag_sum));
     assert_eq!(
         t.messages,
         expected.iter().map(|(_, l, h, _)| h - l).sum::<i64>()
@@ -543,4 +543,127 @@ async fn the_record_at_a_committed_offset_gives_its_event_time() {
         found.values().all(|ts| *ts >= before && *ts <= after),
         "{found:?}"
     );
+}
+
+/// Issue 8: `eventdeck status` takes two samples, fewer than a status window, and used to
+/// call a stuck group OK ("collecting samples"). Here, as `status --json` reports it: a group
+/// that stopped with records waiting longer than `stall_after` is STOP from two samples and
+/// never OK; a group without commits on some partitions shows their lag as null and the
+/// records waiting behind them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn status_from_two_samples_is_never_ok_without_evidence() {
+    let bench = Bench::start().await;
+    let topic = bench.services.config.topics.user_activity.clone();
+    let (stop, produced) = producer(&bench, &topic, 500);
+    eventually("records on every partition", WAIT, || {
+        let (cluster, topic) = (bench.cluster().clone(), topic.clone());
+        async move {
+            let view = kafka_view(&cluster, "nobody", &topic).await;
+            view.iter()
+                .all(|(_, _, high, _)| *high >= 10)
+                .then_some(())
+                .ok_or(format!("{view:?}"))
+        }
+    })
+    .await;
+    let _ = stop.send(true);
+    produced.await.expect("producer");
+    // test-stuck read the first record of each partition and stopped; test-new committed
+    // on partition 0 only.
+    commit(
+        bench.cluster(),
+        "test-stuck",
+        &topic,
+        &[(0, 1), (1, 1), (2, 1)],
+    )
+    .await;
+    let view = kafka_view(bench.cluster(), "nobody", &topic).await;
+    commit(bench.cluster(), "test-new", &topic, &[(0, view[0].2)]).await;
+
+    let mut options = MonitorOptions::from_config(&bench.services.config);
+    options.interval = Duration::from_millis(200);
+    options.window = 10;
+    options.stall_after = Duration::from_secs(1);
+    options.record_budget = options.call_timeout;
+    options.groups = vec!["test-stuck".into(), "test-new".into()];
+    let report = |options: MonitorOptions| {
+        let cluster = bench.cluster().clone();
+        async move {
+            let snapshot = eventdeck::monitor::sample_now(&cluster, options, 2)
+                .await
+                .expect("sample");
+            let json = serde_json::to_value(StatusReport::from_snapshot(&snapshot)).expect("json");
+            let report: StatusReport = serde_json::from_value(json.clone()).expect("parse");
+            (report, json)
+        }
+    };
+    let stopped = eventually("test-stuck STOP from two samples", WAIT, || {
+        let options = options.clone();
+        let report = &report;
+        let topic = &topic;
+        async move {
+            let (r, _) = report(options).await;
+            let g = r
+                .groups
+                .iter()
+                .find(|g| g.group == "test-stuck")
+                .ok_or("test-stuck not reported")?
+                .clone();
+            let t = g
+                .topics
+                .iter()
+                .find(|t| &t.topic == topic)
+                .ok_or("no topic row")?;
+            let lag = t.lag.unwrap_or(0);
+            if lag > 0 && g.status == "OK" {
+                panic!("test-stuck is OK with {lag} records waiting: {}", t.reason);
+            }
+            (g.status == "STOP")
+                .then_some(g.clone())
+                .ok_or(format!("{} ({}): {}", g.status, lag, t.reason))
+        }
+    })
+    .await;
+    let t = &stopped.topics[0];
+    assert!(t.lag.is_some_and(|l| l > 0), "{t:?}");
+    assert!(t.reason.contains("2 samples"), "{}", t.reason);
+    assert!(t.lag_seconds.is_some_and(|s| s >= 1.0), "{t:?}");
+
+    let (r, json) = report(options.clone()).await;
+    let g = r
+        .groups
+        .iter()
+        .find(|g| g.group == "test-new")
+        .expect("test-new reported");
+    let t = g
+        .topics
+        .iter()
+        .find(|t| t.topic == topic)
+        .expect("topic row");
+    let expected_backlog: i64 = view[1..].iter().map(|(_, low, high, _)| high - low).sum();
+    assert_eq!(t.partitions_without_commit, 2, "{t:?}");
+    assert_eq!(t.backlog_without_commit, expected_backlog, "{t:?}");
+    assert_eq!(
+        t.lag,
+        Some(0),
+        "partition 0 is caught up, the others are not known"
+    );
+    assert_ne!(g.status, "OK", "{}: {}", g.status, g.reason);
+    assert_eq!(t.status, "UNKNOWN", "{}", t.reason);
+    // In the JSON itself: null, never 0.
+    let jg = json["groups"]
+        .as_array()
+        .and_then(|gs| gs.iter().find(|x| x["group"] == "test-new"))
+        .expect("test-new in JSON");
+    let jt = jg["topics"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|x| x["topic"] == topic.as_str()))
+        .expect("topic in JSON");
+    for p in jt["partitions"].as_array().expect("partitions") {
+        if p["partition"] == 0 {
+            assert_eq!(p["lag"], 0, "{p}");
+        } else {
+            assert!(p["lag"].is_null() && p["committed"].is_null(), "{p}");
+        }
+    }
 }
