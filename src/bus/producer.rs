@@ -11,6 +11,9 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use super::Cluster;
 use crate::config::ProducerConfig;
 
+/// One outgoing header: a name and its value bytes (`None` sends a null value).
+pub type HeaderRef<'a> = (&'a str, Option<&'a [u8]>);
+
 #[derive(Clone)]
 pub struct EventProducer {
     inner: FutureProducer,
@@ -38,25 +41,23 @@ impl EventProducer {
         Ok(Self { inner: c.create()? })
     }
 
-    /// Puts a record on the send queue; waits (asynchronously) only while the queue is full.
+    /// Puts a record on the send queue, byte for byte: `None` key or payload is sent as
+    /// null (a null key is partitioned by the producer, unlike an empty one), and headers
+    /// go out in the given order, repeated names and null values included. Waits
+    /// (asynchronously) only while the queue is full.
     pub async fn enqueue(
         &self,
         topic: &str,
-        key: &str,
-        payload: &[u8],
-        headers: &[(&str, &str)],
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &[HeaderRef<'_>],
     ) -> Result<DeliveryFuture, KafkaError> {
         loop {
-            let mut record = FutureRecord::to(topic).key(key).payload(payload);
+            let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
+            record.key = key;
+            record.payload = payload;
             if !headers.is_empty() {
-                let mut h = OwnedHeaders::new_with_capacity(headers.len());
-                for (k, v) in headers {
-                    h = h.insert(Header {
-                        key: k,
-                        value: Some(*v),
-                    });
-                }
-                record = record.headers(h);
+                record = record.headers(owned_headers(headers));
             }
             match self.inner.send_result(record) {
                 Ok(delivery) => return Ok(delivery),
@@ -68,14 +69,25 @@ impl EventProducer {
         }
     }
 
+    /// [`enqueue`](Self::enqueue) for our own events: a text key (an id), a value, no headers.
+    pub async fn enqueue_keyed(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+    ) -> Result<DeliveryFuture, KafkaError> {
+        self.enqueue(topic, Some(key.as_bytes()), Some(payload), &[])
+            .await
+    }
+
     /// Enqueues and waits for the acknowledgement (for the dead-letter topic and the CLI,
     /// where the caller must know the record is safe before going on).
     pub async fn send(
         &self,
         topic: &str,
-        key: &str,
-        payload: &[u8],
-        headers: &[(&str, &str)],
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &[HeaderRef<'_>],
     ) -> Result<Delivered, String> {
         let delivery = self
             .enqueue(topic, key, payload, headers)
@@ -94,6 +106,15 @@ impl EventProducer {
     }
 }
 
+/// The rdkafka header list for `headers`, in order, repeated names and null values kept.
+pub fn owned_headers(headers: &[HeaderRef<'_>]) -> OwnedHeaders {
+    let mut h = OwnedHeaders::new_with_capacity(headers.len());
+    for (key, value) in headers {
+        h = h.insert(Header { key, value: *value });
+    }
+    h
+}
+
 /// Turns a delivery future into where the record landed, or the reason it did not.
 pub async fn resolve(delivery: DeliveryFuture) -> Result<Delivered, String> {
     match delivery.await {
@@ -103,5 +124,34 @@ pub async fn resolve(delivery: DeliveryFuture) -> Result<Delivered, String> {
         }),
         Ok(Err((e, _))) => Err(e.to_string()),
         Err(_) => Err("producer closed before delivery".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::Headers;
+
+    #[test]
+    fn headers_keep_order_duplicates_and_nulls() {
+        let h = owned_headers(&[
+            ("trace", Some(&b"t-1"[..])),
+            ("a", Some(&[0xff, 0x00][..])),
+            ("a", None),
+            ("a", Some(&b""[..])),
+        ]);
+        let got: Vec<(String, Option<Vec<u8>>)> = h
+            .iter()
+            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("trace".to_string(), Some(b"t-1".to_vec())),
+                ("a".to_string(), Some(vec![0xff, 0x00])),
+                ("a".to_string(), None),
+                ("a".to_string(), Some(Vec::new())),
+            ]
+        );
     }
 }

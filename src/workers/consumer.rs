@@ -10,7 +10,7 @@ use std::time::Duration;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
-use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -118,13 +118,7 @@ pub async fn run_consumer<H: BatchHandler>(
             received = consumer.recv(), if !batch.is_full() => match received {
                 Ok(m) => {
                     recv_errors = 0;
-                    batch.push(Record {
-                        topic: m.topic().to_string(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                    }, std::time::Instant::now());
+                    batch.push(Record::from_message(&m), std::time::Instant::now());
                 }
                 Err(e) => {
                     recv_errors += 1;

@@ -81,7 +81,7 @@ impl BatchHandler for Indexer {
         let mut event_records: Vec<&Record> = Vec::with_capacity(records.len());
         let mut dead: Vec<(&Record, String)> = Vec::new();
         for r in records {
-            match parse_message_event(&r.payload) {
+            match parse_message_event(r.value()) {
                 Ok(e) => {
                     events.push(e);
                     event_records.push(r);

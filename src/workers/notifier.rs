@@ -154,7 +154,7 @@ impl BatchHandler for Notifier {
         let mut pending: Vec<Mention> = Vec::new();
         for r in records {
             // Records that do not parse are the indexer's to dead-letter; skip them here.
-            let Ok(event) = parse_message_event(&r.payload) else {
+            let Ok(event) = parse_message_event(r.value()) else {
                 continue;
             };
             newest = newest.max(Some(event.timestamp));
@@ -182,7 +182,7 @@ impl BatchHandler for Notifier {
                 .map_err(|e| e.to_string())?;
             let delivery = self
                 .producer
-                .enqueue(&self.topic, &m.user_id, &bytes, &[])
+                .enqueue_keyed(&self.topic, &m.user_id, &bytes)
                 .await
                 .map_err(|e| format!("{}: {e}", self.topic))?;
             sends.push(async move { (sent, resolve(delivery).await) });

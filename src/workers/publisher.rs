@@ -62,7 +62,7 @@ impl Publisher {
             MessageEvent::Deleted(p) => &p.channel_id,
         };
         self.producer
-            .enqueue(self.topic_for(event), key, &bytes, &[])
+            .enqueue_keyed(self.topic_for(event), key, &bytes)
             .await
             .map_err(|e| e.to_string())
     }

@@ -129,7 +129,7 @@ fn producer(bench: &Bench, topic: &str, per_sec: u64) -> (watch::Sender<bool>, J
             );
             let body = serde_json::to_vec(&env).expect("json");
             if producer
-                .enqueue(&topic, &env.event_id, &body, &[])
+                .enqueue_keyed(&topic, &env.event_id, &body)
                 .await
                 .is_ok()
             {

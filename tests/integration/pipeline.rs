@@ -213,12 +213,12 @@ async fn malformed_and_unknown_events_go_to_the_dlq_and_their_neighbours_are_ind
     publish_all(&publisher, &[created(1, "before the bad ones", &[])]).await;
     let producer = publisher.producer.clone();
     producer
-        .send(&topic, "ch_x", b"{this is not json", &[])
+        .send(&topic, Some(b"ch_x"), Some(b"{this is not json"), &[])
         .await
         .expect("raw");
     let unknown = br#"{"event_type":"message.pinned","event_id":"e","timestamp":1,"payload":{}}"#;
     producer
-        .send(&topic, "ch_x", unknown, &[])
+        .send(&topic, Some(b"ch_x"), Some(unknown), &[])
         .await
         .expect("raw");
     publish_all(&publisher, &[created(2, "after the bad ones", &[])]).await;
