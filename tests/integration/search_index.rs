@@ -1,7 +1,9 @@
-//! One suite of cases for both `SearchIndex` implementations: `elastic` against a real
-//! osmem-server clone and `local` (tantivy) in a temp dir. Same documents, same queries, same
-//! expected hits and order wherever the order is unambiguous.
+//! One suite of cases for both `SearchIndex` implementations on three servers: `elastic`
+//! against an osmem-server clone and against noida-db's Elasticsearch API (one noida per
+//! test), and `local` (tantivy) in a temp dir. Same documents, same queries, same expected hits
+//! and order wherever the order is unambiguous.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use eventdeck::config::SearchConfig;
@@ -9,33 +11,59 @@ use eventdeck::search::elastic::ElasticIndex;
 use eventdeck::search::local::LocalIndex;
 use eventdeck::search::{ItemOutcome, SearchDoc, SearchIndex, SearchQuery, SortOrder};
 
-use crate::harness::search_server;
+use crate::harness::{search_server, Noida};
 
-async fn elastic() -> (Arc<dyn SearchIndex>, Option<tempfile::TempDir>) {
+/// An index and what must outlive it (a temp dir, a server).
+type Held = (Arc<dyn SearchIndex>, Box<dyn Any + Send>);
+
+async fn elastic_at(url: String) -> Arc<dyn SearchIndex> {
     let config = SearchConfig {
-        url: search_server().await,
+        url,
         ..SearchConfig::default()
     };
     let index = ElasticIndex::new(&config).expect("client");
     index.ensure_index().await.expect("index created");
-    (Arc::new(index), None)
+    Arc::new(index)
 }
 
-async fn local() -> (Arc<dyn SearchIndex>, Option<tempfile::TempDir>) {
+async fn elastic() -> Held {
+    (elastic_at(search_server().await).await, Box::new(()))
+}
+
+async fn noida() -> Held {
+    let noida = tokio::task::spawn_blocking(Noida::start)
+        .await
+        .expect("noida start");
+    (
+        elastic_at(noida.elasticsearch.clone()).await,
+        Box::new(noida),
+    )
+}
+
+async fn local() -> Held {
     let dir = tempfile::tempdir().expect("tempdir");
     let index = LocalIndex::open(&dir.path().join("index")).expect("local index");
     index.ensure_index().await.expect("ensure");
-    (Arc::new(index), Some(dir))
+    (Arc::new(index), Box::new(dir))
 }
 
-/// Runs each case against both implementations as two tests.
-macro_rules! both {
+/// Runs each case against every implementation and server: three tests.
+macro_rules! all_three {
     ($($case:ident),* $(,)?) => {
         mod elastic_index {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let (index, _dir) = super::elastic().await;
+                    let (index, _held) = super::elastic().await;
+                    super::$case(index).await;
+                }
+            )*
+        }
+        mod noida_index {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (index, _held) = super::noida().await;
                     super::$case(index).await;
                 }
             )*
@@ -44,7 +72,7 @@ macro_rules! both {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let (index, _dir) = super::local().await;
+                    let (index, _held) = super::local().await;
                     super::$case(index).await;
                 }
             )*
@@ -52,7 +80,7 @@ macro_rules! both {
     };
 }
 
-both!(
+all_three!(
     match_ors_the_analysed_terms,
     filters_restrict_by_channel_author_and_time,
     newest_first_with_paging,
