@@ -1,6 +1,12 @@
-//! The monitoring engine against the real embedded broker: lag that grows under a slow
-//! consumer (WARN), a consumer that stops (STOP), a member joining (a rebalance, partitions
-//! split), and `eventdeck status --json` against what the Kafka API says at the same moment.
+//! The monitoring engine against a real broker: lag that grows under a slow consumer (WARN),
+//! a consumer that stops (STOP), a member joining (a rebalance, partitions split), a stopped
+//! indexer with events waiting (not OK), and `eventdeck status --json` against what the Kafka
+//! API says at the same moment. Each runs on the embedded broker and on noida-db as an
+//! external cluster (`embedded::…`, `noida::…`).
+//!
+//! On noida only, because the embedded broker cannot list or describe groups: another
+//! service's group found with no configuration, with its state, members and assignments; our
+//! workers as the broker describes them.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -18,9 +24,17 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::harness::{eventually, Bench};
+use crate::harness::{eventually, on_both_clusters, wait_committed, Backend, Bench};
 
 const WAIT: Duration = Duration::from_secs(60);
+
+on_both_clusters!(
+    a_slow_consumer_lags_with_warn_and_stopping_it_gives_stop,
+    a_second_consumer_joining_is_a_rebalance_and_the_partitions_split,
+    status_json_matches_the_kafka_api_and_metrics_are_served,
+    the_record_at_a_committed_offset_gives_its_event_time,
+    a_stopped_indexer_with_events_waiting_is_not_ok,
+);
 
 /// A monitor sampling every 200 ms with a 10-sample window (2 s), watching `groups` too.
 fn monitor(
@@ -32,6 +46,8 @@ fn monitor(
     options.interval = Duration::from_millis(200);
     options.window = 10;
     options.groups.extend(groups.iter().map(|g| g.to_string()));
+    // Where the broker describes groups (noida), often enough for a test to see changes.
+    options.describe_every = Duration::from_secs(1);
     let setup = MonitorSetup::new(bench.cluster().clone(), options)
         .with_index(bench.services.index.clone())
         .with_events(events);
@@ -146,9 +162,8 @@ fn lag_of(g: &GroupStats) -> i64 {
     g.topics.iter().map(|t| t.lag_sum).sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_slow_consumer_lags_with_warn_and_stopping_it_gives_stop() {
-    let bench = Bench::start().await;
+async fn a_slow_consumer_lags_with_warn_and_stopping_it_gives_stop(backend: Backend) {
+    let bench = Bench::on(backend).await;
     let topic = bench.services.config.topics.user_activity.clone();
     let (tx, events) = mpsc::unbounded_channel();
     let rx = monitor(&bench, &["test-slow"], events);
@@ -195,10 +210,16 @@ async fn a_slow_consumer_lags_with_warn_and_stopping_it_gives_stop() {
         "in {in_rate}/s vs out {}/s",
         t.out_per_sec
     );
-    assert!(warn
-        .members
-        .iter()
-        .any(|m| m.member == "slow-1" && m.assignments.len() == 3));
+    // Our worker by its client id: its member id is the worker's name where only our
+    // callbacks know it (embedded) and the broker's member id where the broker describes
+    // the group (noida, Kafka).
+    assert!(
+        warn.members
+            .iter()
+            .any(|m| m.client_id == "eventdeck-slow-1" && m.ours && m.assignments.len() == 3),
+        "{:?}",
+        warn.members
+    );
     // The time lag is read from the record at the committed offset (our envelope's time).
     group_until(&rx, "test-slow", "a time lag read from a record", |g| {
         let t = &g.topics[0];
@@ -231,9 +252,8 @@ async fn a_slow_consumer_lags_with_warn_and_stopping_it_gives_stop() {
     assert!(produced.await.expect("producer task") > 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_second_consumer_joining_is_a_rebalance_and_the_partitions_split() {
-    let bench = Bench::start().await;
+async fn a_second_consumer_joining_is_a_rebalance_and_the_partitions_split(backend: Backend) {
+    let bench = Bench::on(backend).await;
     let (tx, events) = mpsc::unbounded_channel();
     let rx = monitor(&bench, &["test-split"], events);
     let fast = Duration::from_millis(1);
@@ -272,13 +292,338 @@ async fn a_second_consumer_joining_is_a_rebalance_and_the_partitions_split() {
         "one rebalance for the join, seen by both members"
     );
     assert!(two.last_rebalance_ms > one.last_rebalance_ms);
-    // Every partition's owner shows in the lag table.
+    // Every partition's owner shows in the lag table: one of the two members, both ours,
+    // known by their client ids (member ids are worker names on the embedded broker, the
+    // broker's ids where it describes the group).
     let owners: BTreeSet<String> = two.topics[0]
         .partitions
         .iter()
         .filter_map(|p| p.owner.clone())
         .collect();
-    assert_eq!(owners, ["c1".to_string(), "c2".to_string()].into());
+    let members: BTreeSet<String> = two
+        .members
+        .iter()
+        .filter(|m| m.ours && ["eventdeck-c1", "eventdeck-c2"].contains(&m.client_id.as_str()))
+        .map(|m| m.member.clone())
+        .collect();
+    assert_eq!(members.len(), 2, "{:?}", two.members);
+    assert_eq!(owners, members);
+    if backend == Backend::Embedded {
+        assert_eq!(owners, ["c1".to_string(), "c2".to_string()].into());
+    }
+}
+
+/// Publishes `message.created` events `ids` (one channel per id modulo 3) and waits for
+/// their delivery.
+async fn publish_created(bench: &Bench, ids: std::ops::Range<usize>) {
+    use eventdeck::event::{MessageCreated, MessageEvent};
+    let publisher = bench.services.publisher().expect("publisher");
+    let mut deliveries = Vec::new();
+    for i in ids {
+        let event = MessageEvent::Created(MessageCreated {
+            message_id: format!("msg_{i:05}"),
+            channel_id: format!("ch_{:02}", i % 3),
+            author_id: "user_001".into(),
+            content: format!("waiting message {i}"),
+            mentions: vec![],
+            attachments: vec![],
+        });
+        deliveries.push(publisher.enqueue(&event).await.expect("enqueue"));
+    }
+    for d in deliveries {
+        eventdeck::bus::producer::resolve(d)
+            .await
+            .expect("delivered");
+    }
+}
+
+fn message_topics(bench: &Bench) -> Vec<String> {
+    bench
+        .services
+        .config
+        .message_topics()
+        .iter()
+        .map(|t| t.to_string())
+        .collect()
+}
+
+/// The indexer handled everything and stopped (it left its group); then more events arrive.
+/// Lag > 0 with nobody consuming is never OK (DESIGN.md §6), and after the window it is STOP.
+async fn a_stopped_indexer_with_events_waiting_is_not_ok(backend: Backend) {
+    let bench = Bench::on(backend).await;
+    let group = bench.services.config.groups.indexer.clone();
+    let topics = message_topics(&bench);
+    let (tx, events) = mpsc::unbounded_channel();
+    let mut rx = monitor(&bench, &[], events);
+    publish_created(&bench, 0..30).await;
+    let (stop, shutdown) = watch::channel(false);
+    let indexer = bench
+        .services
+        .spawn_indexer(Reporter::new(tx), shutdown)
+        .expect("indexer");
+    wait_committed(bench.cluster(), &group, &topics, WAIT).await;
+    group_until(&rx, &group, "caught up", |g| {
+        (lag_of(g) == 0 && g.status == LagStatus::Ok)
+            .then_some(())
+            .ok_or(format!("lag {}", lag_of(g)))
+    })
+    .await;
+    let _ = stop.send(true);
+    indexer.await.expect("join").expect("indexer stopped");
+    publish_created(&bench, 30..90).await;
+
+    // Every snapshot from here on: lag > 0 is not OK. Until STOP, then one more window.
+    let window = Duration::from_millis(200) * 10;
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut waiting_seen = false;
+    let mut stop_seen: Option<std::time::Instant> = None;
+    let mut last = String::new();
+    while stop_seen.is_none_or(|t| t.elapsed() < window) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(
+            !left.is_zero(),
+            "{group} not STOP within {WAIT:?}; last: {last}"
+        );
+        let _ = tokio::time::timeout(left, rx.changed()).await;
+        let snapshot = rx.borrow_and_update().clone();
+        let Some(g) = snapshot.groups.iter().find(|g| g.group == group) else {
+            continue;
+        };
+        let lag = lag_of(g);
+        let reasons: Vec<String> = g
+            .topics
+            .iter()
+            .map(|t| format!("{} {:?} {}", t.topic, t.status, t.reason))
+            .collect();
+        last = format!("lag {lag}, {:?}: {reasons:?}", g.status);
+        if lag > 0 {
+            waiting_seen = true;
+            assert_ne!(
+                g.status,
+                LagStatus::Ok,
+                "a stopped indexer with {lag} events waiting is OK: {reasons:?}"
+            );
+        }
+        if waiting_seen && g.status == LagStatus::Stop && stop_seen.is_none() {
+            assert!(g.members.is_empty(), "{:?}", g.members);
+            stop_seen = Some(std::time::Instant::now());
+        }
+    }
+}
+
+/// Another service's consumer group — a plain rdkafka consumer, nothing of eventdeck's — is
+/// found by listing the broker's groups: no `monitor.groups`, no worker of ours reports it.
+/// Its state, member and assignment come from DescribeGroups, its lag from its commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn noida_another_services_group_is_listed_with_no_configuration() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let bench = Bench::on(Backend::Noida).await;
+    let topic = bench.services.config.topics.user_activity.clone();
+    let (stop_producer, produced) = producer(&bench, &topic, 500);
+    eventually("records on every partition", WAIT, || {
+        let (cluster, topic) = (bench.cluster().clone(), topic.clone());
+        async move {
+            let view = kafka_view(&cluster, "nobody", &topic).await;
+            view.iter()
+                .all(|(_, _, high, _)| *high >= 5)
+                .then_some(())
+                .ok_or(format!("{view:?}"))
+        }
+    })
+    .await;
+    let _ = stop_producer.send(true);
+    produced.await.expect("producer");
+    let (_tx, events) = mpsc::unbounded_channel();
+    let rx = monitor(&bench, &[], events);
+    assert!(!bench
+        .services
+        .config
+        .monitor
+        .groups
+        .contains(&"billing-service".to_string()));
+
+    // billing-service consumes and commits every record, and stays in its group until told.
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let billing = {
+        let (bootstrap, topic, stop) = (
+            bench.cluster().bootstrap.clone(),
+            topic.clone(),
+            stop.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let c: BaseConsumer = rdkafka::ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap)
+                .set("group.id", "billing-service")
+                .set("client.id", "billing-worker")
+                .set("enable.auto.commit", "false")
+                .set("auto.offset.reset", "earliest")
+                .create()
+                .expect("billing consumer");
+            c.subscribe(&[&topic]).expect("subscribe");
+            let mut consumed = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                    c.commit_message(&m, CommitMode::Sync).expect("commit");
+                    consumed += 1;
+                }
+            }
+            drop(c); // closes the consumer: it leaves the group
+            consumed
+        })
+    };
+    let partitions: BTreeSet<(String, i32)> = (0..3).map(|p| (topic.clone(), p)).collect();
+    let listed = group_until(
+        &rx,
+        "billing-service",
+        "billing-service described and caught up",
+        |g| {
+            let owned: BTreeSet<(String, i32)> = g
+                .members
+                .iter()
+                .flat_map(|m| m.assignments.iter().cloned())
+                .collect();
+            let ok = g.state.as_deref() == Some("Stable")
+                && g.members.len() == 1
+                && g.members[0].client_id == "billing-worker"
+                && owned == partitions
+                && lag_of(g) == 0
+                && g.topics.iter().any(|t| t.topic == topic);
+            ok.then_some(()).ok_or(format!(
+                "state {:?}, members {:?}, lag {}",
+                g.state,
+                g.members,
+                lag_of(g)
+            ))
+        },
+    )
+    .await;
+    assert!(!listed.members[0].ours);
+    assert!(!listed.members[0].member.is_empty());
+    let rows = &listed
+        .topics
+        .iter()
+        .find(|t| t.topic == topic)
+        .expect("topic")
+        .partitions;
+    let expected = kafka_view(bench.cluster(), "billing-service", &topic).await;
+    for (p, _, high, committed) in &expected {
+        let row = rows
+            .iter()
+            .find(|r| r.partition == *p)
+            .expect("partition row");
+        assert_eq!(row.committed, *committed, "committed of partition {p}");
+        assert_eq!(
+            committed,
+            &Some(*high),
+            "billing-service consumed partition {p}"
+        );
+        assert_eq!(
+            row.owner.as_deref(),
+            Some("billing-worker"),
+            "owner of partition {p}"
+        );
+    }
+
+    // The consumer closes: the group is still listed, Empty, with nobody in it.
+    stop.store(true, Ordering::Relaxed);
+    assert!(billing.await.expect("billing task") > 0);
+    group_until(&rx, "billing-service", "billing-service empty", |g| {
+        (g.state.as_deref() == Some("Empty") && g.members.is_empty())
+            .then_some(())
+            .ok_or(format!("state {:?}, members {:?}", g.state, g.members))
+    })
+    .await;
+}
+
+/// Our indexer and notifier as the broker describes them (member id, client id, host and the
+/// partitions of each), and the same members merged with our workers' own reports: one row
+/// per worker, marked ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn noida_our_workers_are_members_with_the_partitions_the_broker_describes() {
+    let bench = Bench::on(Backend::Noida).await;
+    let config = bench.services.config.clone();
+    let (tx, events) = mpsc::unbounded_channel();
+    let (_quiet, no_events) = mpsc::unbounded_channel();
+    let merged = monitor(&bench, &[], events);
+    let described = monitor(&bench, &[], no_events);
+    let (stop, shutdown) = watch::channel(false);
+    let indexer = bench
+        .services
+        .spawn_indexer(Reporter::new(tx.clone()), shutdown.clone())
+        .expect("indexer");
+    let notifier = bench
+        .services
+        .spawn_notifier(Reporter::new(tx), shutdown)
+        .expect("notifier");
+    let all = |topics: &[&String]| -> BTreeSet<(String, i32)> {
+        topics
+            .iter()
+            .flat_map(|t| (0..3).map(move |p| (t.to_string(), p)))
+            .collect()
+    };
+    let t = &config.topics;
+    let cases = [
+        (
+            config.groups.indexer.clone(),
+            "eventdeck-indexer",
+            "indexer",
+            all(&[&t.created, &t.updated, &t.deleted]),
+        ),
+        (
+            config.groups.notifier.clone(),
+            "eventdeck-notifier",
+            "notifier",
+            all(&[&t.created, &t.updated]),
+        ),
+    ];
+    for (group, client_id, worker, partitions) in &cases {
+        let owned = |g: &GroupStats| -> BTreeSet<(String, i32)> {
+            g.members
+                .iter()
+                .flat_map(|m| m.assignments.iter().cloned())
+                .collect()
+        };
+        // The broker's word only: this monitor hears nothing from our workers.
+        let d = group_until(&described, group, "described by the broker", |g| {
+            let ok = g.state.as_deref() == Some("Stable")
+                && g.members.len() == 1
+                && g.members[0].client_id == *client_id
+                && owned(g) == *partitions;
+            ok.then_some(())
+                .ok_or(format!("state {:?}, members {:?}", g.state, g.members))
+        })
+        .await;
+        let member = d.members[0].clone();
+        assert!(
+            !member.ours,
+            "nothing told this monitor that {client_id} is ours"
+        );
+        assert!(
+            !member.member.is_empty() && member.member != *worker,
+            "{member:?}"
+        );
+        assert!(
+            !member.host.is_empty() && member.host != "this process",
+            "{member:?}"
+        );
+        // With our workers' reports: the same single member, now marked ours.
+        group_until(
+            &merged,
+            group,
+            "the broker's member merged with ours",
+            |g| {
+                let ok = g.members.len() == 1
+                    && g.members[0].ours
+                    && g.members[0].member == member.member
+                    && owned(g) == *partitions;
+                ok.then_some(()).ok_or(format!("members {:?}", g.members))
+            },
+        )
+        .await;
+    }
+    let _ = stop.send(true);
+    indexer.await.expect("join").expect("indexer stopped");
+    notifier.await.expect("join").expect("notifier stopped");
 }
 
 /// Commits `offsets` for `group` on `topic`, as a consumer of that group would.
@@ -341,9 +686,8 @@ async fn kafka_view(
     .expect("view task")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn status_json_matches_the_kafka_api_and_metrics_are_served() {
-    let bench = Bench::start().await;
+async fn status_json_matches_the_kafka_api_and_metrics_are_served(backend: Backend) {
+    let bench = Bench::on(backend).await;
     let config = &bench.services.config;
     let topic = config.topics.user_activity.clone();
     let group = config.groups.indexer.clone();
@@ -371,6 +715,7 @@ async fn status_json_matches_the_kafka_api_and_metrics_are_served() {
         .arg(bench.dir.path().join("data"))
         .current_dir(bench.dir.path())
         .env_remove("EVENTDECK_CONFIG")
+        .envs(bench.child_env())
         .output()
         .await
         .expect("run eventdeck status");
@@ -442,6 +787,8 @@ async fn status_json_matches_the_kafka_api_and_metrics_are_served() {
         .args(["status", "--data-dir"])
         .arg(bench.dir.path().join("data"))
         .current_dir(bench.dir.path())
+        .env_remove("EVENTDECK_CONFIG")
+        .envs(bench.child_env())
         .output()
         .await
         .expect("run eventdeck status");
@@ -497,10 +844,9 @@ async fn http_get(port: u16, path: &str) -> Result<String, String> {
     Ok(body)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_record_at_a_committed_offset_gives_its_event_time() {
+async fn the_record_at_a_committed_offset_gives_its_event_time(backend: Backend) {
     use eventdeck::monitor::records::RecordReader;
-    let bench = Bench::start().await;
+    let bench = Bench::on(backend).await;
     let topic = bench.services.config.topics.user_activity.clone();
     let before = eventdeck::event::now_ms();
     let (stop, produced) = producer(&bench, &topic, 500);
