@@ -19,6 +19,9 @@ const CLUSTER_ID: &str = "eventdeck";
 pub struct EmbeddedBroker {
     pub address: String,
     task: JoinHandle<()>,
+    /// A second handle on the broker's SQLite file, opened to reset the groups; kept open
+    /// while the broker runs (see `groups::empty_stale_groups`).
+    _storage: StorageContainer,
 }
 
 impl EmbeddedBroker {
@@ -34,9 +37,10 @@ impl EmbeddedBroker {
         }
         let storage = storage_url(&data_dir.join("broker.db"))?;
         let listener = Url::parse(&format!("tcp://{address}"))?;
-        let emptied = super::groups::empty_stale_groups(&storage, &listener, NODE_ID, CLUSTER_ID)
-            .await
-            .map_err(|e| anyhow::anyhow!("embedded broker: resetting consumer groups: {e}"))?;
+        let (storage_handle, emptied) =
+            super::groups::empty_stale_groups(&storage, &listener, NODE_ID, CLUSTER_ID)
+                .await
+                .map_err(|e| anyhow::anyhow!("embedded broker: resetting consumer groups: {e}"))?;
         if emptied > 0 {
             tracing::info!(
                 groups = emptied,
@@ -69,7 +73,11 @@ impl EmbeddedBroker {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(Self { address, task })
+        Ok(Self {
+            address,
+            task,
+            _storage: storage_handle,
+        })
     }
 }
 

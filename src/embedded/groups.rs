@@ -50,14 +50,18 @@ pub fn has_membership(detail: &GroupDetail) -> bool {
         }
 }
 
-/// Empties every stored group of its members before the broker serves. Returns how many
-/// groups held members from before.
+/// Empties every stored group of its members before the broker serves. Returns the storage
+/// handle it used and how many groups held members from before.
+///
+/// Keep the handle open as long as the broker runs: closing the last connection to an SQLite
+/// file in WAL mode checkpoints it under an exclusive lock, and tansu's writes meanwhile fail
+/// at once with "database is locked" (it sets no busy timeout).
 pub async fn empty_stale_groups(
     storage: &Url,
     listener: &Url,
     node_id: i32,
     cluster_id: &str,
-) -> Result<usize, GroupResetError> {
+) -> Result<(StorageContainer, usize), GroupResetError> {
     let store = StorageContainer::builder()
         .node_id(node_id)
         .cluster_id(cluster_id)
@@ -109,7 +113,7 @@ pub async fn empty_stale_groups(
         );
         emptied_count += 1;
     }
-    Ok(emptied_count)
+    Ok((store, emptied_count))
 }
 
 #[cfg(test)]

@@ -14,9 +14,11 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::assignment_watch::{decide, Decision, EmptyAssignment, Probe, HEAL_AFTER};
 use super::batch::{commit_offsets, Batch, BatchLimits, Record};
 use super::report::{Reporter, WorkerEvent, WorkerState};
 use crate::bus::Cluster;
+use crate::monitor::protocol::decode_assignment;
 
 /// What a worker does with a batch. `Err` means "try the same records again later".
 #[async_trait::async_trait]
@@ -107,6 +109,9 @@ pub async fn run_consumer<H: BatchHandler>(
     let mut batch = Batch::new(spec.limits);
     let mut handled: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut recv_errors = 0u32;
+    let mut empty = EmptyAssignment::default();
+    let mut watch_tick = tokio::time::interval(WATCH_EVERY);
+    watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if *shutdown.borrow() {
             break;
@@ -115,6 +120,9 @@ pub async fn run_consumer<H: BatchHandler>(
         tokio::select! {
             biased;
             _ = shutdown.changed() => {}
+            _ = watch_tick.tick() => {
+                heal_empty_assignment(&consumer, &cluster, &spec, &mut empty).await;
+            }
             received = consumer.recv(), if !batch.is_full() => match received {
                 Ok(m) => {
                     recv_errors = 0;
@@ -177,6 +185,102 @@ pub async fn run_consumer<H: BatchHandler>(
     .await?;
     reporter.state(&spec.worker, WorkerState::Stopped);
     Ok(())
+}
+
+/// How often a worker looks at its own assignment (a local call, no request).
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// Rejoins the group when the worker has held no partition for [`HEAL_AFTER`] while its
+/// topics have partitions and no other member holds them (see `assignment_watch`).
+async fn heal_empty_assignment(
+    consumer: &Arc<WorkerConsumer>,
+    cluster: &Cluster,
+    spec: &ConsumerSpec,
+    empty: &mut EmptyAssignment,
+) {
+    let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+    let now = std::time::Instant::now();
+    if !empty.observe(assigned, now, HEAL_AFTER) {
+        return;
+    }
+    let empty_for = empty.empty_for(now).unwrap_or_default();
+    let probing = consumer.clone();
+    let (topics, group, embedded) = (spec.topics.clone(), spec.group.clone(), cluster.embedded);
+    let probe = tokio::task::spawn_blocking(move || probe(&probing, &topics, &group, embedded))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|p| p);
+    let probe = match probe {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(worker = %spec.worker, error = %e, "no partitions; cannot ask the cluster why");
+            empty.restart(now);
+            return;
+        }
+    };
+    match decide(&probe, empty_for) {
+        Decision::Rejoin(reason) => {
+            tracing::warn!(worker = %spec.worker, group = %spec.group, %reason, "rejoining the group");
+            consumer.unsubscribe();
+            let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
+            if let Err(e) = consumer.subscribe(&topics) {
+                tracing::error!(worker = %spec.worker, error = %e, "subscribing again failed");
+            }
+        }
+        Decision::Keep(reason) => {
+            tracing::info!(worker = %spec.worker, group = %spec.group, %reason, "no partitions")
+        }
+    }
+    empty.restart(now);
+}
+
+/// Blocking: the partitions of `topics` and the other live members of `group`.
+fn probe(
+    consumer: &WorkerConsumer,
+    topics: &[String],
+    group: &str,
+    embedded: bool,
+) -> Result<Probe, String> {
+    let timeout = Duration::from_secs(5);
+    let mut topic_partitions = 0;
+    for topic in topics {
+        let md = consumer
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(|e| format!("metadata of {topic}: {e}"))?;
+        topic_partitions += md
+            .topics()
+            .iter()
+            .map(|t| t.partitions().len())
+            .sum::<usize>();
+    }
+    // The embedded broker drops the connection on DescribeGroups: do not ask it.
+    let other_members = if embedded {
+        None
+    } else {
+        consumer
+            .fetch_group_list(Some(group), timeout)
+            .ok()
+            .and_then(|list| {
+                let g = list.groups().iter().find(|g| g.name() == group)?;
+                // We hold nothing, so a member that holds partitions is another one; members
+                // without an assignment (ourselves among them) take nothing from us.
+                Some(
+                    g.members()
+                        .iter()
+                        .filter(|m| {
+                            m.assignment()
+                                .and_then(decode_assignment)
+                                .is_some_and(|a| !a.is_empty())
+                        })
+                        .count(),
+                )
+            })
+    };
+    Ok(Probe {
+        topic_partitions,
+        other_members,
+        embedded,
+    })
 }
 
 fn offsets_list(offsets: &BTreeMap<(String, i32), i64>) -> TopicPartitionList {

@@ -97,6 +97,9 @@ impl BatchHandler for Indexer {
             .map_err(|e| e.to_string())?;
         let plan = plan_bulk(&events, &stored);
         let outcomes = self.apply_with_retries(&plan.docs).await?;
+        // The consumer loop commits offsets once this returns: what was applied must first
+        // survive a crash (the local index holds it in memory until its next commit).
+        self.index.make_durable().await.map_err(|e| e.to_string())?;
         for (outcome, sources) in outcomes.iter().zip(&plan.sources) {
             if let ItemOutcome::Rejected(reason) = outcome {
                 for &pos in sources {

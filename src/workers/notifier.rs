@@ -2,76 +2,21 @@
 //! a message, never to the author, never twice for the same message and user (a replay, or an
 //! edit that keeps the mention), and again for a user an edit adds.
 
-use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::collections::HashMap;
 
 use futures::future::join_all;
 
 use super::batch::Record;
 use super::consumer::BatchHandler;
+use super::notify_recovery::notified_since;
 use super::report::{Reporter, WorkerEvent};
+pub use super::sent_memory::SentMemory;
 use crate::bus::producer::{resolve, EventProducer};
+use crate::bus::Cluster;
 use crate::event::{
-    envelope, extract_mentions, new_event_id, parse_message_event, MessageEvent, NotificationSent,
+    envelope, extract_mentions, new_event_id, now_ms, parse_message_event, MessageEvent,
+    NotificationSent,
 };
-
-/// Which (message, user) pairs were notified; kept in a file so restarts remember too.
-pub struct SentMemory {
-    sent: HashSet<(String, String)>,
-    file: Option<std::fs::File>,
-}
-
-impl SentMemory {
-    pub fn in_memory() -> Self {
-        Self {
-            sent: HashSet::new(),
-            file: None,
-        }
-    }
-
-    /// Loads `path` (one `message_id<TAB>user_id` a line) and appends to it from now on.
-    pub fn open(path: PathBuf) -> std::io::Result<Self> {
-        let mut sent = HashSet::new();
-        if let Ok(f) = std::fs::File::open(&path) {
-            for line in std::io::BufReader::new(f).lines() {
-                let line = line?;
-                if let Some((m, u)) = line.split_once('\t') {
-                    sent.insert((m.to_string(), u.to_string()));
-                }
-            }
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        Ok(Self {
-            sent,
-            file: Some(file),
-        })
-    }
-
-    pub fn contains(&self, message: &str, user: &str) -> bool {
-        self.sent.contains(&(message.to_string(), user.to_string()))
-    }
-
-    pub fn remember(&mut self, message: &str, user: &str) -> std::io::Result<()> {
-        if self.sent.insert((message.to_string(), user.to_string())) {
-            if let Some(f) = &mut self.file {
-                writeln!(f, "{message}\t{user}")?;
-            }
-        }
-        Ok(())
-    }
-
-    pub fn len(&self) -> usize {
-        self.sent.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sent.is_empty()
-    }
-}
 
 /// A notification to send, before it has an id.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,11 +90,37 @@ pub struct Notifier {
     pub memory: SentMemory,
     pub authors: HashMap<String, String>,
     pub reporter: Reporter,
+    /// Where to look for notifications in doubt after a crash (see `sent_memory`).
+    pub cluster: Cluster,
+}
+
+impl Notifier {
+    /// Settles the pairs a crash left in doubt, before anything else is sent: those found in
+    /// the notification topic were sent; the others were not.
+    async fn settle_in_doubt(&mut self) -> Result<(), String> {
+        let Some(since) = self.memory.in_doubt().values().min().copied() else {
+            return Ok(());
+        };
+        let (cluster, topic) = (self.cluster.clone(), self.topic.clone());
+        let found = tokio::task::spawn_blocking(move || notified_since(&cluster, &topic, since))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let doubts = self.memory.in_doubt().len();
+        self.memory.resolve(&found).map_err(|e| e.to_string())?;
+        tracing::info!(
+            in_doubt = doubts,
+            "notifications in doubt after a crash settled from {}",
+            self.topic
+        );
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
 impl BatchHandler for Notifier {
     async fn handle(&mut self, records: &[Record]) -> Result<Option<i64>, String> {
+        self.settle_in_doubt().await?;
         let mut newest = None;
         let mut pending: Vec<Mention> = Vec::new();
         for r in records {
@@ -167,6 +138,15 @@ impl BatchHandler for Notifier {
                 }
             }
         }
+        // The intent first: a kill after the broker's acknowledgement and before `remember`
+        // then leaves a pair in doubt rather than a duplicate or a loss.
+        let pairs: Vec<(String, String)> = pending
+            .iter()
+            .map(|m| (m.message_id.clone(), m.user_id.clone()))
+            .collect();
+        self.memory
+            .intend(&pairs, now_ms())
+            .map_err(|e| e.to_string())?;
         let mut sends = Vec::with_capacity(pending.len());
         for m in &pending {
             let sent = NotificationSent {
@@ -193,7 +173,7 @@ impl BatchHandler for Notifier {
                 Ok(_) => {
                     self.memory
                         .remember(&sent.message_id, &sent.user_id)
-                        .map_err(|e| format!("notification memory: {e}"))?;
+                        .map_err(|e| e.to_string())?;
                     self.reporter.send(WorkerEvent::Notification(sent));
                 }
                 Err(e) => {
@@ -276,18 +256,5 @@ mod tests {
             .map(|m| m.user_id)
             .collect();
         assert_eq!(users, vec!["dave".to_string()]);
-    }
-
-    #[test]
-    fn memory_survives_reopening() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("sent.tsv");
-        let mut m = SentMemory::open(path.clone()).expect("open");
-        m.remember("m1", "bob").expect("write");
-        m.remember("m1", "bob").expect("write");
-        drop(m);
-        let again = SentMemory::open(path).expect("reopen");
-        assert!(again.contains("m1", "bob"));
-        assert_eq!(again.len(), 1);
     }
 }

@@ -167,6 +167,7 @@ impl Services {
             memory,
             authors: Default::default(),
             reporter: reporter.clone(),
+            cluster: self.cluster.clone(),
         };
         Ok(tokio::spawn(run_consumer(
             self.cluster.clone(),

@@ -19,6 +19,7 @@ use eventdeck::bus::Cluster;
 use eventdeck::config::Config;
 use eventdeck::event::{envelope, MessageCreated};
 use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
 
@@ -26,7 +27,7 @@ use crate::harness::{eventually, read_topic, search_server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_eventdeck");
 /// Events produced across the kills, at about RATE a second.
-const N: usize = 6_000;
+const N: usize = 10_000;
 const RATE: u64 = 1_000;
 /// Every MENTION_EVERY-th message mentions one user.
 const MENTION_EVERY: usize = 3;
@@ -182,7 +183,7 @@ fn produce(
                 }
             };
             inflight.push(async move { (id, delivery.await) });
-            while let Some(Some((id, result))) = inflight.next().now_or_never_opt() {
+            while let Some(Some((id, result))) = inflight.next().now_or_never() {
                 record(&acked, &failed, id, result);
             }
         }
@@ -218,14 +219,6 @@ fn record(
             .push(format!("{id}: producer dropped")),
     }
 }
-
-/// `next()` of a stream if it is ready now, without waiting.
-trait NowOrNever: StreamExt + Unpin {
-    fn now_or_never_opt(&mut self) -> Option<Option<Self::Item>> {
-        futures::FutureExt::now_or_never(self.next())
-    }
-}
-impl<S: StreamExt + Unpin> NowOrNever for S {}
 
 async fn crash_and_recover(search_url: Option<String>, label: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -303,6 +296,25 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+
+    // The last run got its partitions from its first join, not from the worker's own
+    // rejoin after 20 s of an empty assignment (the defence in depth, which hides the
+    // broker-side fix failing behind a slow recovery).
+    let last_log = std::fs::read_to_string(node.log_path(node.runs)).unwrap_or_default();
+    assert!(
+        !last_log.contains("rejoining the group"),
+        "the last run had to heal an empty assignment:\n{}",
+        node.logs()
+    );
+    for worker in ["indexer", "notifier"] {
+        let first = last_log
+            .lines()
+            .find(|l| l.contains("assigned") && l.contains(&format!("worker={worker}")));
+        assert!(
+            first.is_some_and(|l| !l.contains("partitions=[]")),
+            "{worker}'s first assignment after the last restart: {first:?}"
+        );
+    }
 
     // Every mention notified exactly once.
     let expected: BTreeSet<(String, String)> = acked
