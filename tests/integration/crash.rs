@@ -407,3 +407,58 @@ async fn sigkill_under_load_and_during_the_group_join_loses_nothing_elasticsearc
     let url = search_server().await;
     crash_and_recover(Some(url), "elastic").await;
 }
+
+/// The notifier's recovery on its own: two intents left in doubt by a crash, one of which
+/// reached the notification topic. Reopened, the memory settles the first as sent (it is
+/// not sent again) and the second as not sent (its event comes back and sends it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_in_doubt_are_settled_from_the_topic() {
+    use eventdeck::bus::producer::EventProducer;
+    use eventdeck::event::{now_ms, NotificationSent};
+    use eventdeck::workers::notify_recovery::notified_since;
+    use eventdeck::workers::sent_memory::SentMemory;
+
+    let bench = crate::harness::Bench::start().await;
+    let topic = bench.services.config.topics.notifications.clone();
+    let path = bench.dir.path().join("notified-doubt.tsv");
+    let mut memory = SentMemory::open(path.clone()).expect("memory");
+    let pairs = [
+        ("msg_doubt_1".to_string(), "user_bob".to_string()),
+        ("msg_doubt_2".to_string(), "user_dave".to_string()),
+    ];
+    memory.intend(&pairs, now_ms()).expect("intent");
+    drop(memory); // "killed" after the first was acknowledged, before it was remembered
+
+    let producer = EventProducer::new(bench.cluster(), &bench.services.config.producer, "test")
+        .expect("producer");
+    let sent = NotificationSent {
+        notification_id: "n1".into(),
+        user_id: "user_bob".into(),
+        message_id: "msg_doubt_1".into(),
+        channel_id: "ch".into(),
+        author_id: "user_alice".into(),
+        preview: "hi".into(),
+        source_timestamp: now_ms(),
+    };
+    let bytes = serde_json::to_vec(&envelope("notification.sent", &sent)).expect("json");
+    producer
+        .send(&topic, Some(b"user_bob"), Some(&bytes), &[])
+        .await
+        .expect("delivered");
+
+    let mut memory = SentMemory::open(path.clone()).expect("reopen");
+    assert_eq!(memory.in_doubt().len(), 2);
+    let since = *memory.in_doubt().values().min().expect("a doubt");
+    let cluster = bench.cluster().clone();
+    let found = tokio::task::spawn_blocking(move || notified_since(&cluster, &topic, since))
+        .await
+        .expect("task")
+        .expect("scan");
+    memory.resolve(&found).expect("resolve");
+    assert!(
+        memory.contains("msg_doubt_1", "user_bob"),
+        "found: {found:?}"
+    );
+    assert!(!memory.contains("msg_doubt_2", "user_dave"));
+    assert!(memory.in_doubt().is_empty());
+}
