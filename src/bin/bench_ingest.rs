@@ -106,25 +106,29 @@ async fn main() -> anyhow::Result<()> {
 
     let (tx, mut events) = mpsc::unbounded_channel();
     let reporter = Reporter::new(tx);
-    let (_stop, shutdown) = watch::channel(false);
+    let (stop, shutdown) = watch::channel(false);
     let mut baseline_spec = services.indexer_spec();
     baseline_spec.worker = "baseline".into();
     baseline_spec.group = "bench-baseline".into();
     let t = Instant::now();
+    let (stop_baseline, baseline_shutdown) = watch::channel(false);
     let baseline_task = tokio::spawn(run_consumer(
         services.cluster.clone(),
         baseline_spec,
         Discard,
         reporter.clone(),
-        shutdown.clone(),
+        baseline_shutdown,
     ));
     wait_processed(&mut events, "baseline", count).await?;
     let baseline = count as f64 / t.elapsed().as_secs_f64();
-    baseline_task.abort();
+    // Stopped, not aborted: an aborted consumer may be dropped only when the runtime shuts
+    // down, after the embedded broker, and librdkafka's close then waits for it forever.
+    let _ = stop_baseline.send(true);
+    let _ = baseline_task.await;
     println!("baseline  consume only:  {baseline:>9.0} events/s");
 
     let t = Instant::now();
-    let _indexer = services.spawn_indexer(reporter, shutdown)?;
+    let indexer = services.spawn_indexer(reporter, shutdown)?;
     wait_processed(&mut events, "indexer", count).await?;
     services.index.refresh().await?;
     let indexed = count as f64 / t.elapsed().as_secs_f64();
@@ -142,6 +146,10 @@ async fn main() -> anyhow::Result<()> {
         "searchable messages: {live}; resident memory: {:.0} MiB",
         rss_mib()
     );
+    // Stop the indexer while the broker still runs: a consumer dropped after the broker
+    // would wait for it to leave its group, and the process would never exit.
+    let _ = stop.send(true);
+    let _ = indexer.await;
     drop(services);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
