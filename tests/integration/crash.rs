@@ -131,7 +131,7 @@ fn free_port() -> u16 {
 }
 
 fn mentioned(i: usize) -> Option<String> {
-    (i % MENTION_EVERY == 0).then(|| format!("user_{:03}", 100 + i % 17))
+    i.is_multiple_of(MENTION_EVERY).then(|| format!("user_{:03}", 100 + i % 17))
 }
 
 /// A third-party client: produces N message.created events at RATE/s, riding out the
