@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of eventdeck. Installs what the tests need from this repository's own pins
-# (osmem-server and noida-db from PyPI, sha256-checked; tmux from Debian when missing), then
-# `cargo test`. The tests start their own services: the embedded broker (tansu, in-process),
-# osmem-server (Elasticsearch API) and noida-db (a second, external Kafka + Elasticsearch).
+# (osmem-server and noida-db from PyPI, sha256-checked; tmux from Debian when missing), checks
+# formatting and clippy, then `cargo test`. The tests start their own services: the embedded
+# broker (tansu, in-process), osmem-server (Elasticsearch API) and noida-db (a second,
+# external Kafka + Elasticsearch).
 #
 #   bash scripts/test.sh                      # everything
 #   bash scripts/test.sh --test integration pipeline -- --test-threads=1   # args go to cargo test
@@ -64,6 +65,10 @@ if [ "${1:-}" = "--install" ]; then
     "$OSMEM_SERVER_BIN" "$NOIDA_DB_BIN" "$CARGO_TARGET_DIR"
   exit 0
 fi
+
+echo "== cargo fmt --check, cargo clippy (warnings are errors)"
+cargo fmt --check
+cargo clippy --release --all-targets -- -D warnings
 
 echo "== cargo test (release profile, target dir $CARGO_TARGET_DIR)"
 cargo test --release --all-targets "$@"

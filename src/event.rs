@@ -184,15 +184,6 @@ pub fn envelope<P: Serialize>(event_type: &str, payload: &P) -> Envelope {
     }
 }
 
-/// The topic a message event is published on.
-pub fn topic_for(event: &MessageEvent) -> &'static str {
-    match event {
-        MessageEvent::Created(_) => TOPIC_CREATED,
-        MessageEvent::Updated(_) => TOPIC_UPDATED,
-        MessageEvent::Deleted(_) => TOPIC_DELETED,
-    }
-}
-
 /// `@user` tokens in a text, in order of first appearance, without duplicates. A user id is
 /// letters, digits, `_`, `-` and `.` (not trailing), as chat platforms allow; an `@` inside a
 /// word (an e-mail address) is not a mention.

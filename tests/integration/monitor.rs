@@ -420,17 +420,7 @@ async fn noida_another_services_group_is_listed_with_no_configuration() {
     let bench = Bench::on(Backend::Noida).await;
     let topic = bench.services.config.topics.user_activity.clone();
     let (stop_producer, produced) = producer(&bench, &topic, 500);
-    eventually("records on every partition", WAIT, || {
-        let (cluster, topic) = (bench.cluster().clone(), topic.clone());
-        async move {
-            let view = kafka_view(&cluster, "nobody", &topic).await;
-            view.iter()
-                .all(|(_, _, high, _)| *high >= 5)
-                .then_some(())
-                .ok_or(format!("{view:?}"))
-        }
-    })
-    .await;
+    wait_for_records(&bench, &topic, 5).await;
     let _ = stop_producer.send(true);
     produced.await.expect("producer");
     let (_tx, events) = mpsc::unbounded_channel();
@@ -646,6 +636,21 @@ async fn commit(cluster: &Cluster, group: &str, topic: &str, offsets: &[(i32, i6
     .expect("commit task");
 }
 
+/// Waits until every partition of `topic` holds at least `n` records.
+async fn wait_for_records(bench: &Bench, topic: &str, n: i64) {
+    eventually("records on every partition", WAIT, || {
+        let (cluster, topic) = (bench.cluster().clone(), topic.to_string());
+        async move {
+            let view = kafka_view(&cluster, "nobody", &topic).await;
+            view.iter()
+                .all(|(_, _, high, _)| *high >= n)
+                .then_some(())
+                .ok_or(format!("{view:?}"))
+        }
+    })
+    .await;
+}
+
 /// Watermarks and the group's committed offsets, read directly with the Kafka API.
 async fn kafka_view(
     cluster: &Cluster,
@@ -692,18 +697,7 @@ async fn status_json_matches_the_kafka_api_and_metrics_are_served(backend: Backe
     let topic = config.topics.user_activity.clone();
     let group = config.groups.indexer.clone();
     let (stop, produced) = producer(&bench, &topic, 1000);
-    eventually("records on every partition", WAIT, || {
-        let cluster = bench.cluster().clone();
-        let topic = topic.clone();
-        async move {
-            let view = kafka_view(&cluster, "nobody", &topic).await;
-            view.iter()
-                .all(|(_, _, high, _)| *high >= 20)
-                .then_some(())
-                .ok_or(format!("{view:?}"))
-        }
-    })
-    .await;
+    wait_for_records(&bench, &topic, 20).await;
     let _ = stop.send(true);
     produced.await.expect("producer");
     // The indexer's group stands at 5, 10 and 15: nothing moves from here on.
@@ -850,18 +844,7 @@ async fn the_record_at_a_committed_offset_gives_its_event_time(backend: Backend)
     let topic = bench.services.config.topics.user_activity.clone();
     let before = eventdeck::event::now_ms();
     let (stop, produced) = producer(&bench, &topic, 500);
-    eventually("records on every partition", WAIT, || {
-        let cluster = bench.cluster().clone();
-        let topic = topic.clone();
-        async move {
-            let view = kafka_view(&cluster, "nobody", &topic).await;
-            view.iter()
-                .all(|(_, _, high, _)| *high >= 10)
-                .then_some(())
-                .ok_or(format!("{view:?}"))
-        }
-    })
-    .await;
+    wait_for_records(&bench, &topic, 10).await;
     let _ = stop.send(true);
     produced.await.expect("producer");
     let after = eventdeck::event::now_ms();
@@ -901,17 +884,7 @@ async fn status_from_two_samples_is_never_ok_without_evidence() {
     let bench = Bench::start().await;
     let topic = bench.services.config.topics.user_activity.clone();
     let (stop, produced) = producer(&bench, &topic, 500);
-    eventually("records on every partition", WAIT, || {
-        let (cluster, topic) = (bench.cluster().clone(), topic.clone());
-        async move {
-            let view = kafka_view(&cluster, "nobody", &topic).await;
-            view.iter()
-                .all(|(_, _, high, _)| *high >= 10)
-                .then_some(())
-                .ok_or(format!("{view:?}"))
-        }
-    })
-    .await;
+    wait_for_records(&bench, &topic, 10).await;
     let _ = stop.send(true);
     produced.await.expect("producer");
     // test-stuck read the first record of each partition and stopped; test-new committed
