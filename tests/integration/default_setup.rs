@@ -10,10 +10,8 @@ use std::time::Duration;
 
 use eventdeck::bus::Cluster;
 use eventdeck::config::Config;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::TopicPartitionList;
 
-use crate::harness::eventually;
+use crate::harness::{eventually, kafka_view};
 
 const BIN: &str = env!("CARGO_BIN_EXE_eventdeck");
 const N: usize = 5;
@@ -80,40 +78,15 @@ fn search_total(data: &Path, word: &str) -> Result<(u64, serde_json::Value), Str
     Ok((v["total"].as_u64().unwrap_or(0), v))
 }
 
-/// Committed offset and high watermark of each partition of `topic` for `group`.
+/// Committed offset (0 when none) and high watermark of each partition of `topic` for `group`.
 async fn progress(data: &Path, group: &str, topic: &str) -> Vec<(i64, i64)> {
     let addr = std::fs::read_to_string(data.join("broker.addr")).expect("broker.addr");
     let cluster = Cluster::from_config(&Config::default(), addr.trim().to_string());
-    let (group, topic) = (group.to_string(), topic.to_string());
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = cluster
-            .client_config("test-progress")
-            .set("group.id", &group)
-            .create()
-            .expect("consumer");
-        let md = consumer
-            .fetch_metadata(Some(&topic), Duration::from_secs(10))
-            .expect("metadata");
-        let mut tpl = TopicPartitionList::new();
-        for p in md.topics()[0].partitions() {
-            tpl.add_partition(&topic, p.id());
-        }
-        let committed = consumer
-            .committed_offsets(tpl, Duration::from_secs(10))
-            .expect("committed");
-        committed
-            .elements()
-            .iter()
-            .map(|e| {
-                let (_, high) = consumer
-                    .fetch_watermarks(&topic, e.partition(), Duration::from_secs(10))
-                    .expect("watermarks");
-                (e.offset().to_raw().unwrap_or(-1).max(0), high)
-            })
-            .collect()
-    })
-    .await
-    .expect("progress task")
+    kafka_view(&cluster, group, topic)
+        .await
+        .into_iter()
+        .map(|(_, _, high, committed)| (committed.unwrap_or(0).max(0), high))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

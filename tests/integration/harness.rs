@@ -520,3 +520,44 @@ pub async fn wait_committed(cluster: &Cluster, group: &str, topics: &[String], w
     )
     .await
 }
+
+/// (partition, low, high, committed offset) of every partition of `topic` for `group`,
+/// read directly with the Kafka API.
+pub async fn kafka_view(
+    cluster: &Cluster,
+    group: &str,
+    topic: &str,
+) -> Vec<(i32, i64, i64, Option<i64>)> {
+    let (cluster, group, topic) = (cluster.clone(), group.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let c: BaseConsumer = cluster
+            .consumer_config("test-view", &group)
+            .create()
+            .expect("consumer");
+        let md = c
+            .fetch_metadata(Some(&topic), Duration::from_secs(10))
+            .expect("metadata");
+        let mut tpl = TopicPartitionList::new();
+        let mut out = Vec::new();
+        for p in md.topics()[0].partitions() {
+            let (low, high) = c
+                .fetch_watermarks(&topic, p.id(), Duration::from_secs(10))
+                .expect("watermarks");
+            tpl.add_partition(&topic, p.id());
+            out.push((p.id(), low, high, None));
+        }
+        let committed = c
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .expect("committed");
+        for row in out.iter_mut() {
+            if let Some(Offset::Offset(o)) =
+                committed.find_partition(&topic, row.0).map(|e| e.offset())
+            {
+                row.3 = Some(o);
+            }
+        }
+        out
+    })
+    .await
+    .expect("view task")
+}

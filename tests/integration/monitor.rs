@@ -24,7 +24,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::harness::{eventually, on_both_clusters, wait_committed, Backend, Bench};
+use crate::harness::{eventually, kafka_view, on_both_clusters, wait_committed, Backend, Bench};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -649,46 +649,6 @@ async fn wait_for_records(bench: &Bench, topic: &str, n: i64) {
         }
     })
     .await;
-}
-
-/// Watermarks and the group's committed offsets, read directly with the Kafka API.
-async fn kafka_view(
-    cluster: &Cluster,
-    group: &str,
-    topic: &str,
-) -> Vec<(i32, i64, i64, Option<i64>)> {
-    let (cluster, group, topic) = (cluster.clone(), group.to_string(), topic.to_string());
-    tokio::task::spawn_blocking(move || {
-        let c: BaseConsumer = cluster
-            .consumer_config("test-view", &group)
-            .create()
-            .expect("consumer");
-        let md = c
-            .fetch_metadata(Some(&topic), Duration::from_secs(10))
-            .expect("metadata");
-        let mut tpl = TopicPartitionList::new();
-        let mut out = Vec::new();
-        for p in md.topics()[0].partitions() {
-            let (low, high) = c
-                .fetch_watermarks(&topic, p.id(), Duration::from_secs(10))
-                .expect("watermarks");
-            tpl.add_partition(&topic, p.id());
-            out.push((p.id(), low, high, None));
-        }
-        let committed = c
-            .committed_offsets(tpl, Duration::from_secs(10))
-            .expect("committed");
-        for row in out.iter_mut() {
-            if let Some(Offset::Offset(o)) =
-                committed.find_partition(&topic, row.0).map(|e| e.offset())
-            {
-                row.3 = Some(o);
-            }
-        }
-        out
-    })
-    .await
-    .expect("view task")
 }
 
 async fn status_json_matches_the_kafka_api_and_metrics_are_served(backend: Backend) {
