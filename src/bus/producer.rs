@@ -19,6 +19,33 @@ pub struct EventProducer {
     inner: FutureProducer,
 }
 
+/// Why a record was not produced (or not acknowledged).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProduceError {
+    /// librdkafka refused to enqueue the record (unknown topic, record too large, ...).
+    #[error("enqueue to {topic}: {source}")]
+    Enqueue {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    /// The broker did not acknowledge the record (timed out, not enough replicas, ...).
+    #[error("delivery: {source}")]
+    Delivery {
+        #[source]
+        source: KafkaError,
+    },
+    /// Waiting for outstanding deliveries timed out or failed.
+    #[error("flush: {source}")]
+    Flush {
+        #[source]
+        source: KafkaError,
+    },
+    /// The producer was dropped before it reported the delivery.
+    #[error("producer closed before delivery")]
+    Closed,
+}
+
 /// Where a record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
@@ -51,7 +78,7 @@ impl EventProducer {
         key: Option<&[u8]>,
         payload: Option<&[u8]>,
         headers: &[HeaderRef<'_>],
-    ) -> Result<DeliveryFuture, KafkaError> {
+    ) -> Result<DeliveryFuture, ProduceError> {
         loop {
             let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
             record.key = key;
@@ -64,7 +91,12 @@ impl EventProducer {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                Err((e, _)) => return Err(e),
+                Err((source, _)) => {
+                    return Err(ProduceError::Enqueue {
+                        topic: topic.to_string(),
+                        source,
+                    })
+                }
             }
         }
     }
@@ -75,7 +107,7 @@ impl EventProducer {
         topic: &str,
         key: &str,
         payload: &[u8],
-    ) -> Result<DeliveryFuture, KafkaError> {
+    ) -> Result<DeliveryFuture, ProduceError> {
         self.enqueue(topic, Some(key.as_bytes()), Some(payload), &[])
             .await
     }
@@ -88,17 +120,16 @@ impl EventProducer {
         key: Option<&[u8]>,
         payload: Option<&[u8]>,
         headers: &[HeaderRef<'_>],
-    ) -> Result<Delivered, String> {
-        let delivery = self
-            .enqueue(topic, key, payload, headers)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> Result<Delivered, ProduceError> {
+        let delivery = self.enqueue(topic, key, payload, headers).await?;
         resolve(delivery).await
     }
 
     /// Waits until everything enqueued is acknowledged or `timeout` passes.
-    pub fn flush(&self, timeout: Duration) -> Result<(), String> {
-        self.inner.flush(timeout).map_err(|e| e.to_string())
+    pub fn flush(&self, timeout: Duration) -> Result<(), ProduceError> {
+        self.inner
+            .flush(timeout)
+            .map_err(|source| ProduceError::Flush { source })
     }
 
     pub fn in_flight(&self) -> i32 {
@@ -116,14 +147,14 @@ pub fn owned_headers(headers: &[HeaderRef<'_>]) -> OwnedHeaders {
 }
 
 /// Turns a delivery future into where the record landed, or the reason it did not.
-pub async fn resolve(delivery: DeliveryFuture) -> Result<Delivered, String> {
+pub async fn resolve(delivery: DeliveryFuture) -> Result<Delivered, ProduceError> {
     match delivery.await {
         Ok(Ok(d)) => Ok(Delivered {
             partition: d.partition,
             offset: d.offset,
         }),
-        Ok(Err((e, _))) => Err(e.to_string()),
-        Err(_) => Err("producer closed before delivery".into()),
+        Ok(Err((source, _))) => Err(ProduceError::Delivery { source }),
+        Err(_) => Err(ProduceError::Closed),
     }
 }
 

@@ -101,7 +101,7 @@ pub async fn load(config: Config, count: u64, rate: u32) -> anyhow::Result<()> {
 }
 
 fn tally(
-    r: Option<Result<crate::bus::producer::Delivered, String>>,
+    r: Option<Result<crate::bus::producer::Delivered, crate::bus::producer::ProduceError>>,
     ok: &mut u64,
     failed: &mut u64,
     first_error: &mut Option<String>,
@@ -110,7 +110,7 @@ fn tally(
         Some(Ok(_)) => *ok += 1,
         Some(Err(e)) => {
             *failed += 1;
-            first_error.get_or_insert(e);
+            first_error.get_or_insert(e.to_string());
         }
         None => {}
     }

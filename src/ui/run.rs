@@ -108,7 +108,7 @@ async fn event_loop(
             },
             response = search_responses.recv(), if responses_open => match response {
                 Some(r) => {
-                    app.on_search_response(r.id, r.result);
+                    app.on_search_response(r.id, r.result.map_err(|e| e.to_string()));
                     dirty = true;
                 }
                 None => {
@@ -170,7 +170,7 @@ fn perform(
                 let reports = reports.clone();
                 tokio::spawn(async move {
                     let result = match tokio::time::timeout(DELIVERY_WAIT, rx).await {
-                        Ok(Ok(r)) => r,
+                        Ok(Ok(r)) => r.map_err(|e| e.to_string()),
                         Ok(Err(_)) => Err("the producer stopped".to_string()),
                         Err(_) => Err("no acknowledgement within 35 s".to_string()),
                     };

@@ -1,7 +1,11 @@
 //! The consume → batch → handle → commit loop shared by the indexer and the notifier.
 //! Offsets are committed only after the handler succeeded for every record up to them
-//! (at-least-once); a failing handler is retried with backoff on the same records, never
-//! skipped. On shutdown the open batch is handled, committed, and the group is left.
+//! (at-least-once); a handler error is transient by type ([`HandleError`]): the same records
+//! are retried with backoff, never skipped. Records the handler can never handle come back in
+//! [`Handled::poison`]; the loop sends them whole to the dead-letter topic (its own
+//! [`DeadLetters`], `dlq.worker` = the worker) and waits for the broker's acknowledgement
+//! before it commits the batch. On shutdown the open batch is handled, committed, and the
+//! group is left.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,15 +20,100 @@ use tokio::time::Instant;
 
 use super::assignment_watch::{decide, Decision, EmptyAssignment, Probe, HEAL_AFTER};
 use super::batch::{commit_offsets, Batch, BatchLimits, Record};
+use super::dlq::DeadLetters;
 use super::report::{Reporter, WorkerEvent, WorkerState};
 use crate::bus::Cluster;
 use crate::monitor::protocol::decode_assignment;
 
-/// What a worker does with a batch. `Err` means "try the same records again later".
+/// Any error, as the cause of a [`HandleError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a handler could not finish a batch. Every variant means "try the same records again
+/// later": a record that can never succeed is not an error, it is [`Handled::poison`].
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// A dependency (search index, broker, local file) failed; it may work on a retry.
+    #[error("{context}: {source}")]
+    Transient {
+        context: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl HandleError {
+    pub fn transient(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Transient {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// A record of the batch that can never be handled: its index in the batch and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Poison {
+    pub index: usize,
+    pub reason: String,
+}
+
+/// What a handler did with a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handled {
+    /// The timestamp (ms) of the newest event handled, when known.
+    pub newest_event_ms: Option<i64>,
+    /// Records to dead-letter; every other record of the batch was handled.
+    pub poison: Vec<Poison>,
+}
+
+/// What a worker does with a batch.
+#[async_trait::async_trait]
+pub trait RecordHandler: Send {
+    async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError>;
+}
+
+/// The former handler interface, kept for handlers that never set a record aside (the
+/// benchmark baseline, the monitoring tests): `Err` means "try the same records again later".
+/// Run them with [`run_consumer`], which has no dead-letter topic.
 #[async_trait::async_trait]
 pub trait BatchHandler: Send {
     /// Returns the timestamp (ms) of the newest event handled, when known.
     async fn handle(&mut self, records: &[Record]) -> Result<Option<i64>, String>;
+}
+
+#[async_trait::async_trait]
+impl<T: BatchHandler> RecordHandler for T {
+    async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError> {
+        match BatchHandler::handle(self, records).await {
+            Ok(newest_event_ms) => Ok(Handled {
+                newest_event_ms,
+                poison: Vec::new(),
+            }),
+            Err(reason) => Err(HandleError::transient("batch", reason)),
+        }
+    }
+}
+
+/// The records named by `poison`, in batch order, each once with its first reason; the
+/// second value counts the indices that are not in the batch (a handler bug, logged).
+pub fn poisoned<'a>(
+    records: &'a [Record],
+    poison: &[Poison],
+) -> (Vec<(&'a Record, String)>, usize) {
+    let mut reasons: BTreeMap<usize, &str> = BTreeMap::new();
+    let mut outside = 0;
+    for p in poison {
+        if p.index < records.len() {
+            reasons.entry(p.index).or_insert(&p.reason);
+        } else {
+            outside += 1;
+        }
+    }
+    let dead = reasons
+        .into_iter()
+        .map(|(i, reason)| (&records[i], reason.to_string()))
+        .collect();
+    (dead, outside)
 }
 
 #[derive(Debug, Clone)]
@@ -96,11 +185,44 @@ pub fn create_consumer(
     Ok(consumer)
 }
 
-/// Runs until `shutdown` turns true. Returns after the final commit.
+/// Runs a worker until `shutdown` turns true, dead-lettering the records it reports as
+/// poison to `dead_letters`. Returns after the final commit.
+pub async fn run_worker<H: RecordHandler>(
+    cluster: Cluster,
+    spec: ConsumerSpec,
+    handler: H,
+    dead_letters: DeadLetters,
+    reporter: Reporter,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    run_loop(
+        cluster,
+        spec,
+        handler,
+        Some(dead_letters),
+        reporter,
+        shutdown,
+    )
+    .await
+}
+
+/// Runs a [`BatchHandler`] (which never reports poison) until `shutdown` turns true.
+/// Returns after the final commit.
 pub async fn run_consumer<H: BatchHandler>(
     cluster: Cluster,
     spec: ConsumerSpec,
+    handler: H,
+    reporter: Reporter,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    run_loop(cluster, spec, handler, None, reporter, shutdown).await
+}
+
+async fn run_loop<H: RecordHandler>(
+    cluster: Cluster,
+    spec: ConsumerSpec,
     mut handler: H,
+    dead_letters: Option<DeadLetters>,
     reporter: Reporter,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -145,6 +267,7 @@ pub async fn run_consumer<H: BatchHandler>(
                 &consumer,
                 &spec,
                 &mut handler,
+                dead_letters.as_ref(),
                 &reporter,
                 &mut shutdown,
                 &records,
@@ -164,6 +287,7 @@ pub async fn run_consumer<H: BatchHandler>(
             &consumer,
             &spec,
             &mut handler,
+            dead_letters.as_ref(),
             &reporter,
             &mut never,
             &records,
@@ -208,7 +332,7 @@ async fn heal_empty_assignment(
     let (topics, group, embedded) = (spec.topics.clone(), spec.group.clone(), cluster.embedded);
     let probe = tokio::task::spawn_blocking(move || probe(&probing, &topics, &group, embedded))
         .await
-        .map_err(|e| e.to_string())
+        .map_err(ProbeError::from)
         .and_then(|p| p);
     let probe = match probe {
         Ok(p) => p,
@@ -234,19 +358,35 @@ async fn heal_empty_assignment(
     empty.restart(now);
 }
 
+/// Why a worker without partitions could not ask the cluster about its topics and group.
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    #[error("metadata of {topic}: {source}")]
+    Metadata {
+        topic: String,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("probe task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// Blocking: the partitions of `topics` and the other live members of `group`.
 fn probe(
     consumer: &WorkerConsumer,
     topics: &[String],
     group: &str,
     embedded: bool,
-) -> Result<Probe, String> {
+) -> Result<Probe, ProbeError> {
     let timeout = Duration::from_secs(5);
     let mut topic_partitions = 0;
     for topic in topics {
         let md = consumer
             .fetch_metadata(Some(topic), timeout)
-            .map_err(|e| format!("metadata of {topic}: {e}"))?;
+            .map_err(|source| ProbeError::Metadata {
+                topic: topic.clone(),
+                source,
+            })?;
         topic_partitions += md
             .topics()
             .iter()
@@ -304,25 +444,32 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
 }
 
 #[allow(clippy::too_many_arguments)]
-/// Handles `records` until it succeeds (then commits) or shutdown is asked for during a
-/// retry (then returns false without committing).
-async fn flush<H: BatchHandler>(
+/// Handles `records` until it succeeds, dead-letters what the handler set aside (then
+/// commits), or returns false without committing when shutdown is asked for during a retry.
+async fn flush<H: RecordHandler>(
     consumer: &WorkerConsumer,
     spec: &ConsumerSpec,
     handler: &mut H,
+    dead_letters: Option<&DeadLetters>,
     reporter: &Reporter,
     shutdown: &mut watch::Receiver<bool>,
     records: &[Record],
     handled: &mut BTreeMap<(String, i32), i64>,
 ) -> bool {
     let mut attempt = 0u32;
-    let newest = loop {
+    let outcome = loop {
         match handler.handle(records).await {
-            Ok(newest) => break newest,
+            Ok(outcome) => break outcome,
             Err(error) => {
                 attempt += 1;
                 tracing::warn!(worker = %spec.worker, attempt, %error, "batch failed, retrying");
-                reporter.state(&spec.worker, WorkerState::BackingOff { error, attempt });
+                reporter.state(
+                    &spec.worker,
+                    WorkerState::BackingOff {
+                        error: error.to_string(),
+                        attempt,
+                    },
+                );
                 tokio::select! {
                     _ = tokio::time::sleep(backoff(spec.retry_backoff, attempt)) => {}
                     _ = shutdown.changed() => return false,
@@ -330,6 +477,29 @@ async fn flush<H: BatchHandler>(
             }
         }
     };
+    let (dead, outside) = poisoned(records, &outcome.poison);
+    if outside > 0 {
+        tracing::error!(worker = %spec.worker, outside, "poison records outside the batch ignored");
+    }
+    // Dead letters are acknowledged by the broker before the batch counts as handled, so a
+    // crash here re-sends them rather than losing them. Only the sending is retried: the
+    // handler's work is done.
+    while !dead.is_empty() {
+        let error = match dead_letters {
+            Some(dl) => match dl.send_all(&dead).await {
+                Ok(()) => break,
+                Err(e) => e.to_string(),
+            },
+            None => format!("{} poison records and no dead-letter topic", dead.len()),
+        };
+        attempt += 1;
+        tracing::warn!(worker = %spec.worker, attempt, %error, "dead letters failed, retrying");
+        reporter.state(&spec.worker, WorkerState::BackingOff { error, attempt });
+        tokio::select! {
+            _ = tokio::time::sleep(backoff(spec.retry_backoff, attempt)) => {}
+            _ = shutdown.changed() => return false,
+        }
+    }
     if attempt > 0 {
         reporter.state(&spec.worker, WorkerState::Running);
     }
@@ -343,7 +513,7 @@ async fn flush<H: BatchHandler>(
     reporter.send(WorkerEvent::Processed {
         worker: spec.worker.clone(),
         records: records.len() as u64,
-        newest_event_ms: newest,
+        newest_event_ms: outcome.newest_event_ms,
     });
     true
 }
@@ -358,5 +528,73 @@ mod tests {
         assert_eq!(backoff(base, 1), Duration::from_millis(200));
         assert_eq!(backoff(base, 2), Duration::from_millis(400));
         assert_eq!(backoff(base, 30), Duration::from_secs(10));
+    }
+
+    fn record(offset: i64) -> Record {
+        Record {
+            topic: "t".into(),
+            partition: 0,
+            offset,
+            key: None,
+            payload: None,
+            headers: Vec::new(),
+        }
+    }
+
+    fn poison(index: usize, reason: &str) -> Poison {
+        Poison {
+            index,
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn poison_is_dead_lettered_once_in_batch_order_with_its_first_reason() {
+        let records: Vec<Record> = (10..15).map(record).collect();
+        let (dead, outside) = poisoned(
+            &records,
+            &[
+                poison(3, "rejected"),
+                poison(1, "malformed"),
+                poison(3, "again"),
+                poison(9, "not in the batch"),
+            ],
+        );
+        let got: Vec<(i64, &str)> = dead
+            .iter()
+            .map(|(r, why)| (r.offset, why.as_str()))
+            .collect();
+        assert_eq!(got, vec![(11, "malformed"), (13, "rejected")]);
+        assert_eq!(outside, 1);
+    }
+
+    #[test]
+    fn no_poison_means_no_dead_letters() {
+        let records: Vec<Record> = (0..3).map(record).collect();
+        assert_eq!(poisoned(&records, &[]).0.len(), 0);
+    }
+
+    struct Legacy(Result<Option<i64>, String>);
+
+    #[async_trait::async_trait]
+    impl BatchHandler for Legacy {
+        async fn handle(&mut self, _records: &[Record]) -> Result<Option<i64>, String> {
+            self.0.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_legacy_handler_never_reports_poison_and_its_errors_are_transient() {
+        let ok = RecordHandler::handle(&mut Legacy(Ok(Some(7))), &[]).await;
+        assert_eq!(
+            ok.expect("ok"),
+            Handled {
+                newest_event_ms: Some(7),
+                poison: Vec::new()
+            }
+        );
+        let err = RecordHandler::handle(&mut Legacy(Err("index down".into())), &[]).await;
+        let HandleError::Transient { source, .. } = err.expect_err("err");
+        assert_eq!(source.to_string(), "index down");
     }
 }

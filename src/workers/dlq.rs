@@ -10,7 +10,7 @@ use futures::future::try_join_all;
 
 use super::batch::{Record, RecordHeader};
 use super::report::{Reporter, WorkerEvent};
-use crate::bus::producer::{resolve, EventProducer, HeaderRef};
+use crate::bus::producer::{resolve, EventProducer, HeaderRef, ProduceError};
 
 pub const HEADER_REASON: &str = "dlq.reason";
 pub const HEADER_TOPIC: &str = "dlq.source.topic";
@@ -36,6 +36,17 @@ pub fn dead_letter_headers(record: &Record, reason: &str, worker: &str) -> Vec<R
     headers
 }
 
+/// A dead letter that the broker did not take: the batch it belongs to is not committed.
+#[derive(Debug, thiserror::Error)]
+#[error("dead-letter topic {topic}: {source}")]
+pub struct DeadLetterError {
+    pub topic: String,
+    #[source]
+    pub source: ProduceError,
+}
+
+/// Where a consumer loop sets aside the records its worker can never handle. Owned by the
+/// loop (`consumer::run_worker`), one per worker: `worker` names it in `dlq.worker`.
 #[derive(Clone)]
 pub struct DeadLetters {
     pub producer: EventProducer,
@@ -46,7 +57,7 @@ pub struct DeadLetters {
 
 impl DeadLetters {
     /// Publishes every record with its reason and waits for all acknowledgements.
-    pub async fn send_all(&self, dead: &[(&Record, String)]) -> Result<(), String> {
+    pub async fn send_all(&self, dead: &[(&Record, String)]) -> Result<(), DeadLetterError> {
         if dead.is_empty() {
             return Ok(());
         }
@@ -66,12 +77,12 @@ impl DeadLetters {
                     &headers,
                 )
                 .await
-                .map_err(|e| format!("dead-letter topic {}: {e}", self.topic))?;
+                .map_err(|source| self.error(source))?;
             deliveries.push(resolve(delivery));
         }
         try_join_all(deliveries)
             .await
-            .map_err(|e| format!("dead-letter topic {}: {e}", self.topic))?;
+            .map_err(|source| self.error(source))?;
         for (record, reason) in dead {
             tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset, %reason, "dead-lettered");
             self.reporter.send(WorkerEvent::DeadLettered {
@@ -83,6 +94,13 @@ impl DeadLetters {
             });
         }
         Ok(())
+    }
+
+    fn error(&self, source: ProduceError) -> DeadLetterError {
+        DeadLetterError {
+            topic: self.topic.clone(),
+            source,
+        }
     }
 }
 

@@ -1,22 +1,68 @@
 //! The indexer (group `search-indexer`): message events → the search index.
 //! A batch is parsed, folded into one document per message (`search::plan`), written in one
 //! bulk request whose items are checked one by one; transient failures are retried, events
-//! that can never succeed go to the dead-letter topic with the reason, and only then does
-//! the consumer loop commit.
+//! that can never succeed (unparseable, or rejected by the index) are reported as poison with
+//! the reason, and the consumer loop dead-letters them before it commits. The indexer owns
+//! dead-lettering of malformed message events: it reads every message topic, while the
+//! notifier (reading two of them) skips what does not parse.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::batch::Record;
-use super::consumer::BatchHandler;
-use super::dlq::DeadLetters;
+use super::consumer::{HandleError, Handled, Poison, RecordHandler};
 use crate::event::{parse_message_event, ParsedEvent};
 use crate::search::plan::{ids_to_look_up, plan_bulk};
-use crate::search::{ItemOutcome, SearchDoc, SearchIndex};
+use crate::search::{ItemOutcome, SearchDoc, SearchError, SearchIndex};
+
+/// Why the indexer could not finish a batch; the consumer loop retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    #[error("looking up stored documents: {0}")]
+    Lookup(#[source] SearchError),
+    /// The whole bulk request was refused: not proof that each document is bad.
+    #[error("bulk request refused: {0}")]
+    Refused(#[source] SearchError),
+    #[error("{count} documents still failing after {retries} retries: {last_error}")]
+    StillFailing {
+        count: usize,
+        retries: u32,
+        last_error: String,
+    },
+    #[error("making the index durable: {0}")]
+    Durable(#[source] SearchError),
+}
+
+impl From<IndexerError> for HandleError {
+    fn from(e: IndexerError) -> Self {
+        HandleError::transient("indexer", e)
+    }
+}
+
+/// The records behind documents the index rejected, as poison: `sources[d]` are the
+/// positions (among the parsed events) folded into document `d`, `event_records[p]` the
+/// batch index of parsed event `p`.
+pub fn rejected_poison(
+    outcomes: &[ItemOutcome],
+    sources: &[Vec<usize>],
+    event_records: &[usize],
+) -> Vec<Poison> {
+    let mut poison = Vec::new();
+    for (outcome, sources) in outcomes.iter().zip(sources) {
+        if let ItemOutcome::Rejected(reason) = outcome {
+            for &pos in sources {
+                poison.push(Poison {
+                    index: event_records[pos],
+                    reason: format!("rejected by the index: {reason}"),
+                });
+            }
+        }
+    }
+    poison
+}
 
 pub struct Indexer {
     pub index: Arc<dyn SearchIndex>,
-    pub dead_letters: DeadLetters,
     pub max_retries: u32,
     pub retry_backoff: Duration,
 }
@@ -24,7 +70,10 @@ pub struct Indexer {
 impl Indexer {
     /// Applies `docs`, retrying only the items that failed transiently. Returns the final
     /// outcome of each document.
-    async fn apply_with_retries(&self, docs: &[SearchDoc]) -> Result<Vec<ItemOutcome>, String> {
+    async fn apply_with_retries(
+        &self,
+        docs: &[SearchDoc],
+    ) -> Result<Vec<ItemOutcome>, IndexerError> {
         let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; docs.len()];
         let mut pending: Vec<usize> = (0..docs.len()).collect();
         let mut attempt = 0u32;
@@ -51,7 +100,7 @@ impl Indexer {
                 // The whole request was refused: retrying the same request cannot help, but
                 // it is not proof that each document is bad either, so the batch is retried
                 // by the consumer loop and reported, rather than dead-lettered.
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(IndexerError::Refused(e)),
             }
             if still_pending.is_empty() {
                 return Ok(outcomes
@@ -61,11 +110,11 @@ impl Indexer {
             }
             attempt += 1;
             if attempt > self.max_retries {
-                return Err(format!(
-                    "{} documents still failing after {} retries: {last_error}",
-                    still_pending.len(),
-                    self.max_retries
-                ));
+                return Err(IndexerError::StillFailing {
+                    count: still_pending.len(),
+                    retries: self.max_retries,
+                    last_error,
+                });
             }
             pending = still_pending;
             let wait = self.retry_backoff * 2u32.saturating_pow(attempt.min(6) - 1);
@@ -75,44 +124,85 @@ impl Indexer {
 }
 
 #[async_trait::async_trait]
-impl BatchHandler for Indexer {
-    async fn handle(&mut self, records: &[Record]) -> Result<Option<i64>, String> {
+impl RecordHandler for Indexer {
+    async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError> {
         let mut events: Vec<ParsedEvent> = Vec::with_capacity(records.len());
-        let mut event_records: Vec<&Record> = Vec::with_capacity(records.len());
-        let mut dead: Vec<(&Record, String)> = Vec::new();
-        for r in records {
+        let mut event_records: Vec<usize> = Vec::with_capacity(records.len());
+        let mut poison: Vec<Poison> = Vec::new();
+        for (index, r) in records.iter().enumerate() {
             match parse_message_event(r.value()) {
                 Ok(e) => {
                     events.push(e);
-                    event_records.push(r);
+                    event_records.push(index);
                 }
-                Err(e) => dead.push((r, e.to_string())),
+                Err(e) => poison.push(Poison {
+                    index,
+                    reason: e.to_string(),
+                }),
             }
         }
-        let newest = events.iter().map(|e| e.timestamp).max();
+        let newest_event_ms = events.iter().map(|e| e.timestamp).max();
         let stored = self
             .index
             .get(&ids_to_look_up(&events))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(IndexerError::Lookup)?;
         let plan = plan_bulk(&events, &stored);
         let outcomes = self.apply_with_retries(&plan.docs).await?;
         // The consumer loop commits offsets once this returns: what was applied must first
         // survive a crash (the local index holds it in memory until its next commit).
-        self.index.make_durable().await.map_err(|e| e.to_string())?;
-        for (outcome, sources) in outcomes.iter().zip(&plan.sources) {
-            if let ItemOutcome::Rejected(reason) = outcome {
-                for &pos in sources {
-                    dead.push((
-                        event_records[pos],
-                        format!("rejected by the index: {reason}"),
-                    ));
-                }
-            }
-        }
-        // Dead letters are acknowledged by the broker before the batch counts as handled,
-        // so a crash here re-sends them rather than losing them.
-        self.dead_letters.send_all(&dead).await?;
-        Ok(newest)
+        self.index
+            .make_durable()
+            .await
+            .map_err(IndexerError::Durable)?;
+        poison.extend(rejected_poison(&outcomes, &plan.sources, &event_records));
+        Ok(Handled {
+            newest_event_ms,
+            poison,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_documents_poison_every_record_folded_into_them() {
+        // Parsed events 0..4 came from batch records 0, 2, 3, 5 (1 and 4 did not parse).
+        let event_records = [0, 2, 3, 5];
+        let outcomes = [
+            ItemOutcome::Applied,
+            ItemOutcome::Rejected("mapper_parsing_exception".into()),
+            ItemOutcome::Stale,
+        ];
+        let sources = [vec![0], vec![1, 3], vec![2]];
+        let got: Vec<(usize, String)> = rejected_poison(&outcomes, &sources, &event_records)
+            .into_iter()
+            .map(|p| (p.index, p.reason))
+            .collect();
+        let why = "rejected by the index: mapper_parsing_exception".to_string();
+        assert_eq!(got, vec![(2, why.clone()), (5, why)]);
+    }
+
+    #[test]
+    fn applied_stale_and_transient_outcomes_are_not_poison() {
+        let outcomes = [
+            ItemOutcome::Applied,
+            ItemOutcome::Stale,
+            ItemOutcome::Transient("429".into()),
+        ];
+        let sources = [vec![0], vec![1], vec![2]];
+        assert!(rejected_poison(&outcomes, &sources, &[0, 1, 2]).is_empty());
+    }
+
+    #[test]
+    fn indexer_errors_are_transient_and_keep_their_cause() {
+        let e: HandleError =
+            IndexerError::Refused(SearchError::Failed("400 bad request".into())).into();
+        let HandleError::Transient { context, source } = &e;
+        assert_eq!(context, "indexer");
+        assert!(source.to_string().contains("400 bad request"));
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

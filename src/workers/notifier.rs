@@ -1,17 +1,22 @@
 //! The notifier (group `notification-service`): one `notification.sent` per mentioned user of
 //! a message, never to the author, never twice for the same message and user (a replay, or an
 //! edit that keeps the mention), and again for a user an edit adds.
+//!
+//! Records that do not parse are skipped, never reported as poison: the indexer reads the
+//! same topics (and one more) and owns dead-lettering of malformed message events, so a bad
+//! record is dead-lettered once, by the indexer, rather than once per worker.
 
 use std::collections::HashMap;
 
 use futures::future::join_all;
 
 use super::batch::Record;
-use super::consumer::BatchHandler;
-use super::notify_recovery::notified_since;
+use super::consumer::{HandleError, Handled, RecordHandler};
+use super::notify_recovery::{notified_since, RecoveryError};
 use super::report::{Reporter, WorkerEvent};
+use super::sent_memory::MemoryError;
 pub use super::sent_memory::SentMemory;
-use crate::bus::producer::{resolve, EventProducer};
+use crate::bus::producer::{resolve, EventProducer, ProduceError};
 use crate::bus::Cluster;
 use crate::event::{
     envelope, extract_mentions, new_event_id, now_ms, parse_message_event, MessageEvent,
@@ -84,6 +89,31 @@ pub fn mentions_to_notify(
         .collect()
 }
 
+/// Why the notifier could not finish a batch; the consumer loop retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifierError {
+    #[error("{0}")]
+    Recovery(#[from] RecoveryError),
+    #[error("settling notifications in doubt: {0}")]
+    RecoveryTask(#[from] tokio::task::JoinError),
+    #[error("{0}")]
+    Memory(#[from] MemoryError),
+    #[error("encoding a notification: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("{topic}: {source}")]
+    Produce {
+        topic: String,
+        #[source]
+        source: ProduceError,
+    },
+}
+
+impl From<NotifierError> for HandleError {
+    fn from(e: NotifierError) -> Self {
+        HandleError::transient("notifier", e)
+    }
+}
+
 pub struct Notifier {
     pub producer: EventProducer,
     pub topic: String,
@@ -97,17 +127,15 @@ pub struct Notifier {
 impl Notifier {
     /// Settles the pairs a crash left in doubt, before anything else is sent: those found in
     /// the notification topic were sent; the others were not.
-    async fn settle_in_doubt(&mut self) -> Result<(), String> {
+    async fn settle_in_doubt(&mut self) -> Result<(), NotifierError> {
         let Some(since) = self.memory.in_doubt().values().min().copied() else {
             return Ok(());
         };
         let (cluster, topic) = (self.cluster.clone(), self.topic.clone());
-        let found = tokio::task::spawn_blocking(move || notified_since(&cluster, &topic, since))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let found =
+            tokio::task::spawn_blocking(move || notified_since(&cluster, &topic, since)).await??;
         let doubts = self.memory.in_doubt().len();
-        self.memory.resolve(&found).map_err(|e| e.to_string())?;
+        self.memory.resolve(&found)?;
         tracing::info!(
             in_doubt = doubts,
             "notifications in doubt after a crash settled from {}",
@@ -118,13 +146,23 @@ impl Notifier {
 }
 
 #[async_trait::async_trait]
-impl BatchHandler for Notifier {
-    async fn handle(&mut self, records: &[Record]) -> Result<Option<i64>, String> {
+impl RecordHandler for Notifier {
+    async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError> {
+        Ok(Handled {
+            newest_event_ms: self.notify(records).await?,
+            poison: Vec::new(),
+        })
+    }
+}
+
+impl Notifier {
+    /// Sends what `records` call for; returns the timestamp of the newest event.
+    async fn notify(&mut self, records: &[Record]) -> Result<Option<i64>, NotifierError> {
         self.settle_in_doubt().await?;
         let mut newest = None;
         let mut pending: Vec<Mention> = Vec::new();
         for r in records {
-            // Records that do not parse are the indexer's to dead-letter; skip them here.
+            // Records that do not parse are the indexer's to dead-letter (see the top).
             let Ok(event) = parse_message_event(r.value()) else {
                 continue;
             };
@@ -144,9 +182,7 @@ impl BatchHandler for Notifier {
             .iter()
             .map(|m| (m.message_id.clone(), m.user_id.clone()))
             .collect();
-        self.memory
-            .intend(&pairs, now_ms())
-            .map_err(|e| e.to_string())?;
+        self.memory.intend(&pairs, now_ms())?;
         let mut sends = Vec::with_capacity(pending.len());
         for m in &pending {
             let sent = NotificationSent {
@@ -158,22 +194,22 @@ impl BatchHandler for Notifier {
                 preview: m.preview.clone(),
                 source_timestamp: m.source_timestamp,
             };
-            let bytes = serde_json::to_vec(&envelope("notification.sent", &sent))
-                .map_err(|e| e.to_string())?;
+            let bytes = serde_json::to_vec(&envelope("notification.sent", &sent))?;
             let delivery = self
                 .producer
                 .enqueue_keyed(&self.topic, &m.user_id, &bytes)
                 .await
-                .map_err(|e| format!("{}: {e}", self.topic))?;
+                .map_err(|source| NotifierError::Produce {
+                    topic: self.topic.clone(),
+                    source,
+                })?;
             sends.push(async move { (sent, resolve(delivery).await) });
         }
         let mut first_error = None;
         for (sent, result) in join_all(sends).await {
             match result {
                 Ok(_) => {
-                    self.memory
-                        .remember(&sent.message_id, &sent.user_id)
-                        .map_err(|e| e.to_string())?;
+                    self.memory.remember(&sent.message_id, &sent.user_id)?;
                     self.reporter.send(WorkerEvent::Notification(sent));
                 }
                 Err(e) => {
@@ -182,7 +218,10 @@ impl BatchHandler for Notifier {
             }
         }
         match first_error {
-            Some(e) => Err(format!("{}: {e}", self.topic)),
+            Some(source) => Err(NotifierError::Produce {
+                topic: self.topic.clone(),
+                source,
+            }),
             None => Ok(newest),
         }
     }

@@ -10,9 +10,18 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::loadgen::LoadGenerator;
 use super::report::{Reporter, WorkerEvent, WorkerState};
-use crate::bus::producer::{resolve, Delivered, EventProducer};
+use crate::bus::producer::{resolve, Delivered, EventProducer, ProduceError};
 use crate::config::{LoadgenConfig, TopicsConfig};
 use crate::event::{envelope, Envelope, MessageEvent};
+
+/// Why an event was not published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("encoding the event: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("{0}")]
+    Produce(#[from] ProduceError),
+}
 
 /// What the console and the CLI ask the pipeline to do.
 #[derive(Debug)]
@@ -20,7 +29,7 @@ pub enum Command {
     /// Publish an event; the reply (if asked) says where it landed.
     Publish {
         event: MessageEvent,
-        reply: Option<oneshot::Sender<Result<Delivered, String>>>,
+        reply: Option<oneshot::Sender<Result<Delivered, PublishError>>>,
     },
     /// Turn the load generator on or off.
     SetLoad(bool),
@@ -53,18 +62,18 @@ impl Publisher {
     }
 
     /// Enqueues `event` on its topic, keyed by channel so a channel's events stay in order.
-    pub async fn enqueue(&self, event: &MessageEvent) -> Result<DeliveryFuture, String> {
+    pub async fn enqueue(&self, event: &MessageEvent) -> Result<DeliveryFuture, PublishError> {
         let env = Self::wrap(event);
-        let bytes = serde_json::to_vec(&env).map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec(&env)?;
         let key = match event {
             MessageEvent::Created(p) => &p.channel_id,
             MessageEvent::Updated(p) => &p.channel_id,
             MessageEvent::Deleted(p) => &p.channel_id,
         };
-        self.producer
+        Ok(self
+            .producer
             .enqueue_keyed(self.topic_for(event), key, &bytes)
-            .await
-            .map_err(|e| e.to_string())
+            .await?)
     }
 }
 
@@ -94,7 +103,7 @@ pub async fn run_publisher(
                     Ok(d) => in_flight.push(track(d, reply)),
                     Err(e) => {
                         failed += 1;
-                        last_error = Some(e.clone());
+                        last_error = Some(e.to_string());
                         if let Some(r) = reply { let _ = r.send(Err(e)); }
                     }
                 },
@@ -105,13 +114,13 @@ pub async fn run_publisher(
                 for event in load.due(std::time::Instant::now()) {
                     match publisher.enqueue(&event).await {
                         Ok(d) => in_flight.push(track(d, None)),
-                        Err(e) => { failed += 1; last_error = Some(e); }
+                        Err(e) => { failed += 1; last_error = Some(e.to_string()); }
                     }
                 }
             },
             Some(result) = in_flight.next(), if !in_flight.is_empty() => match result {
                 Ok(()) => ok += 1,
-                Err(e) => { failed += 1; last_error = Some(e); }
+                Err(e) => { failed += 1; last_error = Some(e.to_string()); }
             },
             _ = report_tick.tick() => {
                 if ok > 0 || failed > 0 {
@@ -128,7 +137,7 @@ pub async fn run_publisher(
                 Ok(()) => ok += 1,
                 Err(e) => {
                     failed += 1;
-                    last_error = Some(e);
+                    last_error = Some(e.to_string());
                 }
             }
         }
@@ -145,12 +154,12 @@ pub async fn run_publisher(
 
 async fn track(
     delivery: DeliveryFuture,
-    reply: Option<oneshot::Sender<Result<Delivered, String>>>,
-) -> Result<(), String> {
+    reply: Option<oneshot::Sender<Result<Delivered, PublishError>>>,
+) -> Result<(), ProduceError> {
     let result = resolve(delivery).await;
     let summary = result.as_ref().map(|_| ()).map_err(Clone::clone);
     if let Some(r) = reply {
-        let _ = r.send(result);
+        let _ = r.send(result.map_err(PublishError::from));
     }
     summary
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::search::{SearchIndex, SearchQuery, SearchResults};
+use crate::search::{SearchError, SearchIndex, SearchQuery, SearchResults};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchRequest {
@@ -14,10 +14,10 @@ pub struct SearchRequest {
     pub query: SearchQuery,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct SearchResponse {
     pub id: u64,
-    pub result: Result<SearchResults, String>,
+    pub result: Result<SearchResults, SearchError>,
 }
 
 /// Answers requests in order until the request channel closes. When requests pile up (a
@@ -31,10 +31,7 @@ pub async fn run_search_service(
         while let Ok(newer) = requests.try_recv() {
             request = newer;
         }
-        let result = index
-            .search(&request.query)
-            .await
-            .map_err(|e| e.to_string());
+        let result = index.search(&request.query).await;
         if responses
             .send(SearchResponse {
                 id: request.id,

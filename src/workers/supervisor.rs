@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::batch::BatchLimits;
-use super::consumer::{run_consumer, ConsumerSpec};
+use super::consumer::{run_worker, ConsumerSpec};
 use super::dlq::DeadLetters;
 use super::indexer::Indexer;
 use super::notifier::{Notifier, SentMemory};
@@ -101,6 +101,21 @@ impl Services {
         }
     }
 
+    /// The dead-letter topic as the consumer loop of `spec`'s worker uses it.
+    fn dead_letters(
+        &self,
+        producer: EventProducer,
+        spec: &ConsumerSpec,
+        reporter: &Reporter,
+    ) -> DeadLetters {
+        DeadLetters {
+            producer,
+            topic: self.config.topics.dlq.clone(),
+            worker: spec.worker.clone(),
+            reporter: reporter.clone(),
+        }
+    }
+
     pub fn indexer_spec(&self) -> ConsumerSpec {
         ConsumerSpec {
             worker: "indexer".into(),
@@ -135,21 +150,18 @@ impl Services {
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
         let producer = EventProducer::new(&self.cluster, &self.config.producer, "indexer-dlq")?;
+        let spec = self.indexer_spec();
+        let dead_letters = self.dead_letters(producer, &spec, &reporter);
         let handler = Indexer {
             index: self.index.clone(),
-            dead_letters: DeadLetters {
-                producer,
-                topic: self.config.topics.dlq.clone(),
-                worker: "indexer".into(),
-                reporter: reporter.clone(),
-            },
             max_retries: self.config.indexer.max_retries,
             retry_backoff: Duration::from_millis(self.config.indexer.retry_backoff_ms),
         };
-        Ok(tokio::spawn(run_consumer(
+        Ok(tokio::spawn(run_worker(
             self.cluster.clone(),
-            self.indexer_spec(),
+            spec,
             handler,
+            dead_letters,
             reporter,
             shutdown,
         )))
@@ -161,18 +173,22 @@ impl Services {
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
         let memory = SentMemory::open(self.data_dir.join("notified.tsv"))?;
+        let producer = EventProducer::new(&self.cluster, &self.config.producer, "notifier")?;
+        let spec = self.notifier_spec();
+        let dead_letters = self.dead_letters(producer.clone(), &spec, &reporter);
         let handler = Notifier {
-            producer: EventProducer::new(&self.cluster, &self.config.producer, "notifier")?,
+            producer,
             topic: self.config.topics.notifications.clone(),
             memory,
             authors: Default::default(),
             reporter: reporter.clone(),
             cluster: self.cluster.clone(),
         };
-        Ok(tokio::spawn(run_consumer(
+        Ok(tokio::spawn(run_worker(
             self.cluster.clone(),
-            self.notifier_spec(),
+            spec,
             handler,
+            dead_letters,
             reporter,
             shutdown,
         )))
