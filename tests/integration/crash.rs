@@ -131,7 +131,8 @@ fn free_port() -> u16 {
 }
 
 fn mentioned(i: usize) -> Option<String> {
-    i.is_multiple_of(MENTION_EVERY).then(|| format!("user_{:03}", 100 + i % 17))
+    i.is_multiple_of(MENTION_EVERY)
+        .then(|| format!("user_{:03}", 100 + i % 17))
 }
 
 /// A third-party client: produces N message.created events at RATE/s, riding out the
@@ -461,4 +462,110 @@ async fn notifications_in_doubt_are_settled_from_the_topic() {
     );
     assert!(!memory.contains("msg_doubt_2", "user_dave"));
     assert!(memory.in_doubt().is_empty());
+}
+
+/// The defence in depth, on its own: a dead member that stays its group's leader leaves our
+/// worker with an empty assignment for good on tansu 0.6.0 (the broker-side reset only helps
+/// at start). Another eventdeck process joins the group first and takes every partition, ours
+/// joins second and gets none, the other is SIGKILLed: within the bound (10 s until the broker
+/// drops the dead member, then at most HEAL_AFTER + one check), ours rejoins and owns them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_left_without_partitions_by_a_dead_leader_rejoins_and_takes_them() {
+    use eventdeck::workers::report::Reporter;
+    use tokio::sync::{mpsc, watch};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = crate::harness::test_config(dir.path(), "");
+    config.topics.created = "heal.created".into();
+    config.topics.updated = "heal.updated".into();
+    config.topics.deleted = "heal.deleted".into();
+    config.topics.partitions = 1;
+    config.groups.indexer = "heal-indexer".into();
+    config.groups.notifier = "heal-notifier".into();
+    let bench = crate::harness::Bench::with_config(dir, config).await;
+    let broker = bench.cluster().bootstrap.clone();
+
+    // The other member: a whole eventdeck on our broker as an external cluster. Its client id
+    // sorts before ours, so the range assignor gives it every partition.
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let log = other_dir.path().join("other.log");
+    let other = Command::new(BIN)
+        .args([
+            "--data-dir",
+            &other_dir.path().join("data").display().to_string(),
+        ])
+        .args(["--config", "/dev/null", "run"])
+        .env("EVENTDECK_KAFKA_BROKERS", &broker)
+        .env("EVENTDECK_KAFKA_CLIENT_ID", "aaa")
+        .env("EVENTDECK_TOPICS_CREATED", "heal.created")
+        .env("EVENTDECK_TOPICS_UPDATED", "heal.updated")
+        .env("EVENTDECK_TOPICS_DELETED", "heal.deleted")
+        .env("EVENTDECK_GROUPS_INDEXER", "heal-indexer")
+        .env("EVENTDECK_GROUPS_NOTIFIER", "heal-notifier")
+        .env_remove("EVENTDECK_SEARCH_URL")
+        .stdout(Stdio::null())
+        .stderr(File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn the other eventdeck");
+    let other_holds_all = |text: &str| {
+        text.lines().any(|l| {
+            l.contains("assigned") && l.contains("worker=indexer") && l.contains("heal.deleted")
+        })
+    };
+    eventually(
+        "the other eventdeck holds the partitions",
+        Duration::from_secs(30),
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            async move {
+                other_holds_all(&text)
+                    .then_some(())
+                    .ok_or_else(|| text.lines().rev().take(3).collect::<Vec<_>>().join(" | "))
+            }
+        },
+    )
+    .await;
+
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let (_stop, shutdown) = watch::channel(false);
+    let _ours = bench
+        .services
+        .spawn_indexer(Reporter::new(tx), shutdown)
+        .expect("our indexer");
+    let first = next_assignment(&mut events, Duration::from_secs(30)).await;
+    assert_eq!(first, Some(vec![]), "ours joins second and gets nothing");
+
+    kill9(other);
+    let killed = Instant::now();
+    let deadline = Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_sub(killed.elapsed());
+        let partitions = next_assignment(&mut events, left).await.unwrap_or_else(|| {
+            panic!("no full assignment within {deadline:?} of the other member's death")
+        });
+        if partitions.len() == 3 {
+            break;
+        }
+    }
+    eprintln!(
+        "heal: our worker owned all 3 partitions {:.1} s after the leader was killed",
+        killed.elapsed().as_secs_f64()
+    );
+}
+
+/// The next assignment a worker reports, within `within`.
+async fn next_assignment(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<eventdeck::workers::report::WorkerEvent>,
+    within: Duration,
+) -> Option<Vec<(String, i32)>> {
+    use eventdeck::workers::report::WorkerEvent;
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Some(WorkerEvent::Assigned { partitions, .. })) => return Some(partitions),
+            Ok(Some(_)) => {}
+            _ => return None,
+        }
+    }
 }
