@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use eventdeck::config::Config;
 use eventdeck::workers::batch::Record;
-use eventdeck::workers::consumer::{run_consumer, BatchHandler};
+use eventdeck::workers::consumer::{run_consumer, BatchHandler, HandleError, Handled};
 use eventdeck::workers::loadgen::LoadGenerator;
 use eventdeck::workers::report::{Reporter, WorkerEvent};
 use eventdeck::workers::supervisor::Services;
@@ -24,8 +24,8 @@ struct Discard;
 
 #[async_trait::async_trait]
 impl BatchHandler for Discard {
-    async fn handle(&mut self, _records: &[Record]) -> Result<Option<i64>, String> {
-        Ok(None)
+    async fn handle(&mut self, _records: &[Record]) -> Result<Handled, HandleError> {
+        Ok(Handled::default())
     }
 }
 

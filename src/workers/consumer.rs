@@ -68,30 +68,8 @@ pub struct Handled {
 
 /// What a worker does with a batch.
 #[async_trait::async_trait]
-pub trait RecordHandler: Send {
-    async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError>;
-}
-
-/// The former handler interface, kept for handlers that never set a record aside (the
-/// benchmark baseline, the monitoring tests): `Err` means "try the same records again later".
-/// Run them with [`run_consumer`], which has no dead-letter topic.
-#[async_trait::async_trait]
 pub trait BatchHandler: Send {
-    /// Returns the timestamp (ms) of the newest event handled, when known.
-    async fn handle(&mut self, records: &[Record]) -> Result<Option<i64>, String>;
-}
-
-#[async_trait::async_trait]
-impl<T: BatchHandler> RecordHandler for T {
-    async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError> {
-        match BatchHandler::handle(self, records).await {
-            Ok(newest_event_ms) => Ok(Handled {
-                newest_event_ms,
-                poison: Vec::new(),
-            }),
-            Err(reason) => Err(HandleError::transient("batch", reason)),
-        }
-    }
+    async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError>;
 }
 
 /// The records named by `poison`, in batch order, each once with its first reason; the
@@ -187,7 +165,7 @@ pub fn create_consumer(
 
 /// Runs a worker until `shutdown` turns true, dead-lettering the records it reports as
 /// poison to `dead_letters`. Returns after the final commit.
-pub async fn run_worker<H: RecordHandler>(
+pub async fn run_worker<H: BatchHandler>(
     cluster: Cluster,
     spec: ConsumerSpec,
     handler: H,
@@ -206,8 +184,9 @@ pub async fn run_worker<H: RecordHandler>(
     .await
 }
 
-/// Runs a [`BatchHandler`] (which never reports poison) until `shutdown` turns true.
-/// Returns after the final commit.
+/// Runs a handler without a dead-letter topic (the benchmark baseline, tests), for handlers
+/// that never report poison: poison reported here is never skipped, the batch waits (and
+/// says so) as it would for a dead-letter topic that is down. Returns after the final commit.
 pub async fn run_consumer<H: BatchHandler>(
     cluster: Cluster,
     spec: ConsumerSpec,
@@ -218,7 +197,7 @@ pub async fn run_consumer<H: BatchHandler>(
     run_loop(cluster, spec, handler, None, reporter, shutdown).await
 }
 
-async fn run_loop<H: RecordHandler>(
+async fn run_loop<H: BatchHandler>(
     cluster: Cluster,
     spec: ConsumerSpec,
     mut handler: H,
@@ -446,7 +425,7 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
 #[allow(clippy::too_many_arguments)]
 /// Handles `records` until it succeeds, dead-letters what the handler set aside (then
 /// commits), or returns false without committing when shutdown is asked for during a retry.
-async fn flush<H: RecordHandler>(
+async fn flush<H: BatchHandler>(
     consumer: &WorkerConsumer,
     spec: &ConsumerSpec,
     handler: &mut H,
@@ -572,29 +551,5 @@ mod tests {
     fn no_poison_means_no_dead_letters() {
         let records: Vec<Record> = (0..3).map(record).collect();
         assert_eq!(poisoned(&records, &[]).0.len(), 0);
-    }
-
-    struct Legacy(Result<Option<i64>, String>);
-
-    #[async_trait::async_trait]
-    impl BatchHandler for Legacy {
-        async fn handle(&mut self, _records: &[Record]) -> Result<Option<i64>, String> {
-            self.0.clone()
-        }
-    }
-
-    #[tokio::test]
-    async fn a_legacy_handler_never_reports_poison_and_its_errors_are_transient() {
-        let ok = RecordHandler::handle(&mut Legacy(Ok(Some(7))), &[]).await;
-        assert_eq!(
-            ok.expect("ok"),
-            Handled {
-                newest_event_ms: Some(7),
-                poison: Vec::new()
-            }
-        );
-        let err = RecordHandler::handle(&mut Legacy(Err("index down".into())), &[]).await;
-        let HandleError::Transient { source, .. } = err.expect_err("err");
-        assert_eq!(source.to_string(), "index down");
     }
 }

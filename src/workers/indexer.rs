@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::batch::Record;
-use super::consumer::{HandleError, Handled, Poison, RecordHandler};
+use super::consumer::{BatchHandler, HandleError, Handled, Poison};
 use crate::event::{parse_message_event, ParsedEvent};
 use crate::search::plan::{ids_to_look_up, plan_bulk};
 use crate::search::{ItemOutcome, SearchDoc, SearchError, SearchIndex};
@@ -124,7 +124,7 @@ impl Indexer {
 }
 
 #[async_trait::async_trait]
-impl RecordHandler for Indexer {
+impl BatchHandler for Indexer {
     async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError> {
         let mut events: Vec<ParsedEvent> = Vec::with_capacity(records.len());
         let mut event_records: Vec<usize> = Vec::with_capacity(records.len());

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use futures::future::join_all;
 
 use super::batch::Record;
-use super::consumer::{HandleError, Handled, RecordHandler};
+use super::consumer::{BatchHandler, HandleError, Handled};
 use super::notify_recovery::{notified_since, RecoveryError};
 use super::report::{Reporter, WorkerEvent};
 use super::sent_memory::MemoryError;
@@ -146,7 +146,7 @@ impl Notifier {
 }
 
 #[async_trait::async_trait]
-impl RecordHandler for Notifier {
+impl BatchHandler for Notifier {
     async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError> {
         Ok(Handled {
             newest_event_ms: self.notify(records).await?,

@@ -17,7 +17,9 @@ use eventdeck::monitor::report::StatusReport;
 use eventdeck::monitor::snapshot::{GroupStats, LagStatus, Snapshot};
 use eventdeck::monitor::{spawn_monitor, MonitorOptions, MonitorSetup};
 use eventdeck::workers::batch::{BatchLimits, Record};
-use eventdeck::workers::consumer::{run_consumer, BatchHandler, ConsumerSpec};
+use eventdeck::workers::consumer::{
+    run_consumer, BatchHandler, ConsumerSpec, HandleError, Handled,
+};
 use eventdeck::workers::report::Reporter;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -89,9 +91,9 @@ struct Slow {
 
 #[async_trait::async_trait]
 impl BatchHandler for Slow {
-    async fn handle(&mut self, records: &[Record]) -> Result<Option<i64>, String> {
+    async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError> {
         tokio::time::sleep(self.per_record * records.len() as u32).await;
-        Ok(None)
+        Ok(Handled::default())
     }
 }
 
