@@ -1,215 +1,86 @@
-//! Analysis: an approximation of Elasticsearch's `standard` analyzer (Unicode word segmentation,
-//! UAX #29, then lowercase), used both to index the content and to analyse query text.
+//! Analysis: Elasticsearch's `standard` analyzer (Unicode word segmentation, UAX #29, then
+//! lowercase), used both to index the content and to analyse query text.
+//!
+//! Word boundaries come from the `unicode-segmentation` crate, which implements UAX #29 with
+//! tables generated from the Unicode Character Database; this module only decides which segments
+//! are tokens, as Lucene's `StandardTokenizer` does: segments with a letter or digit (so a run of
+//! `_` alone is not a word), emoji, and runs of South-East Asian letters (Thai, Lao, Myanmar,
+//! Khmer...: UAX #29 leaves their words to a dictionary, Lucene keeps a whole run as one token).
+//! Han and Hiragana characters are each a segment of their own under UAX #29, hence a token each.
 //!
 //! Invariant: indexing and querying go through the same [`analyze`], so a query term matches
 //! exactly the tokens the content produced; token offsets are byte offsets into the input, which
-//! the highlighter relies on.
+//! the highlighter relies on. Changing what `analyze` returns changes the index format: an index
+//! built by an older analyzer must be rebuilt for its terms to match.
 
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use unicode_segmentation::UnicodeSegmentation;
 
 /// Name under which [`StandardTokenizer`] is registered; it is recorded in the schema.
 pub(super) const TOKENIZER: &str = "eventdeck_standard";
 /// Elasticsearch's standard tokenizer splits longer tokens at this many characters.
 const MAX_TOKEN_CHARS: usize = 255;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum CharClass {
-    Letter,
-    Numeric,
-    Katakana,
-    /// Han and Hiragana: every character is a word of its own.
-    Ideographic,
-    Emoji,
-    /// `_` and friends: join letters, digits and katakana.
-    ExtendNumLet,
-    /// Between two letters only (`:`, `·`).
-    MidLetter,
-    /// Between two digits only (`,`, `;`).
-    MidNum,
-    /// Between two letters or two digits (`.`, `’`).
-    MidNumLet,
-    SingleQuote,
-    /// Combining marks, joiners, variation selectors, skin tones: part of the preceding char.
-    Extend,
-    Other,
+/// Whether `c` starts an emoji token (Extended_Pictographic blocks and regional indicators).
+/// Modifiers, variation selectors and ZWJ sequences are kept with it by the segmenter.
+fn is_emoji(c: char) -> bool {
+    matches!(c, '\u{2600}'..='\u{27BF}' | '\u{2B00}'..='\u{2BFF}' | '\u{1F000}'..='\u{1FAFF}')
 }
 
-fn classify(c: char) -> CharClass {
-    use CharClass::*;
-    match c {
-        '_'
-        | '\u{203F}'
-        | '\u{2040}'
-        | '\u{2054}'
-        | '\u{FE33}'
-        | '\u{FE34}'
-        | '\u{FE4D}'..='\u{FE4F}'
-        | '\u{FF3F}' => ExtendNumLet,
-        '\'' => SingleQuote,
-        '.' | '\u{2018}' | '\u{2019}' | '\u{2024}' | '\u{FE52}' | '\u{FF07}' | '\u{FF0E}' => {
-            MidNumLet
-        }
-        ':' | '\u{00B7}' | '\u{0387}' | '\u{055F}' | '\u{05F4}' | '\u{2027}' | '\u{FE13}'
-        | '\u{FE55}' | '\u{FF1A}' => MidLetter,
-        ',' | ';' | '\u{037E}' | '\u{0589}' | '\u{060C}' | '\u{060D}' | '\u{066C}' | '\u{07F8}'
-        | '\u{2044}' | '\u{FE10}' | '\u{FE14}' | '\u{FE50}' | '\u{FE54}' | '\u{FF0C}'
-        | '\u{FF1B}' => MidNum,
-        '\u{0300}'..='\u{036F}'
-        | '\u{1AB0}'..='\u{1AFF}'
-        | '\u{1DC0}'..='\u{1DFF}'
-        | '\u{200C}'..='\u{200D}'
-        | '\u{20D0}'..='\u{20FF}'
-        | '\u{3099}'..='\u{309A}'
-        | '\u{FE00}'..='\u{FE0F}'
-        | '\u{FE20}'..='\u{FE2F}'
-        | '\u{1F3FB}'..='\u{1F3FF}'
-        | '\u{E0020}'..='\u{E007F}' => Extend,
-        '\u{3031}'..='\u{3035}'
-        | '\u{309B}'..='\u{309C}'
-        | '\u{30A0}'..='\u{30FA}'
-        | '\u{30FC}'..='\u{30FF}'
-        | '\u{31F0}'..='\u{31FF}'
-        | '\u{32D0}'..='\u{32FE}'
-        | '\u{3300}'..='\u{3357}'
-        | '\u{FF66}'..='\u{FF9D}' => Katakana,
-        '\u{2E80}'..='\u{2FDF}'
-        | '\u{3005}'..='\u{3007}'
-        | '\u{3021}'..='\u{3029}'
-        | '\u{3038}'..='\u{303B}'
-        | '\u{3041}'..='\u{3096}'
-        | '\u{309D}'..='\u{309F}'
-        | '\u{3400}'..='\u{4DBF}'
-        | '\u{4E00}'..='\u{9FFF}'
-        | '\u{F900}'..='\u{FAFF}'
-        | '\u{20000}'..='\u{3FFFF}' => Ideographic,
-        '\u{2600}'..='\u{27BF}' | '\u{2B00}'..='\u{2BFF}' | '\u{1F000}'..='\u{1FAFF}' => Emoji,
-        c if c.is_numeric() => Numeric,
-        c if c.is_alphabetic() => Letter,
-        _ => Other,
-    }
-}
-
-fn is_word(c: CharClass) -> bool {
-    use CharClass::*;
-    matches!(c, Letter | Numeric | Katakana | ExtendNumLet)
-}
-
-/// Whether two adjacent characters belong to the same word (UAX #29 WB5, 8-10, 13, 13a, 13b).
-fn joins(left: CharClass, right: CharClass) -> bool {
-    use CharClass::*;
-    match (left, right) {
-        (Katakana, Katakana) => true,
-        (l, ExtendNumLet) => is_word(l),
-        (ExtendNumLet, r) => is_word(r),
-        (Letter | Numeric, Letter | Numeric) => true,
-        _ => false,
-    }
-}
-
-/// Whether `mid` between `left` and `right` keeps one word: "dog's", "e.g", "3.14", "1,000"
-/// (UAX #29 WB6, 7, 11, 12).
-fn bridges(left: CharClass, mid: CharClass, right: CharClass) -> bool {
-    use CharClass::*;
-    match (left, right) {
-        (Letter, Letter) => matches!(mid, MidLetter | MidNumLet | SingleQuote),
-        (Numeric, Numeric) => matches!(mid, MidNum | MidNumLet | SingleQuote),
-        _ => false,
-    }
-}
-
-/// Index of the first char at or after `from` that is not an Extend char.
-fn skip_extend(chars: &[(usize, char)], mut from: usize) -> usize {
-    while from < chars.len() && classify(chars[from].1) == CharClass::Extend {
-        from += 1;
-    }
-    from
-}
-
-/// End (exclusive char index) of the word starting at `start`.
-fn word_end(chars: &[(usize, char)], start: usize) -> usize {
-    let mut last = classify(chars[start].1);
-    let mut j = start + 1;
-    while j < chars.len() {
-        let class = classify(chars[j].1);
-        if class == CharClass::Extend {
-            j += 1;
-            continue;
-        }
-        if joins(last, class) {
-            last = class;
-            j += 1;
-            continue;
-        }
-        let after = skip_extend(chars, j + 1);
-        if after < chars.len() {
-            let next = classify(chars[after].1);
-            if bridges(last, class, next) {
-                last = next;
-                j = after + 1;
-                continue;
-            }
-        }
-        break;
-    }
-    j
-}
-
-/// End of the emoji starting at `start`: its modifiers, ZWJ sequences and flag pairs.
-fn emoji_end(chars: &[(usize, char)], start: usize) -> usize {
-    let is_regional = |c: char| ('\u{1F1E6}'..='\u{1F1FF}').contains(&c);
-    let mut j = start + 1;
-    if is_regional(chars[start].1) && j < chars.len() && is_regional(chars[j].1) {
-        j += 1;
-    }
-    loop {
-        let joined_by_zwj = j > 0 && chars[j - 1].1 == '\u{200D}';
-        match chars.get(j) {
-            Some(&(_, c)) if classify(c) == CharClass::Extend => j += 1,
-            Some(&(_, c)) if joined_by_zwj && classify(c) == CharClass::Emoji => j += 1,
-            _ => break,
-        }
-    }
-    j
+/// Letters of the scripts whose Line_Break is Complex_Context (South-East Asian): Lucene joins a
+/// run of them into one token where UAX #29 splits between letters.
+fn is_south_east_asian(c: char) -> bool {
+    matches!(c,
+        '\u{0E00}'..='\u{0EFF}'     // Thai, Lao
+        | '\u{1000}'..='\u{109F}'   // Myanmar
+        | '\u{1780}'..='\u{17FF}'   // Khmer
+        | '\u{1950}'..='\u{19DF}'   // Tai Le, New Tai Lue
+        | '\u{1A20}'..='\u{1AAF}'   // Tai Tham
+        | '\u{A9E0}'..='\u{A9FF}'   // Myanmar Extended-B
+        | '\u{AA60}'..='\u{AADF}')  // Myanmar Extended-A, Tai Viet
+        && !c.is_numeric()
 }
 
 /// Splits `text` into lowercase tokens with byte offsets, like Elasticsearch's standard
-/// analyzer: words by Unicode rules, each Han/Hiragana character alone, emoji as tokens,
-/// punctuation dropped, tokens longer than 255 characters split.
+/// analyzer: words by Unicode rules (UAX #29), each Han/Hiragana character alone, emoji as
+/// tokens, punctuation dropped, tokens longer than 255 characters split.
 pub fn analyze(text: &str) -> Vec<Token> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let class = classify(chars[i].1);
-        let end = match class {
-            CharClass::Ideographic => skip_extend(&chars, i + 1),
-            CharClass::Emoji => emoji_end(&chars, i),
-            c if is_word(c) => word_end(&chars, i),
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        // A run of underscores alone is not a word.
-        let has_content =
-            class == CharClass::Emoji || chars[i..end].iter().any(|&(_, c)| c.is_alphanumeric());
-        if has_content {
-            for chunk in chars[i..end].chunks(MAX_TOKEN_CHARS) {
-                let from = chunk[0].0;
-                let to = chunk.last().map_or(from, |&(o, c)| o + c.len_utf8());
-                tokens.push(Token {
-                    offset_from: from,
-                    offset_to: to,
-                    position: tokens.len(),
-                    text: text[from..to]
-                        .chars()
-                        .flat_map(char::to_lowercase)
-                        .collect(),
-                    position_length: 1,
-                });
+    let mut segments = text.split_word_bound_indices().peekable();
+    while let Some((from, segment)) = segments.next() {
+        let mut to = from + segment.len();
+        if segment.chars().all(is_south_east_asian) {
+            while let Some(&(next, s)) = segments.peek() {
+                if next != to || !s.chars().all(is_south_east_asian) {
+                    break;
+                }
+                to = next + s.len();
+                segments.next();
             }
         }
-        i = end;
+        let word = &text[from..to];
+        let is_token =
+            word.chars().any(char::is_alphanumeric) || word.chars().next().is_some_and(is_emoji);
+        if !is_token {
+            continue;
+        }
+        let chars: Vec<(usize, char)> = word.char_indices().collect();
+        for chunk in chars.chunks(MAX_TOKEN_CHARS) {
+            let start = from + chunk[0].0;
+            let end = chunk
+                .last()
+                .map_or(start, |&(o, c)| from + o + c.len_utf8());
+            tokens.push(Token {
+                offset_from: start,
+                offset_to: end,
+                position: tokens.len(),
+                text: text[start..end]
+                    .chars()
+                    .flat_map(char::to_lowercase)
+                    .collect(),
+                position_length: 1,
+            });
+        }
     }
     tokens
 }
@@ -283,7 +154,63 @@ mod tests {
         assert_eq!(words("Ünïcödé ÉTÉ"), ["ünïcödé", "été"]);
         let long = "a".repeat(300);
         assert_eq!(words(&long).len(), 2);
+        assert_eq!(
+            words("mail bob@example.com now"),
+            ["mail", "bob", "example.com", "now"]
+        );
+        assert_eq!(
+            words("it's John\u{2019}s rock'n'roll 'quoted'"),
+            ["it's", "john\u{2019}s", "rock'n'roll", "quoted"]
+        );
+        // Skin tones, ZWJ families and keycaps stay with their emoji; flags go by pairs.
+        assert_eq!(
+            words("👍🏽 👨\u{200D}👩\u{200D}👧 🇫🇷🇩🇪 1\u{FE0F}\u{20E3} ©"),
+            [
+                "👍🏽",
+                "👨\u{200D}👩\u{200D}👧",
+                "🇫🇷",
+                "🇩🇪",
+                "1\u{FE0F}\u{20E3}"
+            ]
+        );
+        // Hiragana alone like Han, katakana runs together, a Thai run as one token (Lucene).
+        assert_eq!(
+            words("ひらがカタカナ ラーメン屋"),
+            ["ひ", "ら", "が", "カタカナ", "ラーメン", "屋"]
+        );
+        assert_eq!(words("สวัสดีครับ ทดสอบ"), ["สวัสดีครับ", "ทดสอบ"]);
+        assert_eq!(
+            words("a:b c.d 3:4 5,6 x,y 12,345,678.90 __init__ _a"),
+            [
+                "a:b",
+                "c.d",
+                "3",
+                "4",
+                "5,6",
+                "x",
+                "y",
+                "12,345,678.90",
+                "__init__",
+                "_a"
+            ]
+        );
+        assert_eq!(
+            words("ＦＵＬＬ　１２３ Привет, мир"),
+            ["ｆｕｌｌ", "１２３", "привет", "мир"]
+        );
         let tokens = analyze("Deploy, now");
         assert_eq!((tokens[1].offset_from, tokens[1].offset_to), (8, 11));
+    }
+
+    /// Where the hand-kept tables this module used before `unicode-segmentation` split words
+    /// that UAX #29, and so Elasticsearch's standard tokenizer, keeps whole.
+    #[test]
+    fn analysis_keeps_what_uax29_keeps() {
+        // Hebrew gershayim between Hebrew letters (WB7b, WB7c).
+        assert_eq!(words("צה\"ל שלום"), ["צה\"ל", "שלום"]);
+        // A soft hyphen is a format character, ignored inside a word (WB4).
+        assert_eq!(words("co\u{AD}operate"), ["co\u{AD}operate"]);
+        // Combining marks of any script extend the word: Devanagari virama and vowel signs.
+        assert_eq!(words("नमस्ते दुनिया"), ["नमस्ते", "दुनिया"]);
     }
 }
