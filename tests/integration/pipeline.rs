@@ -165,14 +165,7 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing(bac
         .expect("indexer");
     // Done means committed up to the high watermarks: a count of handled records can run
     // ahead of the index when a rebalance redelivers a batch (it is counted twice).
-    let topics: Vec<String> = bench
-        .services
-        .config
-        .message_topics()
-        .iter()
-        .map(|t| t.to_string())
-        .collect();
-    let group = bench.services.config.groups.indexer.clone();
+    let (group, topics) = indexer_group_and_topics(&bench);
     wait_committed(bench.cluster(), &group, &topics, WAIT).await;
     let index = bench.services.index.clone();
     index.refresh().await.expect("refresh");
@@ -435,14 +428,7 @@ async fn noida_search_stopped_mid_stream_and_started_again_loses_nothing() {
         .services
         .spawn_indexer(eventdeck::workers::report::Reporter::new(tx), rx)
         .expect("indexer");
-    let topics: Vec<String> = bench
-        .services
-        .config
-        .message_topics()
-        .iter()
-        .map(|t| t.to_string())
-        .collect();
-    let group = bench.services.config.groups.indexer.clone();
+    let (group, topics) = indexer_group_and_topics(&bench);
     wait_committed(bench.cluster(), &group, &topics, WAIT).await;
 
     bench.noida().stop_service("elasticsearch");
@@ -479,4 +465,16 @@ async fn noida_search_stopped_mid_stream_and_started_again_loses_nothing() {
         n,
         "the first half survived the stop, the second was indexed"
     );
+}
+
+/// The indexer's group and the message topics it reads, to wait on its committed offsets
+/// reaching the high watermarks: done, whatever a rebalance made it handle twice.
+fn indexer_group_and_topics(bench: &Bench) -> (String, Vec<String>) {
+    let config = &bench.services.config;
+    let topics = config
+        .message_topics()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    (config.groups.indexer.clone(), topics)
 }
