@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod producer;
+pub mod protocol;
 
 use std::collections::BTreeMap;
 

@@ -16,7 +16,6 @@ pub mod lag;
 pub mod metrics;
 pub mod options;
 pub mod problems;
-pub mod protocol;
 pub mod rates;
 pub mod reader;
 pub mod rebalance;

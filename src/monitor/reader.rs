@@ -11,10 +11,10 @@ use rdkafka::metadata::Metadata;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::options::MonitorOptions;
-use super::protocol::decode_assignment;
 use super::records::RecordReader;
 use super::sample::{ClusterSample, DescribedGroup, GroupSample, PartitionSample, TopicSample};
 use super::snapshot::MemberInfo;
+use crate::bus::protocol::decode_assignment;
 use crate::bus::Cluster;
 use crate::event::now_ms;
 

@@ -22,8 +22,8 @@ use super::assignment_watch::{decide, Decision, EmptyAssignment, Probe, HEAL_AFT
 use super::batch::{commit_offsets, Batch, BatchLimits, Record};
 use super::dlq::DeadLetters;
 use super::report::{Reporter, WorkerEvent, WorkerState};
+use crate::bus::protocol::decode_assignment;
 use crate::bus::Cluster;
-use crate::monitor::protocol::decode_assignment;
 
 /// Any error, as the cause of a [`HandleError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
