@@ -11,7 +11,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/eventdeck/target}"
+# One build for both README commands. `cargo run --release` builds into ./target: when it
+# exists, the tests build there too. Otherwise they build into ~/.cache/eventdeck/target
+# (it outlives clones, so a fresh clone does not compile the dependency set again) and
+# ./target becomes a link to it, so a later `cargo run --release` finds everything built.
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  if [ -e target ]; then
+    CARGO_TARGET_DIR=$(readlink -f target)
+  else
+    CARGO_TARGET_DIR="$HOME/.cache/eventdeck/target"
+    mkdir -p "$CARGO_TARGET_DIR"
+    ln -s "$CARGO_TARGET_DIR" target
+  fi
+fi
+export CARGO_TARGET_DIR
 tools="${EVENTDECK_TOOLS:-$HOME/.cache/eventdeck/tools}"
 mkdir -p "$tools"
 

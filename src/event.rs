@@ -86,6 +86,9 @@ pub enum MessageEvent {
     Deleted(MessageDeleted),
 }
 
+/// A message event with its identity: parsed from a record, or minted once when it is
+/// written ([`ParsedEvent::mint`]). Its envelope is a pure function of it, so publishing the
+/// same value twice (a retry) publishes the same `event_id` and `timestamp`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedEvent {
     pub event_id: String,
@@ -94,6 +97,49 @@ pub struct ParsedEvent {
 }
 
 impl ParsedEvent {
+    /// Gives `event` its identity: a new time-ordered id and the current time. Called once,
+    /// where the message is written (console, CLI, load generator), never on a retry.
+    pub fn mint(event: MessageEvent) -> Self {
+        Self::mint_at(event, now_ms())
+    }
+
+    /// [`ParsedEvent::mint`] at a given time (load generation, tests).
+    pub fn mint_at(event: MessageEvent, timestamp: i64) -> Self {
+        Self {
+            event_id: new_event_id(),
+            timestamp,
+            event,
+        }
+    }
+
+    pub fn event_type(&self) -> &'static str {
+        match self.event {
+            MessageEvent::Created(_) => "message.created",
+            MessageEvent::Updated(_) => "message.updated",
+            MessageEvent::Deleted(_) => "message.deleted",
+        }
+    }
+
+    /// The envelope the platform guide specifies; the same every time for the same event.
+    pub fn to_envelope(&self) -> Result<Envelope, serde_json::Error> {
+        let payload = match &self.event {
+            MessageEvent::Created(p) => serde_json::to_value(p)?,
+            MessageEvent::Updated(p) => serde_json::to_value(p)?,
+            MessageEvent::Deleted(p) => serde_json::to_value(p)?,
+        };
+        Ok(Envelope {
+            event_type: self.event_type().to_string(),
+            event_id: self.event_id.clone(),
+            timestamp: self.timestamp,
+            payload,
+        })
+    }
+
+    /// The record value: the envelope as JSON.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&self.to_envelope()?)
+    }
+
     pub fn message_id(&self) -> &str {
         match &self.event {
             MessageEvent::Created(c) => &c.message_id,
@@ -264,6 +310,24 @@ mod tests {
         let raw = r#"{"event_type":"message.deleted","event_id":"x","timestamp":1,"payload":{"message_id":"m"}}"#;
         let err = parse_message_event(raw.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("channel_id"), "{err}");
+    }
+
+    #[test]
+    fn a_minted_event_keeps_its_identity_and_round_trips() {
+        let minted = ParsedEvent::mint(MessageEvent::Deleted(MessageDeleted {
+            message_id: "m1".into(),
+            channel_id: "ch_dev".into(),
+            deleted_by: "user_001".into(),
+        }));
+        let first = minted.to_json().expect("json");
+        // A retry encodes the same value again: same id, same time, same bytes.
+        assert_eq!(minted.to_json().expect("json"), first);
+        assert_eq!(parse_message_event(&first), Ok(minted.clone()));
+        let other = ParsedEvent::mint(minted.event.clone());
+        assert_ne!(
+            other.event_id, minted.event_id,
+            "each write mints its own id"
+        );
     }
 
     #[test]

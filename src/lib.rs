@@ -8,6 +8,7 @@ pub mod embedded;
 pub mod event;
 pub mod logging;
 pub mod monitor;
+pub mod ops;
 pub mod search;
 pub mod ui;
 pub mod workers;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use eventdeck::config::{Config, Overrides};
+use eventdeck::ops::WorkerId;
 use eventdeck::search::{SearchQuery, SortOrder};
 
 #[derive(Parser, Debug)]
@@ -40,7 +41,12 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the producer, indexer and notifier without the console (logs to stderr).
-    Run,
+    Run {
+        /// Only these workers, comma-separated (producer, indexer, notifier). Several
+        /// processes running the same worker against one cluster share its partitions.
+        #[arg(long, value_name = "LIST")]
+        workers: Option<String>,
+    },
     /// Publish one message.created, e.g. `eventdeck send --channel ch_dev --author user_001 "deployed @user_002"`.
     Send {
         #[arg(long, default_value = "ch_general")]
@@ -139,9 +145,15 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
     use eventdeck::commands;
     match command {
         None => commands::console::console(config).await,
-        Some(Command::Run) => {
+        Some(Command::Run { workers }) => {
+            let workers = match workers {
+                Some(list) => {
+                    WorkerId::parse_list(&list).map_err(|e| anyhow::anyhow!("--workers: {e}"))?
+                }
+                None => WorkerId::ALL.to_vec(),
+            };
             eventdeck::logging::to_stderr();
-            commands::run::run(config).await
+            commands::run::run(config, &workers).await
         }
         Some(Command::Send {
             channel,

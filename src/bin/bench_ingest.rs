@@ -12,6 +12,8 @@
 use std::time::{Duration, Instant};
 
 use eventdeck::config::Config;
+use eventdeck::event::ParsedEvent;
+use eventdeck::ops::WorkerId;
 use eventdeck::workers::batch::Record;
 use eventdeck::workers::consumer::{run_consumer, BatchHandler, HandleError, Handled};
 use eventdeck::workers::loadgen::LoadGenerator;
@@ -31,7 +33,7 @@ impl BatchHandler for Discard {
 
 async fn wait_processed(
     events: &mut mpsc::UnboundedReceiver<WorkerEvent>,
-    worker: &str,
+    worker: WorkerId,
     n: u64,
 ) -> anyhow::Result<()> {
     let mut seen = 0;
@@ -93,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
     let mut in_flight = FuturesUnordered::new();
     for _ in 0..count {
         let d = publisher
-            .enqueue(&generator.next_event())
+            .enqueue(&ParsedEvent::mint(generator.next_event()))
             .await
             .map_err(anyhow::Error::msg)?;
         in_flight.push(eventdeck::bus::producer::resolve(d));
@@ -107,19 +109,21 @@ async fn main() -> anyhow::Result<()> {
     let (tx, mut events) = mpsc::unbounded_channel();
     let reporter = Reporter::new(tx);
     let (stop, shutdown) = watch::channel(false);
+    // The baseline consumes the indexer's topics in a group of its own and reports on a
+    // channel of its own, so its figures never mix with the indexer's.
     let mut baseline_spec = services.indexer_spec();
-    baseline_spec.worker = "baseline".into();
     baseline_spec.group = "bench-baseline".into();
+    let (baseline_tx, mut baseline_events) = mpsc::unbounded_channel();
     let t = Instant::now();
     let (stop_baseline, baseline_shutdown) = watch::channel(false);
     let baseline_task = tokio::spawn(run_consumer(
         services.cluster.clone(),
         baseline_spec,
         Discard,
-        reporter.clone(),
+        Reporter::new(baseline_tx),
         baseline_shutdown,
     ));
-    wait_processed(&mut events, "baseline", count).await?;
+    wait_processed(&mut baseline_events, WorkerId::Indexer, count).await?;
     let baseline = count as f64 / t.elapsed().as_secs_f64();
     // Stopped, not aborted: an aborted consumer may be dropped only when the runtime shuts
     // down, after the embedded broker, and librdkafka's close then waits for it forever.
@@ -129,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
 
     let t = Instant::now();
     let indexer = services.spawn_indexer(reporter, shutdown)?;
-    wait_processed(&mut events, "indexer", count).await?;
+    wait_processed(&mut events, WorkerId::Indexer, count).await?;
     services.index.refresh().await?;
     let indexed = count as f64 / t.elapsed().as_secs_f64();
     println!(

@@ -5,18 +5,21 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::monitor::{serve_metrics, spawn_monitor, MonitorOptions, MonitorSetup};
+use crate::ops::WorkerId;
 use crate::workers::report::{Reporter, WorkerEvent};
 use crate::workers::supervisor::Services;
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(config: Config, workers: &[WorkerId]) -> anyhow::Result<()> {
     let services = Services::start(config).await?;
+    let names: Vec<&str> = workers.iter().map(|w| w.as_str()).collect();
     println!(
-        "eventdeck ready: {} · {}",
+        "eventdeck ready: {} · {} · workers: {}",
         services.cluster.describe(),
-        services.index.describe()
+        services.index.describe(),
+        names.join(", ")
     );
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let pipeline = services.spawn_pipeline(Reporter::new(tx))?;
+    let pipeline = services.spawn_workers(workers, Reporter::new(tx))?;
     // With /metrics on, the monitor runs too and sees every report after it is logged.
     let (to_monitor, monitor_events) = mpsc::unbounded_channel();
     let port = services.config.monitor.metrics_port;

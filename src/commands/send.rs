@@ -8,7 +8,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use super::client_cluster;
 use crate::bus::producer::{resolve, EventProducer};
 use crate::config::Config;
-use crate::event::{extract_mentions, new_event_id, MessageCreated, MessageEvent};
+use crate::event::{extract_mentions, new_event_id, MessageCreated, MessageEvent, ParsedEvent};
 use crate::workers::loadgen::LoadGenerator;
 use crate::workers::publisher::Publisher;
 
@@ -38,8 +38,9 @@ fn publisher(config: &Config) -> anyhow::Result<(Publisher, String)> {
 
 pub async fn send(config: Config, channel: &str, author: &str, text: &str) -> anyhow::Result<()> {
     let (publisher, where_) = publisher(&config)?;
-    let event = created(channel, author, text);
-    let topic = publisher.topic_for(&event).to_string();
+    // Minted once: a retried enqueue publishes the same event id and time.
+    let event = ParsedEvent::mint(created(channel, author, text));
+    let topic = publisher.topic_for(&event.event).to_string();
     let delivery = publisher
         .enqueue(&event)
         .await
@@ -48,7 +49,7 @@ pub async fn send(config: Config, channel: &str, author: &str, text: &str) -> an
         .await
         .map_err(|_| anyhow::anyhow!("no acknowledgement from {where_} within 30 s"))?
         .map_err(|e| anyhow::anyhow!("{where_} refused the message: {e}"))?;
-    if let MessageEvent::Created(c) = &event {
+    if let MessageEvent::Created(c) = &event.event {
         println!(
             "published {} to {topic} [partition {} @ offset {}] on {where_}",
             c.message_id, d.partition, d.offset
@@ -71,7 +72,7 @@ pub async fn load(config: Config, count: u64, rate: u32) -> anyhow::Result<()> {
             let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
             tokio::time::sleep_until(due.into()).await;
         }
-        let event = generator.next_event();
+        let event = ParsedEvent::mint(generator.next_event());
         let d = publisher
             .enqueue(&event)
             .await

@@ -120,7 +120,7 @@ impl Engine {
             self.rebalances
                 .entry(group.clone())
                 .or_default()
-                .on_assigned(worker, at_ms, merge);
+                .on_assigned(worker.as_str(), at_ms, merge);
         }
         self.telemetry.fold(event, at_ms);
     }

@@ -8,6 +8,7 @@ use super::sample::{ClusterSample, GroupSample, PartitionSample, TopicSample};
 use super::snapshot::{GroupStats, Health, LagStatus};
 use super::{Engine, MonitorOptions};
 use crate::config::Config;
+use crate::ops::WorkerId;
 use crate::workers::report::{WorkerEvent, WorkerState};
 
 fn options() -> MonitorOptions {
@@ -68,7 +69,7 @@ fn group(e: &Engine) -> GroupStats {
 fn assign(e: &mut Engine, worker: &str, partitions: &[i32], at: i64) {
     e.fold_event(
         WorkerEvent::Assigned {
-            worker: worker.into(),
+            worker: worker.parse().expect("a worker name"),
             group: "g".into(),
             partitions: partitions.iter().map(|p| ("t".to_string(), *p)).collect(),
         },
@@ -108,7 +109,7 @@ fn rates_lag_and_history_from_a_steady_flow() {
 #[test]
 fn growing_lag_becomes_warn_once_the_window_is_full() {
     let mut e = engine();
-    assign(&mut e, "c1", &[0], 0);
+    assign(&mut e, "indexer", &[0], 0);
     for s in 0..9 {
         e.ingest(sample(s, &[10 + 20 * s], &[Some(10 * s)]));
     }
@@ -125,13 +126,13 @@ fn growing_lag_becomes_warn_once_the_window_is_full() {
         g.topics[0].reason,
         "lag grew in 9 of 9 samples, never shrank (10 → 100)"
     );
-    assert_eq!(g.topics[0].partitions[0].owner.as_deref(), Some("c1"));
+    assert_eq!(g.topics[0].partitions[0].owner.as_deref(), Some("indexer"));
 }
 
 #[test]
 fn a_stopped_consumer_is_stop_and_a_stuck_owned_one_is_stall() {
     let mut e = engine();
-    assign(&mut e, "c1", &[0], 0);
+    assign(&mut e, "indexer", &[0], 0);
     for s in 0..5 {
         e.ingest(sample(s, &[100 + 10 * s], &[Some(10 * s)]));
     }
@@ -147,7 +148,7 @@ fn a_stopped_consumer_is_stop_and_a_stuck_owned_one_is_stall() {
     );
     e.fold_event(
         WorkerEvent::State {
-            worker: "c1".into(),
+            worker: WorkerId::Indexer,
             state: WorkerState::Stopped,
         },
         15_000,
@@ -248,11 +249,11 @@ fn topics_the_group_does_not_consume_are_left_out() {
     assert_eq!(g.status, LagStatus::Unknown);
     assert_eq!(g.reason, "no committed offsets on the watched topics");
     // One of our workers is assigned a partition before any commit: the topic shows.
-    assign(&mut e, "c1", &[1], 1);
+    assign(&mut e, "indexer", &[1], 1);
     e.ingest(sample(1, &[100, 100], &[]));
     let g = group(&e);
     assert_eq!(g.topics.len(), 1);
-    assert_eq!(g.topics[0].partitions[1].owner.as_deref(), Some("c1"));
+    assert_eq!(g.topics[0].partitions[1].owner.as_deref(), Some("indexer"));
     assert_eq!(
         g.topics[0].reason,
         "unknown: 2 partitions without a commit, backlog 200"
@@ -262,17 +263,17 @@ fn topics_the_group_does_not_consume_are_left_out() {
 #[test]
 fn a_member_joining_is_counted_as_a_rebalance() {
     let mut e = engine();
-    assign(&mut e, "c1", &[0, 1], 1_000);
+    assign(&mut e, "indexer", &[0, 1], 1_000);
     e.fold_event(
         WorkerEvent::Revoked {
-            worker: "c1".into(),
+            worker: WorkerId::Indexer,
             group: "g".into(),
             partitions: vec![("t".into(), 0), ("t".into(), 1)],
         },
         20_000,
     );
-    assign(&mut e, "c1", &[0], 20_010);
-    assign(&mut e, "c2", &[1], 20_020);
+    assign(&mut e, "indexer", &[0], 20_010);
+    assign(&mut e, "notifier", &[1], 20_020);
     e.ingest(sample(20, &[5, 5], &[Some(5), Some(5)]));
     let g = group(&e);
     assert_eq!(g.rebalances, 2);
@@ -282,11 +283,14 @@ fn a_member_joining_is_counted_as_a_rebalance() {
         .iter()
         .map(|m| (m.member.clone(), m.assignments.len()))
         .collect();
-    assert_eq!(spread, [("c1".to_string(), 1), ("c2".to_string(), 1)]);
+    assert_eq!(
+        spread,
+        [("indexer".to_string(), 1), ("notifier".to_string(), 1)]
+    );
     assert!(g
         .members
         .iter()
-        .all(|m| m.ours && m.client_id.starts_with("eventdeck-c")));
+        .all(|m| m.ours && m.client_id.starts_with("eventdeck-")));
 }
 
 #[test]
@@ -294,7 +298,7 @@ fn configured_groups_and_reported_groups_are_watched() {
     let mut e = engine();
     e.fold_event(
         WorkerEvent::Assigned {
-            worker: "w".into(),
+            worker: WorkerId::Indexer,
             group: "other".into(),
             partitions: vec![],
         },
@@ -341,11 +345,11 @@ fn two_samples_of_a_stuck_group_far_behind_are_stop_not_ok() {
 #[test]
 fn two_samples_of_a_stuck_group_with_an_owner_are_stall() {
     let mut e = engine();
-    assign(&mut e, "c1", &[0], 0);
+    assign(&mut e, "indexer", &[0], 0);
     status_samples(&mut e, 2, Some(205));
     let g = group(&e);
     assert_eq!(g.status, LagStatus::Stall, "{}", g.topics[0].reason);
-    assert!(g.topics[0].reason.contains("while c1 owns it"));
+    assert!(g.topics[0].reason.contains("while indexer owns it"));
 }
 
 #[test]
@@ -414,7 +418,7 @@ fn partitions_without_a_commit_have_no_lag_and_show_their_backlog() {
     assert_eq!(gt.partitions[1].status, LagStatus::Unknown);
     // Only the partitions without a commit: the lag is not known at all.
     let mut e = engine();
-    assign(&mut e, "c1", &[0, 1], 0);
+    assign(&mut e, "indexer", &[0, 1], 0);
     e.ingest(sample(0, &[100, 0], &[]));
     let gt = &group(&e).topics[0];
     assert_eq!(gt.lag_figures(), None);
@@ -434,7 +438,7 @@ fn partitions_without_a_commit_have_no_lag_and_show_their_backlog() {
 fn subscribed(worker: &str) -> MonitorOptions {
     let mut o = options();
     o.subscriptions = vec![Subscription {
-        worker: worker.into(),
+        worker: worker.parse().expect("a worker name"),
         group: "g".into(),
         topics: vec!["t".into()],
     }];
@@ -460,7 +464,7 @@ fn a_new_groups_backlog_shows_before_its_first_commit() {
 fn running(e: &mut Engine, worker: &str, at: i64) {
     e.fold_event(
         WorkerEvent::State {
-            worker: worker.into(),
+            worker: worker.parse().expect("a worker name"),
             state: WorkerState::Running,
         },
         at,
@@ -507,7 +511,7 @@ fn no_partitions_is_fine_when_another_member_consumes() {
     let mut e = Engine::new(subscribed("indexer"), "kafka test:9092", "local index");
     running(&mut e, "indexer", 1_000_000);
     assign(&mut e, "indexer", &[], 1_000_000);
-    assign(&mut e, "other", &[0, 1, 2], 1_000_000);
+    assign(&mut e, "notifier", &[0, 1, 2], 1_000_000);
     for s in 0..30 {
         e.ingest(sample(s, &[5, 5, 5], &[Some(5), Some(5), Some(5)]));
     }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::event::NotificationSent;
-use crate::workers::report::WorkerState;
+use crate::ops::WorkerState;
 
 /// Burrow's consumer statuses (DESIGN.md §6), worst last, and UNKNOWN: lag with no
 /// evidence yet either way (never OK without evidence), ranked just above OK.

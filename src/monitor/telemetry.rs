@@ -5,15 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::snapshot::{NotificationLine, Totals, WorkerStatus};
-use crate::workers::report::{WorkerEvent, WorkerState};
+use crate::ops::{WorkerId, WorkerState};
+use crate::workers::report::WorkerEvent;
 
 /// How many notifications the snapshot keeps, newest first.
 pub const NOTIFICATIONS_KEPT: usize = 500;
 
-/// The worker whose handled records are "indexed" (see `Services::indexer_spec`).
-const INDEXER: &str = "indexer";
 /// The worker whose delivery failures `Produced` reports.
-const PRODUCER: &str = "producer";
+const PRODUCER: &str = WorkerId::Producer.as_str();
 
 pub type Partition = (String, i32);
 
@@ -34,6 +33,7 @@ impl Telemetry {
     pub fn fold(&mut self, event: WorkerEvent, at_ms: i64) {
         match event {
             WorkerEvent::State { worker, state } => {
+                let worker = worker.to_string();
                 if matches!(state, WorkerState::Stopped | WorkerState::Failed { .. }) {
                     // It left its groups: it owns nothing any more.
                     for members in self.assignments.values_mut() {
@@ -62,6 +62,7 @@ impl Telemetry {
                 group,
                 partitions,
             } => {
+                let worker = worker.to_string();
                 let alive = is_alive(&self.worker(&worker).state);
                 if alive {
                     self.alive_since.entry(worker.clone()).or_insert(at_ms);
@@ -85,6 +86,7 @@ impl Telemetry {
                 group,
                 partitions,
             } => {
+                let worker = worker.to_string();
                 if let Some(owned) = self
                     .assignments
                     .get_mut(&group)
@@ -100,10 +102,10 @@ impl Telemetry {
             WorkerEvent::Processed {
                 worker, records, ..
             } => {
-                if worker == INDEXER {
+                if worker == WorkerId::Indexer {
                     self.totals.indexed += records;
                 }
-                self.worker(&worker).processed += records;
+                self.worker(worker.as_str()).processed += records;
             }
             WorkerEvent::Produced {
                 ok,
@@ -196,9 +198,12 @@ impl Telemetry {
     }
 }
 
-/// Running or retrying: a member of its groups.
+/// Running, retrying or paused: a member of its groups.
 fn is_alive(state: &WorkerState) -> bool {
-    matches!(state, WorkerState::Running | WorkerState::BackingOff { .. })
+    matches!(
+        state,
+        WorkerState::Running | WorkerState::BackingOff { .. } | WorkerState::Paused
+    )
 }
 
 #[cfg(test)]
@@ -208,7 +213,7 @@ mod tests {
 
     fn assigned(worker: &str, ps: &[i32]) -> WorkerEvent {
         WorkerEvent::Assigned {
-            worker: worker.into(),
+            worker: worker.parse().expect("a worker name"),
             group: "g".into(),
             partitions: ps.iter().map(|p| ("t".to_string(), *p)).collect(),
         }
@@ -216,7 +221,7 @@ mod tests {
 
     fn revoked(worker: &str, ps: &[i32]) -> WorkerEvent {
         WorkerEvent::Revoked {
-            worker: worker.into(),
+            worker: worker.parse().expect("a worker name"),
             group: "g".into(),
             partitions: ps.iter().map(|p| ("t".to_string(), *p)).collect(),
         }
@@ -237,22 +242,25 @@ mod tests {
     #[test]
     fn eager_rebalance_moves_partitions_between_members() {
         let mut t = Telemetry::default();
-        t.fold(assigned("c1", &[0, 1, 2]), 0);
-        t.fold(revoked("c1", &[0, 1, 2]), 1);
-        t.fold(assigned("c1", &[0, 1]), 2);
-        t.fold(assigned("c2", &[2]), 2);
+        t.fold(assigned("indexer", &[0, 1, 2]), 0);
+        t.fold(revoked("indexer", &[0, 1, 2]), 1);
+        t.fold(assigned("indexer", &[0, 1]), 2);
+        t.fold(assigned("notifier", &[2]), 2);
         let m = t.members("g");
-        assert_eq!(m[0], ("c1".into(), vec![("t".into(), 0), ("t".into(), 1)]));
-        assert_eq!(m[1], ("c2".into(), vec![("t".into(), 2)]));
+        assert_eq!(
+            m[0],
+            ("indexer".into(), vec![("t".into(), 0), ("t".into(), 1)])
+        );
+        assert_eq!(m[1], ("notifier".into(), vec![("t".into(), 2)]));
     }
 
     #[test]
     fn a_stopped_worker_owns_nothing() {
         let mut t = Telemetry::default();
-        t.fold(assigned("c1", &[0]), 0);
+        t.fold(assigned("indexer", &[0]), 0);
         t.fold(
             WorkerEvent::State {
-                worker: "c1".into(),
+                worker: WorkerId::Indexer,
                 state: WorkerState::Stopped,
             },
             1,
@@ -263,7 +271,7 @@ mod tests {
 
     fn state(worker: &str, state: WorkerState) -> WorkerEvent {
         WorkerEvent::State {
-            worker: worker.into(),
+            worker: worker.parse().expect("a worker name"),
             state,
         }
     }
@@ -271,17 +279,17 @@ mod tests {
     #[test]
     fn a_running_worker_without_partitions_is_unassigned_since_it_started() {
         let mut t = Telemetry::default();
-        t.fold(state("c1", WorkerState::Starting), 0);
-        assert_eq!(t.unassigned_since("g", "c1"), None, "not a member yet");
-        t.fold(state("c1", WorkerState::Running), 1_000);
-        assert_eq!(t.unassigned_since("g", "c1"), Some(1_000));
+        t.fold(state("indexer", WorkerState::Starting), 0);
+        assert_eq!(t.unassigned_since("g", "indexer"), None, "not a member yet");
+        t.fold(state("indexer", WorkerState::Running), 1_000);
+        assert_eq!(t.unassigned_since("g", "indexer"), Some(1_000));
         // The broker assigns it nothing: still since it started.
-        t.fold(assigned("c1", &[]), 4_000);
-        assert_eq!(t.unassigned_since("g", "c1"), Some(1_000));
+        t.fold(assigned("indexer", &[]), 4_000);
+        assert_eq!(t.unassigned_since("g", "indexer"), Some(1_000));
         // Retrying is still being a member.
         t.fold(
             state(
-                "c1",
+                "indexer",
                 WorkerState::BackingOff {
                     error: "x".into(),
                     attempt: 1,
@@ -289,28 +297,28 @@ mod tests {
             ),
             5_000,
         );
-        assert_eq!(t.unassigned_since("g", "c1"), Some(1_000));
-        t.fold(assigned("c1", &[0]), 6_000);
-        assert_eq!(t.unassigned_since("g", "c1"), None);
+        assert_eq!(t.unassigned_since("g", "indexer"), Some(1_000));
+        t.fold(assigned("indexer", &[0]), 6_000);
+        assert_eq!(t.unassigned_since("g", "indexer"), None);
     }
 
     #[test]
     fn losing_every_partition_counts_from_the_revocation() {
         let mut t = Telemetry::default();
-        t.fold(state("c1", WorkerState::Running), 0);
-        t.fold(assigned("c1", &[0, 1]), 1_000);
-        t.fold(revoked("c1", &[0]), 2_000);
-        assert_eq!(t.unassigned_since("g", "c1"), None);
-        t.fold(revoked("c1", &[1]), 3_000);
-        assert_eq!(t.unassigned_since("g", "c1"), Some(3_000));
+        t.fold(state("indexer", WorkerState::Running), 0);
+        t.fold(assigned("indexer", &[0, 1]), 1_000);
+        t.fold(revoked("indexer", &[0]), 2_000);
+        assert_eq!(t.unassigned_since("g", "indexer"), None);
+        t.fold(revoked("indexer", &[1]), 3_000);
+        assert_eq!(t.unassigned_since("g", "indexer"), Some(3_000));
         // An eager rebalance: everything back at once.
-        t.fold(assigned("c1", &[0, 1]), 3_100);
-        assert_eq!(t.unassigned_since("g", "c1"), None);
+        t.fold(assigned("indexer", &[0, 1]), 3_100);
+        assert_eq!(t.unassigned_since("g", "indexer"), None);
         // A stopped worker is not a member at all; started again, it counts anew.
-        t.fold(state("c1", WorkerState::Stopped), 9_000);
-        assert_eq!(t.unassigned_since("g", "c1"), None);
-        t.fold(state("c1", WorkerState::Running), 10_000);
-        assert_eq!(t.unassigned_since("g", "c1"), Some(10_000));
+        t.fold(state("indexer", WorkerState::Stopped), 9_000);
+        assert_eq!(t.unassigned_since("g", "indexer"), None);
+        t.fold(state("indexer", WorkerState::Running), 10_000);
+        assert_eq!(t.unassigned_since("g", "indexer"), Some(10_000));
     }
 
     #[test]
@@ -318,7 +326,7 @@ mod tests {
         let mut t = Telemetry::default();
         t.fold(
             WorkerEvent::Processed {
-                worker: "indexer".into(),
+                worker: WorkerId::Indexer,
                 records: 7,
                 newest_event_ms: None,
             },
@@ -326,7 +334,7 @@ mod tests {
         );
         t.fold(
             WorkerEvent::Processed {
-                worker: "notifier".into(),
+                worker: WorkerId::Notifier,
                 records: 3,
                 newest_event_ms: None,
             },
@@ -342,7 +350,7 @@ mod tests {
         );
         t.fold(
             WorkerEvent::DeadLettered {
-                worker: "indexer".into(),
+                worker: WorkerId::Indexer,
                 topic: "t".into(),
                 partition: 0,
                 offset: 1,
@@ -352,7 +360,7 @@ mod tests {
         );
         t.fold(
             WorkerEvent::State {
-                worker: "notifier".into(),
+                worker: WorkerId::Notifier,
                 state: WorkerState::BackingOff {
                     error: "down".into(),
                     attempt: 1,

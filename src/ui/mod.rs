@@ -28,8 +28,7 @@ use std::path::PathBuf;
 use tokio::sync::{mpsc, watch};
 
 use crate::monitor::snapshot::Snapshot;
-use crate::workers::publisher::Command;
-use crate::workers::search_service::{SearchRequest, SearchResponse};
+use crate::ops::{Command, SearchRequest, SearchResponse};
 
 pub use app::{Action, App, Mode, Pane};
 pub use input::handle_key;

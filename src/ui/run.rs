@@ -10,10 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::app::{Action, App};
 use super::{input, layout, ConsoleLink};
-use crate::bus::producer::Delivered;
-use crate::event::{now_ms, MessageEvent};
-use crate::workers::publisher::Command;
-use crate::workers::search_service::SearchRequest;
+use crate::event::{now_ms, MessageEvent, ParsedEvent};
+use crate::ops::{Command, Delivered, SearchRequest};
 
 const TICK: Duration = Duration::from_millis(100);
 /// A delivery not acknowledged by then is reported as lost (the producer's own timeout is 30 s).
@@ -161,7 +159,8 @@ fn perform(
             let (tx, rx) = oneshot::channel();
             let sent = commands
                 .try_send(Command::Publish {
-                    event,
+                    // Written now: the id and time are fixed here, once.
+                    event: ParsedEvent::mint(event),
                     reply: Some(tx),
                 })
                 .map_err(|e| format!("{what} not sent: {e}"));

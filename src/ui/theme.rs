@@ -4,7 +4,7 @@
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::monitor::snapshot::{Health, LagStatus};
-use crate::workers::report::WorkerState;
+use crate::ops::WorkerState;
 
 pub const ACCENT: Color = Color::Cyan;
 pub const OK: Color = Color::Green;
@@ -91,6 +91,7 @@ pub fn worker(state: &WorkerState) -> Style {
         WorkerState::Starting => Style::new().fg(WARN),
         WorkerState::BackingOff { .. } => Style::new().fg(WARN).add_modifier(Modifier::BOLD),
         WorkerState::Failed { .. } => error(),
+        WorkerState::Paused => Style::new().fg(WARN),
         WorkerState::Stopped => muted(),
     }
 }

@@ -24,6 +24,7 @@ use super::dlq::DeadLetters;
 use super::report::{Reporter, WorkerEvent, WorkerState};
 use crate::bus::protocol::decode_assignment;
 use crate::bus::Cluster;
+use crate::ops::WorkerId;
 
 /// Any error, as the cause of a [`HandleError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -96,7 +97,7 @@ pub fn poisoned<'a>(
 
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
-    pub worker: String,
+    pub worker: WorkerId,
     pub group: String,
     pub topics: Vec<String>,
     pub limits: BatchLimits,
@@ -106,7 +107,7 @@ pub struct ConsumerSpec {
 /// Reports assignments from librdkafka's rebalance callbacks: the broker may not describe
 /// groups (the embedded one does not), but our own workers always know what they own.
 pub struct WorkerContext {
-    worker: String,
+    worker: WorkerId,
     group: String,
     reporter: Reporter,
 }
@@ -123,17 +124,17 @@ impl ConsumerContext for WorkerContext {
         };
         match rebalance {
             Rebalance::Assign(tpl) => self.reporter.send(WorkerEvent::Assigned {
-                worker: self.worker.clone(),
+                worker: self.worker,
                 group: self.group.clone(),
                 partitions: list(tpl),
             }),
             Rebalance::Revoke(tpl) => self.reporter.send(WorkerEvent::Revoked {
-                worker: self.worker.clone(),
+                worker: self.worker,
                 group: self.group.clone(),
                 partitions: list(tpl),
             }),
             Rebalance::Error(e) => self.reporter.state(
-                &self.worker,
+                self.worker,
                 WorkerState::BackingOff {
                     error: format!("rebalance: {e}"),
                     attempt: 0,
@@ -151,16 +152,33 @@ pub fn create_consumer(
     reporter: &Reporter,
 ) -> anyhow::Result<WorkerConsumer> {
     let context = WorkerContext {
-        worker: spec.worker.clone(),
+        worker: spec.worker,
         group: spec.group.clone(),
         reporter: reporter.clone(),
     };
     let consumer: WorkerConsumer = cluster
-        .consumer_config(&spec.worker, &spec.group)
+        .consumer_config(spec.worker.as_str(), &spec.group)
         .create_with_context(context)?;
     let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
     Ok(consumer)
+}
+
+/// What a consumer loop is told from outside while it runs: stop (flush, commit, leave the
+/// group) and pause (keep the partitions, fetch nothing). A bare shutdown receiver converts
+/// into a lifecycle that is never paused.
+pub struct Lifecycle {
+    pub shutdown: watch::Receiver<bool>,
+    pub paused: watch::Receiver<bool>,
+}
+
+impl From<watch::Receiver<bool>> for Lifecycle {
+    fn from(shutdown: watch::Receiver<bool>) -> Self {
+        // The sender is dropped at once: the loop sees the closed channel once and stops
+        // listening; `borrow()` stays false.
+        let (_never, paused) = watch::channel(false);
+        Self { shutdown, paused }
+    }
 }
 
 /// Runs a worker until `shutdown` turns true, dead-lettering the records it reports as
@@ -171,7 +189,7 @@ pub async fn run_worker<H: BatchHandler>(
     handler: H,
     dead_letters: DeadLetters,
     reporter: Reporter,
-    shutdown: watch::Receiver<bool>,
+    lifecycle: impl Into<Lifecycle>,
 ) -> anyhow::Result<()> {
     run_loop(
         cluster,
@@ -179,7 +197,7 @@ pub async fn run_worker<H: BatchHandler>(
         handler,
         Some(dead_letters),
         reporter,
-        shutdown,
+        lifecycle.into(),
     )
     .await
 }
@@ -192,9 +210,9 @@ pub async fn run_consumer<H: BatchHandler>(
     spec: ConsumerSpec,
     handler: H,
     reporter: Reporter,
-    shutdown: watch::Receiver<bool>,
+    lifecycle: impl Into<Lifecycle>,
 ) -> anyhow::Result<()> {
-    run_loop(cluster, spec, handler, None, reporter, shutdown).await
+    run_loop(cluster, spec, handler, None, reporter, lifecycle.into()).await
 }
 
 async fn run_loop<H: BatchHandler>(
@@ -203,10 +221,18 @@ async fn run_loop<H: BatchHandler>(
     mut handler: H,
     dead_letters: Option<DeadLetters>,
     reporter: Reporter,
-    mut shutdown: watch::Receiver<bool>,
+    lifecycle: Lifecycle,
 ) -> anyhow::Result<()> {
+    let Lifecycle {
+        mut shutdown,
+        mut paused,
+    } = lifecycle;
     let consumer = Arc::new(create_consumer(&cluster, &spec, &reporter)?);
-    reporter.state(&spec.worker, WorkerState::Running);
+    reporter.state(spec.worker, WorkerState::Running);
+    let mut pause_open = true;
+    if *paused.borrow_and_update() {
+        set_paused(&consumer, &spec, &reporter, true);
+    }
     let mut batch = Batch::new(spec.limits);
     let mut handled: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut recv_errors = 0u32;
@@ -221,7 +247,19 @@ async fn run_loop<H: BatchHandler>(
         tokio::select! {
             biased;
             _ = shutdown.changed() => {}
+            changed = paused.changed(), if pause_open => match changed {
+                Ok(()) => {
+                    let pause = *paused.borrow_and_update();
+                    set_paused(&consumer, &spec, &reporter, pause);
+                }
+                // Nobody can pause us any more: stay as we are; shutdown says when to stop.
+                Err(_) => pause_open = false,
+            },
             _ = watch_tick.tick() => {
+                if *paused.borrow() {
+                    // Partitions assigned by a rebalance since the pause arrive unpaused.
+                    pause_assignment(&consumer, true);
+                }
                 heal_empty_assignment(&consumer, &cluster, &spec, &mut empty).await;
             }
             received = consumer.recv(), if !batch.is_full() => match received {
@@ -231,7 +269,7 @@ async fn run_loop<H: BatchHandler>(
                 }
                 Err(e) => {
                     recv_errors += 1;
-                    reporter.state(&spec.worker, WorkerState::BackingOff {
+                    reporter.state(spec.worker, WorkerState::BackingOff {
                         error: e.to_string(),
                         attempt: recv_errors,
                     });
@@ -286,8 +324,38 @@ async fn run_loop<H: BatchHandler>(
         closing.unsubscribe();
     })
     .await?;
-    reporter.state(&spec.worker, WorkerState::Stopped);
+    reporter.state(spec.worker, WorkerState::Stopped);
     Ok(())
+}
+
+/// Pauses or resumes fetching for the whole current assignment and says so.
+fn set_paused(consumer: &WorkerConsumer, spec: &ConsumerSpec, reporter: &Reporter, pause: bool) {
+    pause_assignment(consumer, pause);
+    let state = if pause {
+        WorkerState::Paused
+    } else {
+        WorkerState::Running
+    };
+    tracing::info!(worker = %spec.worker, group = %spec.group, paused = pause, "fetching {}", if pause { "paused" } else { "resumed" });
+    reporter.state(spec.worker, state);
+}
+
+/// librdkafka keeps the group session alive while paused: only fetching stops.
+fn pause_assignment(consumer: &WorkerConsumer, pause: bool) {
+    let Ok(assignment) = consumer.assignment() else {
+        return;
+    };
+    if assignment.count() == 0 {
+        return;
+    }
+    let result = if pause {
+        consumer.pause(&assignment)
+    } else {
+        consumer.resume(&assignment)
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, paused = pause, "pausing or resuming the assignment failed");
+    }
 }
 
 /// How often a worker looks at its own assignment (a local call, no request).
@@ -443,7 +511,7 @@ async fn flush<H: BatchHandler>(
                 attempt += 1;
                 tracing::warn!(worker = %spec.worker, attempt, %error, "batch failed, retrying");
                 reporter.state(
-                    &spec.worker,
+                    spec.worker,
                     WorkerState::BackingOff {
                         error: error.to_string(),
                         attempt,
@@ -473,14 +541,14 @@ async fn flush<H: BatchHandler>(
         };
         attempt += 1;
         tracing::warn!(worker = %spec.worker, attempt, %error, "dead letters failed, retrying");
-        reporter.state(&spec.worker, WorkerState::BackingOff { error, attempt });
+        reporter.state(spec.worker, WorkerState::BackingOff { error, attempt });
         tokio::select! {
             _ = tokio::time::sleep(backoff(spec.retry_backoff, attempt)) => {}
             _ = shutdown.changed() => return false,
         }
     }
     if attempt > 0 {
-        reporter.state(&spec.worker, WorkerState::Running);
+        reporter.state(spec.worker, WorkerState::Running);
     }
     let offsets = commit_offsets(records);
     let tpl = offsets_list(&offsets);
@@ -490,7 +558,7 @@ async fn flush<H: BatchHandler>(
         tracing::warn!(worker = %spec.worker, error = %e, "commit failed");
     }
     reporter.send(WorkerEvent::Processed {
-        worker: spec.worker.clone(),
+        worker: spec.worker,
         records: records.len() as u64,
         newest_event_ms: outcome.newest_event_ms,
     });

@@ -11,6 +11,7 @@ use futures::future::try_join_all;
 use super::batch::{Record, RecordHeader};
 use super::report::{Reporter, WorkerEvent};
 use crate::bus::producer::{resolve, EventProducer, HeaderRef, ProduceError};
+use crate::ops::WorkerId;
 
 pub const HEADER_REASON: &str = "dlq.reason";
 pub const HEADER_TOPIC: &str = "dlq.source.topic";
@@ -51,7 +52,7 @@ pub struct DeadLetterError {
 pub struct DeadLetters {
     pub producer: EventProducer,
     pub topic: String,
-    pub worker: String,
+    pub worker: WorkerId,
     pub reporter: Reporter,
 }
 
@@ -63,7 +64,7 @@ impl DeadLetters {
         }
         let mut deliveries = Vec::with_capacity(dead.len());
         for (record, reason) in dead {
-            let headers = dead_letter_headers(record, reason, &self.worker);
+            let headers = dead_letter_headers(record, reason, self.worker.as_str());
             let headers: Vec<HeaderRef<'_>> = headers
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_deref()))
@@ -86,7 +87,7 @@ impl DeadLetters {
         for (record, reason) in dead {
             tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset, %reason, "dead-lettered");
             self.reporter.send(WorkerEvent::DeadLettered {
-                worker: self.worker.clone(),
+                worker: self.worker,
                 topic: record.topic.clone(),
                 partition: record.partition,
                 offset: record.offset,

@@ -3,6 +3,7 @@
 pub mod assignment_watch;
 pub mod batch;
 pub mod consumer;
+pub mod control;
 pub mod dlq;
 pub mod indexer;
 pub mod loadgen;
@@ -13,3 +14,4 @@ pub mod report;
 pub mod search_service;
 pub mod sent_memory;
 pub mod supervisor;
+pub mod workshop;

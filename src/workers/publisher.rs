@@ -10,30 +10,19 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::loadgen::LoadGenerator;
 use super::report::{Reporter, WorkerEvent, WorkerState};
-use crate::bus::producer::{resolve, Delivered, EventProducer, ProduceError};
+use crate::bus::producer::{resolve, EventProducer, ProduceError};
 use crate::config::{LoadgenConfig, TopicsConfig};
-use crate::event::{envelope, Envelope, MessageEvent};
+use crate::event::{MessageEvent, ParsedEvent};
+use crate::ops::{Delivered, PublishError, WorkerId};
 
-/// Why an event was not published.
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    #[error("encoding the event: {0}")]
-    Encode(#[from] serde_json::Error),
-    #[error("{0}")]
-    Produce(#[from] ProduceError),
-}
-
-/// What the console and the CLI ask the pipeline to do.
+/// What the supervisor hands the producer worker (the publishing part of [`crate::ops::Command`]).
 #[derive(Debug)]
-pub enum Command {
-    /// Publish an event; the reply (if asked) says where it landed.
+pub enum PublisherRequest {
     Publish {
-        event: MessageEvent,
+        event: ParsedEvent,
         reply: Option<oneshot::Sender<Result<Delivered, PublishError>>>,
     },
-    /// Turn the load generator on or off.
     SetLoad(bool),
-    /// Events per second of the load generator.
     SetRate(u32),
 }
 
@@ -52,27 +41,13 @@ impl Publisher {
         }
     }
 
-    /// The envelope the platform guide specifies, for `event`.
-    pub fn wrap(event: &MessageEvent) -> Envelope {
-        match event {
-            MessageEvent::Created(p) => envelope("message.created", p),
-            MessageEvent::Updated(p) => envelope("message.updated", p),
-            MessageEvent::Deleted(p) => envelope("message.deleted", p),
-        }
-    }
-
-    /// Enqueues `event` on its topic, keyed by channel so a channel's events stay in order.
-    pub async fn enqueue(&self, event: &MessageEvent) -> Result<DeliveryFuture, PublishError> {
-        let env = Self::wrap(event);
-        let bytes = serde_json::to_vec(&env)?;
-        let key = match event {
-            MessageEvent::Created(p) => &p.channel_id,
-            MessageEvent::Updated(p) => &p.channel_id,
-            MessageEvent::Deleted(p) => &p.channel_id,
-        };
+    /// Enqueues a minted event on its topic, keyed by channel so a channel's events stay in
+    /// order. Enqueuing the same value again publishes the same envelope (a retry).
+    pub async fn enqueue(&self, event: &ParsedEvent) -> Result<DeliveryFuture, PublishError> {
+        let bytes = event.to_json()?;
         Ok(self
             .producer
-            .enqueue_keyed(self.topic_for(event), key, &bytes)
+            .enqueue_keyed(self.topic_for(&event.event), event.channel_id(), &bytes)
             .await?)
     }
 }
@@ -81,11 +56,11 @@ impl Publisher {
 pub async fn run_publisher(
     publisher: Publisher,
     loadgen_config: LoadgenConfig,
-    mut commands: mpsc::Receiver<Command>,
+    mut commands: mpsc::Receiver<PublisherRequest>,
     reporter: Reporter,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    const WORKER: &str = "producer";
+    const WORKER: WorkerId = WorkerId::Producer;
     reporter.state(WORKER, WorkerState::Running);
     let mut in_flight = FuturesUnordered::new();
     let mut load = LoadGenerator::new(loadgen_config);
@@ -99,7 +74,7 @@ pub async fn run_publisher(
             _ = shutdown.changed() => break,
             cmd = commands.recv() => match cmd {
                 None => break,
-                Some(Command::Publish { event, reply }) => match publisher.enqueue(&event).await {
+                Some(PublisherRequest::Publish { event, reply }) => match publisher.enqueue(&event).await {
                     Ok(d) => in_flight.push(track(d, reply)),
                     Err(e) => {
                         failed += 1;
@@ -107,12 +82,13 @@ pub async fn run_publisher(
                         if let Some(r) = reply { let _ = r.send(Err(e)); }
                     }
                 },
-                Some(Command::SetLoad(on)) => { load_on = on; load.reset_clock(); }
-                Some(Command::SetRate(rate)) => load.set_rate(rate),
+                Some(PublisherRequest::SetLoad(on)) => { load_on = on; load.reset_clock(); }
+                Some(PublisherRequest::SetRate(rate)) => load.set_rate(rate),
             },
             _ = tick.tick(), if load_on => {
                 for event in load.due(std::time::Instant::now()) {
-                    match publisher.enqueue(&event).await {
+                    // Generated now: this is where a load event is written, so minted here.
+                    match publisher.enqueue(&ParsedEvent::mint(event)).await {
                         Ok(d) => in_flight.push(track(d, None)),
                         Err(e) => { failed += 1; last_error = Some(e.to_string()); }
                     }

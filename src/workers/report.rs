@@ -5,42 +5,29 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::event::NotificationSent;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum WorkerState {
-    Starting,
-    Running,
-    /// A transient failure is being retried; nothing is skipped meanwhile.
-    BackingOff {
-        error: String,
-        attempt: u32,
-    },
-    Failed {
-        error: String,
-    },
-    Stopped,
-}
+use crate::ops::WorkerId;
+pub use crate::ops::WorkerState;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum WorkerEvent {
     State {
-        worker: String,
+        worker: WorkerId,
         state: WorkerState,
     },
     /// The full assignment after a rebalance (eager protocol) or an incremental change.
     Assigned {
-        worker: String,
+        worker: WorkerId,
         group: String,
         partitions: Vec<(String, i32)>,
     },
     Revoked {
-        worker: String,
+        worker: WorkerId,
         group: String,
         partitions: Vec<(String, i32)>,
     },
     /// A batch was handled and committed.
     Processed {
-        worker: String,
+        worker: WorkerId,
         records: u64,
         /// Timestamp (ms) of the newest event in the batch.
         newest_event_ms: Option<i64>,
@@ -51,7 +38,7 @@ pub enum WorkerEvent {
         last_error: Option<String>,
     },
     DeadLettered {
-        worker: String,
+        worker: WorkerId,
         topic: String,
         partition: i32,
         offset: i64,
@@ -83,10 +70,7 @@ impl Reporter {
         }
     }
 
-    pub fn state(&self, worker: &str, state: WorkerState) {
-        self.send(WorkerEvent::State {
-            worker: worker.to_string(),
-            state,
-        });
+    pub fn state(&self, worker: WorkerId, state: WorkerState) {
+        self.send(WorkerEvent::State { worker, state });
     }
 }

@@ -5,20 +5,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::search::{SearchError, SearchIndex, SearchQuery, SearchResults};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SearchRequest {
-    /// Chosen by the requester; a response to an older id can be ignored.
-    pub id: u64,
-    pub query: SearchQuery,
-}
-
-#[derive(Debug, Clone)]
-pub struct SearchResponse {
-    pub id: u64,
-    pub result: Result<SearchResults, SearchError>,
-}
+pub use crate::ops::{SearchRequest, SearchResponse};
+use crate::search::SearchIndex;
 
 /// Answers requests in order until the request channel closes. When requests pile up (a
 /// person typing fast) only the newest waiting one is run.

@@ -1,26 +1,25 @@
 //! Starts what the configuration asks for — the embedded broker or a cluster, the local index
-//! or Elasticsearch — creates missing topics and the index, and runs the workers until asked
-//! to stop. `eventdeck run` and the console share it.
+//! or Elasticsearch — creates missing topics and the index, and runs the chosen workers under
+//! a supervisor (`control`) until asked to stop. `eventdeck run` and the console share it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::batch::BatchLimits;
-use super::consumer::{run_worker, ConsumerSpec};
-use super::dlq::DeadLetters;
-use super::indexer::Indexer;
-use super::notifier::{Notifier, SentMemory};
-use super::publisher::{run_publisher, Command, Publisher};
+use super::consumer::ConsumerSpec;
+use super::control::Supervisor;
+use super::publisher::Publisher;
 use super::report::Reporter;
+use super::workshop::Workshop;
 use crate::bus::admin::ensure_topics;
-use crate::bus::producer::EventProducer;
 use crate::bus::Cluster;
 use crate::config::Config;
 use crate::embedded::broker::EmbeddedBroker;
 use crate::embedded::datadir::DataDir;
+use crate::ops::{Command, WorkerId};
 use crate::search::{self, SearchIndex};
 
 /// File in the data directory holding the embedded broker's address, for `eventdeck send`
@@ -93,149 +92,88 @@ impl Services {
         })
     }
 
-    fn limits(&self) -> BatchLimits {
-        BatchLimits {
-            max_records: self.config.indexer.batch_max_events,
-            max_bytes: self.config.indexer.batch_max_bytes,
-            max_age: Duration::from_millis(self.config.indexer.flush_interval_ms),
+    /// What the workers are built from.
+    pub fn workshop(&self) -> Workshop {
+        Workshop {
+            config: self.config.clone(),
+            cluster: self.cluster.clone(),
+            index: self.index.clone(),
+            data_dir: self.data_dir.path().to_path_buf(),
         }
     }
 
-    /// The dead-letter topic as the consumer loop of `spec`'s worker uses it.
-    fn dead_letters(
-        &self,
-        producer: EventProducer,
-        spec: &ConsumerSpec,
-        reporter: &Reporter,
-    ) -> DeadLetters {
-        DeadLetters {
-            producer,
-            topic: self.config.topics.dlq.clone(),
-            worker: spec.worker.clone(),
-            reporter: reporter.clone(),
-        }
-    }
-
+    /// The indexer's group, topics and batching.
     pub fn indexer_spec(&self) -> ConsumerSpec {
-        ConsumerSpec {
-            worker: "indexer".into(),
-            group: self.config.groups.indexer.clone(),
-            topics: self
-                .config
-                .message_topics()
-                .iter()
-                .map(|t| t.to_string())
-                .collect(),
-            limits: self.limits(),
-            retry_backoff: Duration::from_millis(self.config.indexer.retry_backoff_ms),
-        }
+        self.workshop()
+            .consumer_spec(WorkerId::Indexer)
+            .expect("the indexer consumes")
     }
 
-    pub fn notifier_spec(&self) -> ConsumerSpec {
-        ConsumerSpec {
-            worker: "notifier".into(),
-            group: self.config.groups.notifier.clone(),
-            topics: vec![
-                self.config.topics.created.clone(),
-                self.config.topics.updated.clone(),
-            ],
-            limits: self.limits(),
-            retry_backoff: Duration::from_millis(self.config.indexer.retry_backoff_ms),
-        }
+    pub fn publisher(&self) -> anyhow::Result<Publisher> {
+        self.workshop().publisher()
     }
 
+    /// Starts one indexer outside any pipeline (tests, the benchmark).
     pub fn spawn_indexer(
         &self,
         reporter: Reporter,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-        let producer = EventProducer::new(&self.cluster, &self.config.producer, "indexer-dlq")?;
-        let spec = self.indexer_spec();
-        let dead_letters = self.dead_letters(producer, &spec, &reporter);
-        let handler = Indexer {
-            index: self.index.clone(),
-            max_retries: self.config.indexer.max_retries,
-            retry_backoff: Duration::from_millis(self.config.indexer.retry_backoff_ms),
-        };
-        Ok(tokio::spawn(run_worker(
-            self.cluster.clone(),
-            spec,
-            handler,
-            dead_letters,
-            reporter,
-            shutdown,
-        )))
+        Ok(self
+            .workshop()
+            .start(WorkerId::Indexer, reporter, shutdown.into())?
+            .task)
     }
 
+    /// Starts one notifier outside any pipeline (tests).
     pub fn spawn_notifier(
         &self,
         reporter: Reporter,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-        let memory = SentMemory::open(self.data_dir.join("notified.tsv"))?;
-        let producer = EventProducer::new(&self.cluster, &self.config.producer, "notifier")?;
-        let spec = self.notifier_spec();
-        let dead_letters = self.dead_letters(producer.clone(), &spec, &reporter);
-        let handler = Notifier {
-            producer,
-            topic: self.config.topics.notifications.clone(),
-            memory,
-            authors: Default::default(),
-            reporter: reporter.clone(),
-            cluster: self.cluster.clone(),
-        };
-        Ok(tokio::spawn(run_worker(
-            self.cluster.clone(),
-            spec,
-            handler,
-            dead_letters,
-            reporter,
-            shutdown,
-        )))
+        Ok(self
+            .workshop()
+            .start(WorkerId::Notifier, reporter, shutdown.into())?
+            .task)
     }
 
-    pub fn publisher(&self) -> anyhow::Result<Publisher> {
-        Ok(Publisher {
-            producer: EventProducer::new(&self.cluster, &self.config.producer, "producer")?,
-            topics: self.config.topics.clone(),
-        })
-    }
-
-    /// Starts the producer, indexer and notifier.
+    /// Starts every worker.
     pub fn spawn_pipeline(&self, reporter: Reporter) -> anyhow::Result<Pipeline> {
-        let (shutdown, rx) = watch::channel(false);
+        self.spawn_workers(&WorkerId::ALL, reporter)
+    }
+
+    /// Starts the chosen workers (`run --workers`) under a supervisor that takes
+    /// [`Command`]s: publishing goes to the producer, [`Command::Control`] to the supervisor.
+    pub fn spawn_workers(
+        &self,
+        chosen: &[WorkerId],
+        reporter: Reporter,
+    ) -> anyhow::Result<Pipeline> {
+        let mut supervisor = Supervisor {
+            workshop: self.workshop(),
+            reporter,
+            chosen: chosen.to_vec(),
+            running: BTreeMap::new(),
+        };
+        for id in WorkerId::ALL.into_iter().filter(|id| chosen.contains(id)) {
+            supervisor.start(id)?;
+        }
         let (commands, command_rx) = mpsc::channel(1024);
-        let mut tasks = vec![(
-            "indexer".to_string(),
-            self.spawn_indexer(reporter.clone(), rx.clone())?,
-        )];
-        tasks.push((
-            "notifier".to_string(),
-            self.spawn_notifier(reporter.clone(), rx.clone())?,
-        ));
-        tasks.push((
-            "producer".to_string(),
-            tokio::spawn(run_publisher(
-                self.publisher()?,
-                self.config.loadgen.clone(),
-                command_rx,
-                reporter,
-                rx,
-            )),
-        ));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(supervisor.run(command_rx, shutdown_rx));
         Ok(Pipeline {
             commands,
             shutdown,
-            tasks,
+            supervisor: task,
         })
     }
 }
 
-/// The running workers.
+/// The running workers, behind their supervisor.
 pub struct Pipeline {
     pub commands: mpsc::Sender<Command>,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<(String, JoinHandle<anyhow::Result<()>>)>,
+    supervisor: JoinHandle<Vec<String>>,
 }
 
 impl Pipeline {
@@ -243,15 +181,9 @@ impl Pipeline {
     /// of workers that failed.
     pub async fn stop(self) -> Vec<String> {
         let _ = self.shutdown.send(true);
-        let mut errors = Vec::new();
-        for (name, task) in self.tasks {
-            match tokio::time::timeout(Duration::from_secs(30), task).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => errors.push(format!("{name}: {e:#}")),
-                Ok(Err(e)) => errors.push(format!("{name}: {e}")),
-                Err(_) => errors.push(format!("{name}: did not stop within 30 s")),
-            }
+        match self.supervisor.await {
+            Ok(errors) => errors,
+            Err(e) => vec![format!("supervisor: {e}")],
         }
-        errors
     }
 }

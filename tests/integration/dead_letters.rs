@@ -119,7 +119,10 @@ async fn dead_letters_keep_key_value_and_headers_byte_for_byte(backend: Backend)
     let good = |i| {
         let publisher = publisher.clone();
         async move {
-            let d = publisher.enqueue(&created(i)).await.expect("enqueue");
+            let d = publisher
+                .enqueue(&eventdeck::event::ParsedEvent::mint(created(i)))
+                .await
+                .expect("enqueue");
             eventdeck::bus::producer::resolve(d)
                 .await
                 .expect("delivered");

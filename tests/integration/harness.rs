@@ -378,7 +378,7 @@ impl Bench {
             match tokio::time::timeout(left, self.events.recv()).await {
                 Ok(Some(WorkerEvent::Processed {
                     worker: w, records, ..
-                })) if w == worker => seen += records,
+                })) if w.as_str() == worker => seen += records,
                 Ok(Some(_)) => {}
                 Ok(None) => panic!("reporter closed"),
                 Err(_) => panic!("{worker} handled {seen} of {n} records within {within:?}"),

@@ -7,5 +7,8 @@ mod dead_letters;
 mod default_setup;
 mod harness;
 mod monitor;
+mod monitor_noida;
+mod monitor_status;
 mod pipeline;
 mod search_index;
+mod workers;

@@ -1,45 +1,38 @@
 //! The monitoring engine against a real broker: lag that grows under a slow consumer (WARN),
 //! a consumer that stops (STOP), a member joining (a rebalance, partitions split), a stopped
-//! indexer with events waiting (not OK), and `eventdeck status --json` against what the Kafka
-//! API says at the same moment. Each runs on the embedded broker and on noida-db as an
+//! indexer with events waiting (not OK). Each runs on the embedded broker and on noida-db as an
 //! external cluster (`embedded::…`, `noida::…`).
 //!
-//! On noida only, because the embedded broker cannot list or describe groups: another
-//! service's group found with no configuration, with its state, members and assignments; our
-//! workers as the broker describes them.
+//! On noida only (monitor_noida.rs): groups the broker lists and describes. `status --json`
+//! and /metrics: monitor_status.rs. Both use the helpers here.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use eventdeck::bus::producer::EventProducer;
-use eventdeck::bus::Cluster;
-use eventdeck::monitor::report::StatusReport;
 use eventdeck::monitor::snapshot::{GroupStats, LagStatus, Snapshot};
 use eventdeck::monitor::{spawn_monitor, MonitorOptions, MonitorSetup};
+use eventdeck::ops::WorkerId;
 use eventdeck::workers::batch::{BatchLimits, Record};
 use eventdeck::workers::consumer::{
     run_consumer, BatchHandler, ConsumerSpec, HandleError, Handled,
 };
 use eventdeck::workers::report::Reporter;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::harness::{eventually, kafka_view, on_both_clusters, wait_committed, Backend, Bench};
+use crate::harness::{eventually, on_both_clusters, wait_committed, Backend, Bench};
 
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
 on_both_clusters!(
     a_slow_consumer_lags_with_warn_and_stopping_it_gives_stop,
     a_second_consumer_joining_is_a_rebalance_and_the_partitions_split,
-    status_json_matches_the_kafka_api_and_metrics_are_served,
-    the_record_at_a_committed_offset_gives_its_event_time,
     a_stopped_indexer_with_events_waiting_is_not_ok,
 );
 
 /// A monitor sampling every 200 ms with a 10-sample window (2 s), watching `groups` too.
-fn monitor(
+pub(crate) fn monitor(
     bench: &Bench,
     groups: &[&str],
     events: mpsc::UnboundedReceiver<eventdeck::workers::report::WorkerEvent>,
@@ -57,7 +50,7 @@ fn monitor(
 }
 
 /// Polls the snapshots until `check` accepts the group (fails the test after `WAIT`).
-async fn group_until<F>(
+pub(crate) async fn group_until<F>(
     rx: &watch::Receiver<Snapshot>,
     group: &str,
     what: &str,
@@ -85,7 +78,7 @@ where
 }
 
 /// Handles a record in `per_record`: a consumer of known, slow speed.
-struct Slow {
+pub(crate) struct Slow {
     per_record: Duration,
 }
 
@@ -97,15 +90,15 @@ impl BatchHandler for Slow {
     }
 }
 
-fn consumer(
+pub(crate) fn consumer(
     bench: &Bench,
-    worker: &str,
+    worker: WorkerId,
     group: &str,
     per_record: Duration,
     reporter: Reporter,
 ) -> (watch::Sender<bool>, JoinHandle<anyhow::Result<()>>) {
     let spec = ConsumerSpec {
-        worker: worker.into(),
+        worker,
         group: group.into(),
         topics: vec![bench.services.config.topics.user_activity.clone()],
         limits: BatchLimits {
@@ -127,7 +120,11 @@ fn consumer(
 }
 
 /// Publishes our envelope (with its own timestamp) to `topic` at `per_sec` until stopped.
-fn producer(bench: &Bench, topic: &str, per_sec: u64) -> (watch::Sender<bool>, JoinHandle<u64>) {
+pub(crate) fn producer(
+    bench: &Bench,
+    topic: &str,
+    per_sec: u64,
+) -> (watch::Sender<bool>, JoinHandle<u64>) {
     let producer = EventProducer::new(
         bench.cluster(),
         &bench.services.config.producer,
@@ -160,7 +157,7 @@ fn producer(bench: &Bench, topic: &str, per_sec: u64) -> (watch::Sender<bool>, J
     (stop, task)
 }
 
-fn lag_of(g: &GroupStats) -> i64 {
+pub(crate) fn lag_of(g: &GroupStats) -> i64 {
     g.topics.iter().map(|t| t.lag_sum).sum()
 }
 
@@ -173,7 +170,7 @@ async fn a_slow_consumer_lags_with_warn_and_stopping_it_gives_stop(backend: Back
     let (stop_producer, produced) = producer(&bench, &topic, 250);
     let (stop_consumer, consumed) = consumer(
         &bench,
-        "slow-1",
+        WorkerId::Indexer,
         "test-slow",
         Duration::from_millis(40),
         Reporter::new(tx),
@@ -218,7 +215,7 @@ async fn a_slow_consumer_lags_with_warn_and_stopping_it_gives_stop(backend: Back
     assert!(
         warn.members
             .iter()
-            .any(|m| m.client_id == "eventdeck-slow-1" && m.ours && m.assignments.len() == 3),
+            .any(|m| m.client_id == "eventdeck-indexer" && m.ours && m.assignments.len() == 3),
         "{:?}",
         warn.members
     );
@@ -259,7 +256,13 @@ async fn a_second_consumer_joining_is_a_rebalance_and_the_partitions_split(backe
     let (tx, events) = mpsc::unbounded_channel();
     let rx = monitor(&bench, &["test-split"], events);
     let fast = Duration::from_millis(1);
-    let (_stop1, _c1) = consumer(&bench, "c1", "test-split", fast, Reporter::new(tx.clone()));
+    let (_stop1, _c1) = consumer(
+        &bench,
+        WorkerId::Indexer,
+        "test-split",
+        fast,
+        Reporter::new(tx.clone()),
+    );
     let one = group_until(&rx, "test-split", "c1 owns the 3 partitions", |g| {
         let owned: usize = g.members.iter().map(|m| m.assignments.len()).sum();
         (g.members.len() == 1 && owned == 3 && g.rebalances == 1)
@@ -273,7 +276,13 @@ async fn a_second_consumer_joining_is_a_rebalance_and_the_partitions_split(backe
     .await;
     assert!(one.last_rebalance_ms.is_some());
 
-    let (_stop2, _c2) = consumer(&bench, "c2", "test-split", fast, Reporter::new(tx));
+    let (_stop2, _c2) = consumer(
+        &bench,
+        WorkerId::Notifier,
+        "test-split",
+        fast,
+        Reporter::new(tx),
+    );
     let two = group_until(&rx, "test-split", "c1 and c2 share the partitions", |g| {
         let per_member: Vec<usize> = g.members.iter().map(|m| m.assignments.len()).collect();
         let all: BTreeSet<(String, i32)> = g
@@ -305,19 +314,24 @@ async fn a_second_consumer_joining_is_a_rebalance_and_the_partitions_split(backe
     let members: BTreeSet<String> = two
         .members
         .iter()
-        .filter(|m| m.ours && ["eventdeck-c1", "eventdeck-c2"].contains(&m.client_id.as_str()))
+        .filter(|m| {
+            m.ours && ["eventdeck-indexer", "eventdeck-notifier"].contains(&m.client_id.as_str())
+        })
         .map(|m| m.member.clone())
         .collect();
     assert_eq!(members.len(), 2, "{:?}", two.members);
     assert_eq!(owners, members);
     if backend == Backend::Embedded {
-        assert_eq!(owners, ["c1".to_string(), "c2".to_string()].into());
+        assert_eq!(
+            owners,
+            ["indexer".to_string(), "notifier".to_string()].into()
+        );
     }
 }
 
 /// Publishes `message.created` events `ids` (one channel per id modulo 3) and waits for
 /// their delivery.
-async fn publish_created(bench: &Bench, ids: std::ops::Range<usize>) {
+pub(crate) async fn publish_created(bench: &Bench, ids: std::ops::Range<usize>) {
     use eventdeck::event::{MessageCreated, MessageEvent};
     let publisher = bench.services.publisher().expect("publisher");
     let mut deliveries = Vec::new();
@@ -330,7 +344,12 @@ async fn publish_created(bench: &Bench, ids: std::ops::Range<usize>) {
             mentions: vec![],
             attachments: vec![],
         });
-        deliveries.push(publisher.enqueue(&event).await.expect("enqueue"));
+        deliveries.push(
+            publisher
+                .enqueue(&eventdeck::event::ParsedEvent::mint(event))
+                .await
+                .expect("enqueue"),
+        );
     }
     for d in deliveries {
         eventdeck::bus::producer::resolve(d)
@@ -339,7 +358,7 @@ async fn publish_created(bench: &Bench, ids: std::ops::Range<usize>) {
     }
 }
 
-fn message_topics(bench: &Bench) -> Vec<String> {
+pub(crate) fn message_topics(bench: &Bench) -> Vec<String> {
     bench
         .services
         .config
@@ -409,542 +428,6 @@ async fn a_stopped_indexer_with_events_waiting_is_not_ok(backend: Backend) {
         if waiting_seen && g.status == LagStatus::Stop && stop_seen.is_none() {
             assert!(g.members.is_empty(), "{:?}", g.members);
             stop_seen = Some(std::time::Instant::now());
-        }
-    }
-}
-
-/// Another service's consumer group — a plain rdkafka consumer, nothing of eventdeck's — is
-/// found by listing the broker's groups: no `monitor.groups`, no worker of ours reports it.
-/// Its state, member and assignment come from DescribeGroups, its lag from its commits.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn noida_another_services_group_is_listed_with_no_configuration() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let bench = Bench::on(Backend::Noida).await;
-    let topic = bench.services.config.topics.user_activity.clone();
-    let (stop_producer, produced) = producer(&bench, &topic, 500);
-    wait_for_records(&bench, &topic, 5).await;
-    let _ = stop_producer.send(true);
-    produced.await.expect("producer");
-    let (_tx, events) = mpsc::unbounded_channel();
-    let rx = monitor(&bench, &[], events);
-    assert!(!bench
-        .services
-        .config
-        .monitor
-        .groups
-        .contains(&"billing-service".to_string()));
-
-    // billing-service consumes and commits every record, and stays in its group until told.
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let billing = {
-        let (bootstrap, topic, stop) = (
-            bench.cluster().bootstrap.clone(),
-            topic.clone(),
-            stop.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            let c: BaseConsumer = rdkafka::ClientConfig::new()
-                .set("bootstrap.servers", &bootstrap)
-                .set("group.id", "billing-service")
-                .set("client.id", "billing-worker")
-                .set("enable.auto.commit", "false")
-                .set("auto.offset.reset", "earliest")
-                .create()
-                .expect("billing consumer");
-            c.subscribe(&[&topic]).expect("subscribe");
-            let mut consumed = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
-                    c.commit_message(&m, CommitMode::Sync).expect("commit");
-                    consumed += 1;
-                }
-            }
-            drop(c); // closes the consumer: it leaves the group
-            consumed
-        })
-    };
-    let partitions: BTreeSet<(String, i32)> = (0..3).map(|p| (topic.clone(), p)).collect();
-    let listed = group_until(
-        &rx,
-        "billing-service",
-        "billing-service described and caught up",
-        |g| {
-            let owned: BTreeSet<(String, i32)> = g
-                .members
-                .iter()
-                .flat_map(|m| m.assignments.iter().cloned())
-                .collect();
-            let ok = g.state.as_deref() == Some("Stable")
-                && g.members.len() == 1
-                && g.members[0].client_id == "billing-worker"
-                && owned == partitions
-                && lag_of(g) == 0
-                && g.topics.iter().any(|t| t.topic == topic);
-            ok.then_some(()).ok_or(format!(
-                "state {:?}, members {:?}, lag {}",
-                g.state,
-                g.members,
-                lag_of(g)
-            ))
-        },
-    )
-    .await;
-    assert!(!listed.members[0].ours);
-    assert!(!listed.members[0].member.is_empty());
-    let rows = &listed
-        .topics
-        .iter()
-        .find(|t| t.topic == topic)
-        .expect("topic")
-        .partitions;
-    let expected = kafka_view(bench.cluster(), "billing-service", &topic).await;
-    for (p, _, high, committed) in &expected {
-        let row = rows
-            .iter()
-            .find(|r| r.partition == *p)
-            .expect("partition row");
-        assert_eq!(row.committed, *committed, "committed of partition {p}");
-        assert_eq!(
-            committed,
-            &Some(*high),
-            "billing-service consumed partition {p}"
-        );
-        assert_eq!(
-            row.owner.as_deref(),
-            Some("billing-worker"),
-            "owner of partition {p}"
-        );
-    }
-
-    // The consumer closes: the group is still listed, Empty, with nobody in it.
-    stop.store(true, Ordering::Relaxed);
-    assert!(billing.await.expect("billing task") > 0);
-    group_until(&rx, "billing-service", "billing-service empty", |g| {
-        (g.state.as_deref() == Some("Empty") && g.members.is_empty())
-            .then_some(())
-            .ok_or(format!("state {:?}, members {:?}", g.state, g.members))
-    })
-    .await;
-}
-
-/// Our indexer and notifier as the broker describes them (member id, client id, host and the
-/// partitions of each), and the same members merged with our workers' own reports: one row
-/// per worker, marked ours.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn noida_our_workers_are_members_with_the_partitions_the_broker_describes() {
-    let bench = Bench::on(Backend::Noida).await;
-    let config = bench.services.config.clone();
-    let (tx, events) = mpsc::unbounded_channel();
-    let (_quiet, no_events) = mpsc::unbounded_channel();
-    let merged = monitor(&bench, &[], events);
-    let described = monitor(&bench, &[], no_events);
-    let (stop, shutdown) = watch::channel(false);
-    let indexer = bench
-        .services
-        .spawn_indexer(Reporter::new(tx.clone()), shutdown.clone())
-        .expect("indexer");
-    let notifier = bench
-        .services
-        .spawn_notifier(Reporter::new(tx), shutdown)
-        .expect("notifier");
-    let all = |topics: &[&String]| -> BTreeSet<(String, i32)> {
-        topics
-            .iter()
-            .flat_map(|t| (0..3).map(move |p| (t.to_string(), p)))
-            .collect()
-    };
-    let t = &config.topics;
-    let cases = [
-        (
-            config.groups.indexer.clone(),
-            "eventdeck-indexer",
-            "indexer",
-            all(&[&t.created, &t.updated, &t.deleted]),
-        ),
-        (
-            config.groups.notifier.clone(),
-            "eventdeck-notifier",
-            "notifier",
-            all(&[&t.created, &t.updated]),
-        ),
-    ];
-    for (group, client_id, worker, partitions) in &cases {
-        let owned = |g: &GroupStats| -> BTreeSet<(String, i32)> {
-            g.members
-                .iter()
-                .flat_map(|m| m.assignments.iter().cloned())
-                .collect()
-        };
-        // The broker's word only: this monitor hears nothing from our workers.
-        let d = group_until(&described, group, "described by the broker", |g| {
-            let ok = g.state.as_deref() == Some("Stable")
-                && g.members.len() == 1
-                && g.members[0].client_id == *client_id
-                && owned(g) == *partitions;
-            ok.then_some(())
-                .ok_or(format!("state {:?}, members {:?}", g.state, g.members))
-        })
-        .await;
-        let member = d.members[0].clone();
-        assert!(
-            !member.ours,
-            "nothing told this monitor that {client_id} is ours"
-        );
-        assert!(
-            !member.member.is_empty() && member.member != *worker,
-            "{member:?}"
-        );
-        assert!(
-            !member.host.is_empty() && member.host != "this process",
-            "{member:?}"
-        );
-        // With our workers' reports: the same single member, now marked ours.
-        group_until(
-            &merged,
-            group,
-            "the broker's member merged with ours",
-            |g| {
-                let ok = g.members.len() == 1
-                    && g.members[0].ours
-                    && g.members[0].member == member.member
-                    && owned(g) == *partitions;
-                ok.then_some(()).ok_or(format!("members {:?}", g.members))
-            },
-        )
-        .await;
-    }
-    let _ = stop.send(true);
-    indexer.await.expect("join").expect("indexer stopped");
-    notifier.await.expect("join").expect("notifier stopped");
-}
-
-/// Commits `offsets` for `group` on `topic`, as a consumer of that group would.
-async fn commit(cluster: &Cluster, group: &str, topic: &str, offsets: &[(i32, i64)]) {
-    let (cluster, group, topic) = (cluster.clone(), group.to_string(), topic.to_string());
-    let offsets = offsets.to_vec();
-    tokio::task::spawn_blocking(move || {
-        let c: BaseConsumer = cluster
-            .consumer_config("test-commit", &group)
-            .create()
-            .expect("consumer");
-        let mut tpl = TopicPartitionList::new();
-        for (p, o) in offsets {
-            tpl.add_partition_offset(&topic, p, Offset::Offset(o))
-                .expect("tpl");
-        }
-        c.commit(&tpl, CommitMode::Sync).expect("commit");
-    })
-    .await
-    .expect("commit task");
-}
-
-/// Waits until every partition of `topic` holds at least `n` records.
-async fn wait_for_records(bench: &Bench, topic: &str, n: i64) {
-    eventually("records on every partition", WAIT, || {
-        let (cluster, topic) = (bench.cluster().clone(), topic.to_string());
-        async move {
-            let view = kafka_view(&cluster, "nobody", &topic).await;
-            view.iter()
-                .all(|(_, _, high, _)| *high >= n)
-                .then_some(())
-                .ok_or(format!("{view:?}"))
-        }
-    })
-    .await;
-}
-
-async fn status_json_matches_the_kafka_api_and_metrics_are_served(backend: Backend) {
-    let bench = Bench::on(backend).await;
-    let config = &bench.services.config;
-    let topic = config.topics.user_activity.clone();
-    let group = config.groups.indexer.clone();
-    let (stop, produced) = producer(&bench, &topic, 1000);
-    wait_for_records(&bench, &topic, 20).await;
-    let _ = stop.send(true);
-    produced.await.expect("producer");
-    // The indexer's group stands at 5, 10 and 15: nothing moves from here on.
-    commit(bench.cluster(), &group, &topic, &[(0, 5), (1, 10), (2, 15)]).await;
-    let expected = kafka_view(bench.cluster(), &group, &topic).await;
-
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventdeck"))
-        .args(["status", "--json", "--data-dir"])
-        .arg(bench.dir.path().join("data"))
-        .current_dir(bench.dir.path())
-        .env_remove("EVENTDECK_CONFIG")
-        .envs(bench.child_env())
-        .output()
-        .await
-        .expect("run eventdeck status");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: StatusReport = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
-    assert_eq!(report.version, 1);
-    assert!(report.cluster_up, "{:?}", report.errors);
-    let t = report
-        .topics
-        .iter()
-        .find(|t| t.topic == topic)
-        .expect("topic in report");
-    let g = report
-        .groups
-        .iter()
-        .find(|g| g.group == group)
-        .expect("group in report");
-    let gt = g
-        .topics
-        .iter()
-        .find(|x| x.topic == topic)
-        .expect("group topic in report");
-    let mut lag_sum = 0;
-    for (p, low, high, committed) in &expected {
-        let tp = t
-            .partitions
-            .iter()
-            .find(|x| x.partition == *p)
-            .expect("partition");
-        assert_eq!(
-            (tp.low, tp.high),
-            (*low, *high),
-            "watermarks of partition {p}"
-        );
-        let gp = gt
-            .partitions
-            .iter()
-            .find(|x| x.partition == *p)
-            .expect("lag row");
-        assert_eq!(gp.committed, *committed, "committed of partition {p}");
-        assert_eq!(gp.high, *high);
-        let lag = high - committed.expect("committed");
-        assert_eq!(gp.lag, Some(lag), "lag of partition {p}");
-        lag_sum += lag;
-    }
-    assert_eq!(gt.lag, Some(lag_sum));
-    assert_eq!(
-        t.messages,
-        expected.iter().map(|(_, l, h, _)| h - l).sum::<i64>()
-    );
-    assert_eq!(
-        t.in_per_sec, 0.0,
-        "nothing was written between the two samples"
-    );
-    assert_eq!(gt.out_per_sec, 0.0);
-    // The record at each committed offset was read: the time lag is not an estimate.
-    assert!(
-        gt.lag_seconds.is_some_and(|s| s >= 0.0) && !gt.lag_seconds_estimated,
-        "{gt:?}"
-    );
-
-    // The human table says the same.
-    let table = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventdeck"))
-        .args(["status", "--data-dir"])
-        .arg(bench.dir.path().join("data"))
-        .current_dir(bench.dir.path())
-        .env_remove("EVENTDECK_CONFIG")
-        .envs(bench.child_env())
-        .output()
-        .await
-        .expect("run eventdeck status");
-    let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains(&format!("GROUP {group}")), "{text}");
-    assert!(text.contains("CURRENT-OFFSET"), "{text}");
-
-    // /metrics renders the monitor's snapshot.
-    let (_tx, events) = mpsc::unbounded_channel();
-    let rx = monitor(&bench, &[], events);
-    let port = free_port();
-    tokio::spawn(eventdeck::monitor::serve_metrics(port, rx.clone()));
-    let high = expected[0].2;
-    let line = format!(
-        r#"eventdeck_topic_partition_high_watermark{{topic="{topic}",partition="0"}} {high}"#
-    );
-    let lag_line = format!(
-        r#"eventdeck_consumergroup_lag{{group="{group}",topic="{topic}",partition="0"}} {}"#,
-        high - 5
-    );
-    eventually("/metrics shows the watermark and the lag", WAIT, || {
-        let (line, lag_line) = (line.clone(), lag_line.clone());
-        async move {
-            let body = http_get(port, "/metrics").await?;
-            (body.contains(&line) && body.contains(&lag_line))
-                .then_some(())
-                .ok_or(body)
-        }
-    })
-    .await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-async fn http_get(port: u16, path: &str) -> Result<String, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut body = String::new();
-    s.read_to_string(&mut body)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(body)
-}
-
-async fn the_record_at_a_committed_offset_gives_its_event_time(backend: Backend) {
-    use eventdeck::monitor::records::RecordReader;
-    let bench = Bench::on(backend).await;
-    let topic = bench.services.config.topics.user_activity.clone();
-    let before = eventdeck::event::now_ms();
-    let (stop, produced) = producer(&bench, &topic, 500);
-    wait_for_records(&bench, &topic, 10).await;
-    let _ = stop.send(true);
-    produced.await.expect("producer");
-    let after = eventdeck::event::now_ms();
-    let cluster = bench.cluster().clone();
-    let wanted: BTreeSet<(String, i32, i64)> = [
-        (topic.clone(), 0, 3),
-        (topic.clone(), 1, 0),
-        (topic.clone(), 2, 7),
-    ]
-    .into();
-    let (found, error, took) = tokio::task::spawn_blocking(move || {
-        let mut reader = RecordReader::new(&cluster).expect("reader");
-        let start = std::time::Instant::now();
-        let found = reader.timestamps(&wanted, Duration::from_secs(10));
-        (found, reader.last_error.clone(), start.elapsed())
-    })
-    .await
-    .expect("reader task");
-    eprintln!(
-        "read {} timestamps in {took:?}; last error {error:?}",
-        found.len()
-    );
-    assert_eq!(found.len(), 3, "{found:?} {error:?}");
-    assert!(
-        found.values().all(|ts| *ts >= before && *ts <= after),
-        "{found:?}"
-    );
-}
-
-/// Issue 8: `eventdeck status` takes two samples, fewer than a status window, and used to
-/// call a stuck group OK ("collecting samples"). Here, as `status --json` reports it: a group
-/// that stopped with records waiting longer than `stall_after` is STOP from two samples and
-/// never OK; a group without commits on some partitions shows their lag as null and the
-/// records waiting behind them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn status_from_two_samples_is_never_ok_without_evidence() {
-    let bench = Bench::start().await;
-    let topic = bench.services.config.topics.user_activity.clone();
-    let (stop, produced) = producer(&bench, &topic, 500);
-    wait_for_records(&bench, &topic, 10).await;
-    let _ = stop.send(true);
-    produced.await.expect("producer");
-    // test-stuck read the first record of each partition and stopped; test-new committed
-    // on partition 0 only.
-    commit(
-        bench.cluster(),
-        "test-stuck",
-        &topic,
-        &[(0, 1), (1, 1), (2, 1)],
-    )
-    .await;
-    let view = kafka_view(bench.cluster(), "nobody", &topic).await;
-    commit(bench.cluster(), "test-new", &topic, &[(0, view[0].2)]).await;
-
-    let mut options = MonitorOptions::from_config(&bench.services.config);
-    options.interval = Duration::from_millis(200);
-    options.window = 10;
-    options.stall_after = Duration::from_secs(1);
-    options.record_budget = options.call_timeout;
-    options.groups = vec!["test-stuck".into(), "test-new".into()];
-    let report = |options: MonitorOptions| {
-        let cluster = bench.cluster().clone();
-        async move {
-            let snapshot = eventdeck::monitor::sample_now(&cluster, options, 2)
-                .await
-                .expect("sample");
-            let json = serde_json::to_value(StatusReport::from_snapshot(&snapshot)).expect("json");
-            let report: StatusReport = serde_json::from_value(json.clone()).expect("parse");
-            (report, json)
-        }
-    };
-    let stopped = eventually("test-stuck STOP from two samples", WAIT, || {
-        let options = options.clone();
-        let report = &report;
-        let topic = &topic;
-        async move {
-            let (r, _) = report(options).await;
-            let g = r
-                .groups
-                .iter()
-                .find(|g| g.group == "test-stuck")
-                .ok_or("test-stuck not reported")?
-                .clone();
-            let t = g
-                .topics
-                .iter()
-                .find(|t| &t.topic == topic)
-                .ok_or("no topic row")?;
-            let lag = t.lag.unwrap_or(0);
-            if lag > 0 && g.status == "OK" {
-                panic!("test-stuck is OK with {lag} records waiting: {}", t.reason);
-            }
-            (g.status == "STOP")
-                .then_some(g.clone())
-                .ok_or(format!("{} ({}): {}", g.status, lag, t.reason))
-        }
-    })
-    .await;
-    let t = &stopped.topics[0];
-    assert!(t.lag.is_some_and(|l| l > 0), "{t:?}");
-    assert!(t.reason.contains("2 samples"), "{}", t.reason);
-    assert!(t.lag_seconds.is_some_and(|s| s >= 1.0), "{t:?}");
-
-    let (r, json) = report(options.clone()).await;
-    let g = r
-        .groups
-        .iter()
-        .find(|g| g.group == "test-new")
-        .expect("test-new reported");
-    let t = g
-        .topics
-        .iter()
-        .find(|t| t.topic == topic)
-        .expect("topic row");
-    let expected_backlog: i64 = view[1..].iter().map(|(_, low, high, _)| high - low).sum();
-    assert_eq!(t.partitions_without_commit, 2, "{t:?}");
-    assert_eq!(t.backlog_without_commit, expected_backlog, "{t:?}");
-    assert_eq!(
-        t.lag,
-        Some(0),
-        "partition 0 is caught up, the others are not known"
-    );
-    assert_ne!(g.status, "OK", "{}: {}", g.status, g.reason);
-    assert_eq!(t.status, "UNKNOWN", "{}", t.reason);
-    // In the JSON itself: null, never 0.
-    let jg = json["groups"]
-        .as_array()
-        .and_then(|gs| gs.iter().find(|x| x["group"] == "test-new"))
-        .expect("test-new in JSON");
-    let jt = jg["topics"]
-        .as_array()
-        .and_then(|ts| ts.iter().find(|x| x["topic"] == topic.as_str()))
-        .expect("topic in JSON");
-    for p in jt["partitions"].as_array().expect("partitions") {
-        if p["partition"] == 0 {
-            assert_eq!(p["lag"], 0, "{p}");
-        } else {
-            assert!(p["lag"].is_null() && p["committed"].is_null(), "{p}");
         }
     }
 }

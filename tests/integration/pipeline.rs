@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use eventdeck::event::ParsedEvent;
 use eventdeck::event::{MessageCreated, MessageDeleted, MessageEvent, MessageUpdated};
 use eventdeck::search::{SearchDoc, SearchQuery, SortOrder};
 use eventdeck::workers::dlq::{HEADER_OFFSET, HEADER_REASON, HEADER_TOPIC};
@@ -40,7 +41,12 @@ fn created(i: usize, text: &str, mentions: &[&str]) -> MessageEvent {
 async fn publish_all(publisher: &Publisher, events: &[MessageEvent]) {
     let mut deliveries = Vec::new();
     for e in events {
-        deliveries.push(publisher.enqueue(e).await.expect("enqueue"));
+        deliveries.push(
+            publisher
+                .enqueue(&ParsedEvent::mint(e.clone()))
+                .await
+                .expect("enqueue"),
+        );
     }
     for d in deliveries {
         eventdeck::bus::producer::resolve(d)
@@ -153,7 +159,10 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing(bac
     let total = events.len() as u64;
     // One at a time, so that event timestamps follow the order above.
     for e in &events {
-        let d = publisher.enqueue(e).await.expect("enqueue");
+        let d = publisher
+            .enqueue(&ParsedEvent::mint(e.clone()))
+            .await
+            .expect("enqueue");
         eventdeck::bus::producer::resolve(d)
             .await
             .expect("delivered");

@@ -9,10 +9,10 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use crate::monitor::snapshot::Health;
+use crate::ops::WorkerState;
 use crate::ui::app::App;
 use crate::ui::format::{clock, thousands, truncate};
 use crate::ui::theme;
-use crate::workers::report::WorkerState;
 
 fn health_spans(label: &str, h: &Health) -> Vec<Span<'static>> {
     let (dot, word) = match h {
@@ -39,6 +39,7 @@ pub fn worker_state_text(state: &WorkerState) -> (&'static str, String) {
             ("▲", format!("backing off (attempt {attempt}): {error}"))
         }
         WorkerState::Failed { error } => ("✗", format!("failed: {error}")),
+        WorkerState::Paused => ("‖", "paused".into()),
         WorkerState::Stopped => ("■", "stopped".into()),
     }
 }

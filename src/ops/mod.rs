@@ -1,0 +1,130 @@
+//! What the console and the command line ask a running eventdeck to do, in words neutral to
+//! the workers: publish a message event, switch the load generator, stop, start, restart,
+//! pause or resume one worker, and run a search. The console depends on this module and on
+//! the monitor's snapshot, never on `workers`; the supervisor turns these requests into work.
+//!
+//! Invariant: an event is minted (its `event_id` and `timestamp` fixed) before it becomes a
+//! [`Command::Publish`], so every retry of the same request publishes the same envelope.
+
+mod worker_id;
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+pub use crate::bus::producer::{Delivered, ProduceError};
+pub use worker_id::{UnknownWorker, WorkerId};
+
+use crate::event::ParsedEvent;
+use crate::search::{SearchError, SearchQuery, SearchResults};
+
+/// How a worker is doing, as it reports itself (shown by the console and `status`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum WorkerState {
+    Starting,
+    Running,
+    /// A transient failure is being retried; nothing is skipped meanwhile.
+    BackingOff {
+        error: String,
+        attempt: u32,
+    },
+    Failed {
+        error: String,
+    },
+    /// Asked to pause: keeps its group membership and partitions, fetches nothing.
+    Paused,
+    Stopped,
+}
+
+/// A request to the running pipeline. Replies, when asked for, come on the oneshot.
+#[derive(Debug)]
+pub enum Command {
+    /// Publish a minted event (see [`ParsedEvent::mint`]); the reply says where it landed.
+    Publish {
+        event: ParsedEvent,
+        reply: Option<oneshot::Sender<Result<Delivered, PublishError>>>,
+    },
+    /// Turn the load generator on or off.
+    SetLoad(bool),
+    /// Events per second of the load generator.
+    SetRate(u32),
+    /// Change one worker's life: the reply comes once it is done (a stopped consumer has
+    /// committed and left its group).
+    Control {
+        worker: WorkerId,
+        control: Control,
+        reply: Option<oneshot::Sender<Result<(), ControlError>>>,
+    },
+}
+
+/// What can be done to one worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Flush, commit, leave the group, end the task.
+    Stop,
+    /// Start a stopped worker again (it rejoins its group from the committed offsets).
+    Start,
+    /// Stop, then start.
+    Restart,
+    /// Keep the group membership and the partitions but fetch nothing.
+    Pause,
+    /// Fetch again after a pause.
+    Resume,
+}
+
+impl Control {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Control::Stop => "stop",
+            Control::Start => "start",
+            Control::Restart => "restart",
+            Control::Pause => "pause",
+            Control::Resume => "resume",
+        }
+    }
+}
+
+/// Why a [`Command::Control`] was refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("{0} is not part of this pipeline (see run --workers)")]
+    NotConfigured(WorkerId),
+    #[error("{0} is already running")]
+    AlreadyRunning(WorkerId),
+    #[error("{0} is not running")]
+    NotRunning(WorkerId),
+    #[error("{0} consumes no partitions: it cannot be paused or resumed")]
+    NotAConsumer(WorkerId),
+    #[error("{worker} did not stop cleanly: {reason}")]
+    StopFailed { worker: WorkerId, reason: String },
+    #[error("{worker} could not start: {reason}")]
+    StartFailed { worker: WorkerId, reason: String },
+    #[error("the supervisor stopped")]
+    SupervisorGone,
+}
+
+/// Why an event was not published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("encoding the event: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("{0}")]
+    Produce(#[from] ProduceError),
+    #[error("the producer is not running")]
+    ProducerNotRunning,
+    #[error("the producer is busy: {0} requests wait")]
+    ProducerBusy(usize),
+}
+
+/// A search asked for by the console; answered off its thread by the search service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    /// Chosen by the requester; a response to an older id can be ignored.
+    pub id: u64,
+    pub query: SearchQuery,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchResponse {
+    pub id: u64,
+    pub result: Result<SearchResults, SearchError>,
+}

@@ -1,0 +1,215 @@
+//! How each worker is built and started: the pipeline's table. A [`Workshop`] holds what
+//! every worker needs (configuration, cluster, search index, data directory) and can start
+//! any worker of [`WorkerId`] again and again — the supervisor restarts workers through it.
+//! Adding a worker is one [`WorkerId`] variant and one row of [`TABLE`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::batch::BatchLimits;
+use super::consumer::{run_worker, ConsumerSpec, Lifecycle};
+use super::dlq::DeadLetters;
+use super::indexer::Indexer;
+use super::notifier::{Notifier, SentMemory};
+use super::publisher::{run_publisher, Publisher, PublisherRequest};
+use super::report::Reporter;
+use crate::bus::producer::EventProducer;
+use crate::bus::Cluster;
+use crate::config::Config;
+use crate::ops::WorkerId;
+use crate::search::SearchIndex;
+
+/// Requests the producer worker can queue before a sender is told it is busy.
+const PUBLISH_QUEUE: usize = 1024;
+
+/// A started worker: its task and, for the producer, where its requests go.
+pub struct Started {
+    pub task: JoinHandle<anyhow::Result<()>>,
+    pub requests: Option<mpsc::Sender<PublisherRequest>>,
+}
+
+pub type StartFn = fn(&Workshop, Reporter, Lifecycle) -> anyhow::Result<Started>;
+
+/// One row per worker: the pipeline is built from this table, in this order.
+pub const TABLE: [(WorkerId, StartFn); 3] = [
+    (WorkerId::Producer, Workshop::start_producer),
+    (WorkerId::Indexer, Workshop::start_indexer),
+    (WorkerId::Notifier, Workshop::start_notifier),
+];
+
+/// What workers are built from; cheap to clone.
+#[derive(Clone)]
+pub struct Workshop {
+    pub config: Config,
+    pub cluster: Cluster,
+    pub index: Arc<dyn SearchIndex>,
+    /// The data directory (its lock is held by the `Services` that made this workshop).
+    pub data_dir: PathBuf,
+}
+
+impl Workshop {
+    /// Starts `worker` as its row of [`TABLE`] says.
+    pub fn start(
+        &self,
+        worker: WorkerId,
+        reporter: Reporter,
+        lifecycle: Lifecycle,
+    ) -> anyhow::Result<Started> {
+        let start = TABLE
+            .iter()
+            .find(|(id, _)| *id == worker)
+            .map(|(_, start)| *start)
+            .ok_or_else(|| anyhow::anyhow!("{worker} has no row in the worker table"))?;
+        start(self, reporter, lifecycle)
+    }
+
+    fn limits(&self) -> BatchLimits {
+        BatchLimits {
+            max_records: self.config.indexer.batch_max_events,
+            max_bytes: self.config.indexer.batch_max_bytes,
+            max_age: Duration::from_millis(self.config.indexer.flush_interval_ms),
+        }
+    }
+
+    fn retry_backoff(&self) -> Duration {
+        Duration::from_millis(self.config.indexer.retry_backoff_ms)
+    }
+
+    /// The group, topics and batching of a consuming worker; `None` for the producer.
+    pub fn consumer_spec(&self, worker: WorkerId) -> Option<ConsumerSpec> {
+        let (group, topics) = match worker {
+            WorkerId::Producer => return None,
+            WorkerId::Indexer => (
+                self.config.groups.indexer.clone(),
+                self.config
+                    .message_topics()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+            ),
+            WorkerId::Notifier => (
+                self.config.groups.notifier.clone(),
+                vec![
+                    self.config.topics.created.clone(),
+                    self.config.topics.updated.clone(),
+                ],
+            ),
+        };
+        Some(ConsumerSpec {
+            worker,
+            group,
+            topics,
+            limits: self.limits(),
+            retry_backoff: self.retry_backoff(),
+        })
+    }
+
+    fn spec(&self, worker: WorkerId) -> anyhow::Result<ConsumerSpec> {
+        self.consumer_spec(worker)
+            .ok_or_else(|| anyhow::anyhow!("{worker} consumes nothing"))
+    }
+
+    /// The dead-letter topic as the consumer loop of `spec`'s worker uses it.
+    fn dead_letters(
+        &self,
+        producer: EventProducer,
+        spec: &ConsumerSpec,
+        reporter: &Reporter,
+    ) -> DeadLetters {
+        DeadLetters {
+            producer,
+            topic: self.config.topics.dlq.clone(),
+            worker: spec.worker,
+            reporter: reporter.clone(),
+        }
+    }
+
+    pub fn publisher(&self) -> anyhow::Result<Publisher> {
+        Ok(Publisher {
+            producer: EventProducer::new(&self.cluster, &self.config.producer, "producer")?,
+            topics: self.config.topics.clone(),
+        })
+    }
+
+    fn start_producer(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
+        let (requests, request_rx) = mpsc::channel(PUBLISH_QUEUE);
+        let task = tokio::spawn(run_publisher(
+            self.publisher()?,
+            self.config.loadgen.clone(),
+            request_rx,
+            reporter,
+            lifecycle.shutdown,
+        ));
+        Ok(Started {
+            task,
+            requests: Some(requests),
+        })
+    }
+
+    fn start_indexer(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
+        let spec = self.spec(WorkerId::Indexer)?;
+        let producer = EventProducer::new(&self.cluster, &self.config.producer, "indexer-dlq")?;
+        let dead_letters = self.dead_letters(producer, &spec, &reporter);
+        let handler = Indexer {
+            index: self.index.clone(),
+            max_retries: self.config.indexer.max_retries,
+            retry_backoff: self.retry_backoff(),
+        };
+        let task = tokio::spawn(run_worker(
+            self.cluster.clone(),
+            spec,
+            handler,
+            dead_letters,
+            reporter,
+            lifecycle,
+        ));
+        Ok(Started {
+            task,
+            requests: None,
+        })
+    }
+
+    fn start_notifier(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
+        let spec = self.spec(WorkerId::Notifier)?;
+        let memory = SentMemory::open(self.data_dir.join("notified.tsv"))?;
+        let producer = EventProducer::new(&self.cluster, &self.config.producer, "notifier")?;
+        let dead_letters = self.dead_letters(producer.clone(), &spec, &reporter);
+        let handler = Notifier {
+            producer,
+            topic: self.config.topics.notifications.clone(),
+            memory,
+            authors: Default::default(),
+            reporter: reporter.clone(),
+            cluster: self.cluster.clone(),
+        };
+        let task = tokio::spawn(run_worker(
+            self.cluster.clone(),
+            spec,
+            handler,
+            dead_letters,
+            reporter,
+            lifecycle,
+        ));
+        Ok(Started {
+            task,
+            requests: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_worker_has_exactly_one_row() {
+        for id in WorkerId::ALL {
+            assert_eq!(TABLE.iter().filter(|(w, _)| *w == id).count(), 1, "{id}");
+        }
+        assert_eq!(TABLE.len(), WorkerId::ALL.len());
+    }
+}

@@ -1,0 +1,389 @@
+//! Workers by name and under control. In process, on the embedded broker: the supervisor
+//! pauses the indexer (the notifier, same records, goes on), resumes it, stops it (it commits
+//! and leaves its group) and starts it again, and refuses what cannot be done. Through the
+//! real binary, on noida-db as an external cluster: two `eventdeck run --workers indexer`
+//! processes share the indexer group's partitions, and when one is SIGKILLed the other takes
+//! them all and indexes everything.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eventdeck::bus::protocol::decode_assignment;
+use eventdeck::bus::Cluster;
+use eventdeck::event::{MessageCreated, MessageEvent, ParsedEvent};
+use eventdeck::ops::{Control, ControlError, WorkerId, WorkerState};
+use eventdeck::workers::control::request_control;
+use eventdeck::workers::report::WorkerEvent;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use crate::harness::{eventually, Backend, Bench};
+
+const BIN: &str = env!("CARGO_BIN_EXE_eventdeck");
+
+fn created(i: usize, marker: &str) -> MessageEvent {
+    MessageEvent::Created(MessageCreated {
+        message_id: format!("msg_{marker}_{i:05}"),
+        channel_id: format!("ch_{:02}", i % 7),
+        author_id: "user_001".into(),
+        content: format!("{marker} message {i} for @user_002"),
+        mentions: vec!["user_002".into()],
+        attachments: vec![],
+    })
+}
+
+/// Publishes through the pipeline's own command channel, as the console does.
+async fn publish(
+    commands: &tokio::sync::mpsc::Sender<eventdeck::ops::Command>,
+    events: Vec<MessageEvent>,
+) {
+    let mut replies = Vec::new();
+    for event in events {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        commands
+            .send(eventdeck::ops::Command::Publish {
+                event: ParsedEvent::mint(event),
+                reply: Some(reply),
+            })
+            .await
+            .expect("supervisor takes commands");
+        replies.push(answer);
+    }
+    for answer in replies {
+        answer.await.expect("a reply").expect("delivered");
+    }
+}
+
+async fn search_hits(bench: &Bench, marker: &str) -> Result<u64, String> {
+    bench
+        .services
+        .index
+        .refresh()
+        .await
+        .map_err(|e| e.to_string())?;
+    let query = eventdeck::search::SearchQuery {
+        text: marker.into(),
+        ..Default::default()
+    };
+    let found = bench
+        .services
+        .index
+        .search(&query)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(found.total)
+}
+
+/// Counts what each worker reported processing until `until` holds for the counts.
+async fn count_processed(
+    bench: &mut Bench,
+    within: Duration,
+    mut until: impl FnMut(u64, u64) -> bool,
+    states: &mut Vec<(WorkerId, WorkerState)>,
+) -> (u64, u64) {
+    let deadline = Instant::now() + within;
+    let (mut indexed, mut notified) = (0, 0);
+    while !until(indexed, notified) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, bench.events.recv()).await {
+            Ok(Some(WorkerEvent::Processed {
+                worker, records, ..
+            })) => match worker {
+                WorkerId::Indexer => indexed += records,
+                WorkerId::Notifier => notified += records,
+                WorkerId::Producer => {}
+            },
+            Ok(Some(WorkerEvent::State { worker, state })) => states.push((worker, state)),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("reporter closed"),
+            Err(_) => panic!("within {within:?}: indexer {indexed}, notifier {notified}"),
+        }
+    }
+    (indexed, notified)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_supervisor_pauses_resumes_stops_and_starts_one_worker() {
+    let mut bench = Bench::start().await;
+    let pipeline = bench
+        .services
+        .spawn_pipeline(bench.reporter.clone())
+        .expect("pipeline");
+    let commands = pipeline.commands.clone();
+    let mut states = Vec::new();
+
+    // Warm up: both consumers own their partitions and handle a first batch.
+    publish(&commands, (0..20).map(|i| created(i, "warm")).collect()).await;
+    count_processed(
+        &mut bench,
+        Duration::from_secs(60),
+        |i, n| i >= 20 && n >= 20,
+        &mut states,
+    )
+    .await;
+
+    request_control(&commands, WorkerId::Indexer, Control::Pause)
+        .await
+        .expect("pause");
+    publish(&commands, (0..200).map(|i| created(i, "paused")).collect()).await;
+    // The notifier reads the same records: once it has them all, an unpaused indexer would
+    // have had them too.
+    let (indexed, _) = count_processed(
+        &mut bench,
+        Duration::from_secs(60),
+        |_, n| n >= 200,
+        &mut states,
+    )
+    .await;
+    assert_eq!(indexed, 0, "the paused indexer handled records");
+    assert!(
+        states.contains(&(WorkerId::Indexer, WorkerState::Paused)),
+        "no Paused state reported: {states:?}"
+    );
+    assert_eq!(search_hits(&bench, "paused").await, Ok(0));
+
+    request_control(&commands, WorkerId::Indexer, Control::Resume)
+        .await
+        .expect("resume");
+    eventually(
+        "resumed indexer catches up",
+        Duration::from_secs(60),
+        || {
+            let bench = &bench;
+            async move {
+                match search_hits(bench, "paused").await? {
+                    200 => Ok(()),
+                    n => Err(format!("{n} of 200 searchable")),
+                }
+            }
+        },
+    )
+    .await;
+
+    // Stop: answered once it committed and left; a second stop is refused.
+    request_control(&commands, WorkerId::Indexer, Control::Stop)
+        .await
+        .expect("stop");
+    assert_eq!(
+        request_control(&commands, WorkerId::Indexer, Control::Stop).await,
+        Err(ControlError::NotRunning(WorkerId::Indexer))
+    );
+    assert_eq!(
+        request_control(&commands, WorkerId::Producer, Control::Pause).await,
+        Err(ControlError::NotAConsumer(WorkerId::Producer))
+    );
+    publish(&commands, (0..50).map(|i| created(i, "stopped")).collect()).await;
+    request_control(&commands, WorkerId::Indexer, Control::Start)
+        .await
+        .expect("start");
+    assert_eq!(
+        request_control(&commands, WorkerId::Indexer, Control::Start).await,
+        Err(ControlError::AlreadyRunning(WorkerId::Indexer))
+    );
+    // Started again, it resumes from its committed offsets: what arrived meanwhile is
+    // indexed, nothing twice (the marker counts exact documents).
+    eventually(
+        "restarted indexer indexes the backlog",
+        Duration::from_secs(60),
+        || {
+            let bench = &bench;
+            async move {
+                match search_hits(bench, "stopped").await? {
+                    50 => Ok(()),
+                    n => Err(format!("{n} of 50 searchable")),
+                }
+            }
+        },
+    )
+    .await;
+    request_control(&commands, WorkerId::Notifier, Control::Restart)
+        .await
+        .expect("restart");
+    assert!(pipeline.stop().await.is_empty());
+}
+
+/// `eventdeck run --workers indexer` against noida, with its own data directory.
+fn start_indexer_process(bench: &Bench, name: &str) -> Child {
+    let data = bench.dir.path().join(name);
+    let log = bench.dir.path().join(format!("{name}.log"));
+    let mut child = Command::new(BIN)
+        .args(["--config", "/dev/null"])
+        .args(["--data-dir", &data.display().to_string()])
+        .args(["--metrics-port", "0"])
+        .envs(bench.child_env())
+        .env("EVENTDECK_INDEXER_FLUSH_INTERVAL_MS", "50")
+        .env("RUST_LOG", "info")
+        .args(["run", "--workers", "indexer"])
+        .stdout(Stdio::piped())
+        .stderr(File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn eventdeck run");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    assert!(
+        line.starts_with("eventdeck ready:") && line.trim_end().ends_with("workers: indexer"),
+        "{name} did not start: {line}\n{}",
+        log_of(bench.dir.path(), name)
+    );
+    child
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn log_of(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
+}
+
+/// The members of `group` that own partitions, each with what it owns.
+async fn owners(cluster: &Cluster, group: &str) -> Result<Vec<BTreeSet<(String, i32)>>, String> {
+    let cluster = cluster.clone();
+    let group = group.to_string();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = cluster
+            .client_config("workers-test-describe")
+            .create()
+            .map_err(|e| e.to_string())?;
+        let list = consumer
+            .fetch_group_list(Some(&group), Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        let g = list
+            .groups()
+            .iter()
+            .find(|g| g.name() == group)
+            .ok_or("group not listed")?;
+        Ok(g.members()
+            .iter()
+            .filter_map(|m| m.assignment().and_then(decode_assignment))
+            .map(|a| a.into_iter().collect::<BTreeSet<_>>())
+            .filter(|a| !a.is_empty())
+            .collect())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_share_the_indexer_group_and_one_takes_over_when_the_other_dies() {
+    let bench = Bench::on(Backend::Noida).await;
+    let config = &bench.services.config;
+    let group = config.groups.indexer.clone();
+    let all_partitions = 3 * config.topics.partitions as usize;
+    let mut a = start_indexer_process(&bench, "a");
+    let mut b = start_indexer_process(&bench, "b");
+
+    let split = eventually(
+        "two members split the partitions",
+        Duration::from_secs(60),
+        || {
+            let bench = &bench;
+            let group = &group;
+            async move {
+                let owned = owners(bench.cluster(), group).await?;
+                let union: BTreeSet<_> = owned.iter().flatten().cloned().collect();
+                let total: usize = owned.iter().map(BTreeSet::len).sum();
+                if owned.len() == 2 && union.len() == all_partitions && total == all_partitions {
+                    Ok(owned)
+                } else {
+                    Err(format!("owners: {owned:?}"))
+                }
+            }
+        },
+    )
+    .await;
+    assert!(split.iter().all(|o| !o.is_empty()));
+
+    let publisher = bench.services.publisher().expect("publisher");
+    let publish_all = |marker: &'static str, n: usize| {
+        let publisher = publisher.clone();
+        async move {
+            let mut deliveries = Vec::new();
+            for i in 0..n {
+                let event = ParsedEvent::mint(created(i, marker));
+                deliveries.push(publisher.enqueue(&event).await.expect("enqueue"));
+            }
+            for d in deliveries {
+                eventdeck::bus::producer::resolve(d)
+                    .await
+                    .expect("delivered");
+            }
+        }
+    };
+    publish_all("shared", 300).await;
+    eventually(
+        "both processes index their share",
+        Duration::from_secs(60),
+        || {
+            let bench = &bench;
+            async move {
+                match search_hits(bench, "shared").await? {
+                    300 => Ok(()),
+                    n => Err(format!("{n} of 300 searchable")),
+                }
+            }
+        },
+    )
+    .await;
+
+    // One dies without leaving the group; the other must end up owning everything.
+    a.kill().expect("SIGKILL a");
+    let _ = a.wait();
+    let killed = Instant::now();
+    publish_all("after", 300).await;
+    eventually(
+        "the survivor owns every partition",
+        Duration::from_secs(400),
+        || {
+            let bench = &bench;
+            let group = &group;
+            async move {
+                let owned = owners(bench.cluster(), group).await?;
+                match owned.as_slice() {
+                    [only] if only.len() == all_partitions => Ok(()),
+                    _ => Err(format!(
+                        "owners: {owned:?}\nsurvivor's log (last lines):\n{}",
+                        tail(&log_of(bench.dir.path(), "b"), 25)
+                    )),
+                }
+            }
+        },
+    )
+    .await;
+    let took_over = killed.elapsed();
+    eventually(
+        "the survivor indexes what the dead one owned",
+        Duration::from_secs(60),
+        || {
+            let bench = &bench;
+            async move {
+                match search_hits(bench, "after").await? {
+                    300 => Ok(()),
+                    n => Err(format!("{n} of 300 searchable")),
+                }
+            }
+        },
+    )
+    .await;
+    println!("takeover after SIGKILL: {:.1} s", took_over.as_secs_f64());
+
+    // The survivor stops cleanly on SIGTERM.
+    let pid = b.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = b.wait().expect("wait b");
+    assert!(
+        exit.success(),
+        "b exited {exit:?}\n{}",
+        log_of(bench.dir.path(), "b")
+    );
+}
