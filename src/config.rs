@@ -1,12 +1,20 @@
 //! Configuration: `config.toml`, then `EVENTDECK_<SECTION>_<KEY>` environment variables, then
 //! command-line flags. Every key is known: an unknown key or a value of the wrong type fails
 //! at start with the file (or variable), the key and what was expected.
+//!
+//! Invariants: a configuration that [`Config::load`] returns resolves to a typed
+//! [`Broker`] and [`SearchBackend`] (see `typed`); every password, API key and SASL secret is
+//! a [`Secret`], and neither `Debug` nor an error message ever shows one (see `secret`).
 
-use std::collections::BTreeMap;
+mod secret;
+mod typed;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use self::secret::{is_secret_property, redact_userinfo, KafkaProperties, Secret};
+pub use self::typed::{Broker, ElasticAuth, InvalidSetting, SearchBackend};
 use crate::event;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -24,7 +32,8 @@ pub struct Config {
     pub monitor: MonitorConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` by hand: `brokers` may carry userinfo (see [`redact_userinfo`]).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// `host:port,host:port` of a cluster. Empty: start the embedded broker.
@@ -33,8 +42,9 @@ pub struct KafkaConfig {
     /// Port of the embedded broker on 127.0.0.1 (0 picks a free one).
     pub embedded_port: u16,
     /// Passed to librdkafka as they are: `"security.protocol"`, `"sasl.mechanism"`,
-    /// `"sasl.username"`, `"ssl.ca.location"`, …
-    pub properties: BTreeMap<String, String>,
+    /// `"sasl.username"`, `"ssl.ca.location"`, …; `"sasl.password"` and other secret ones
+    /// are kept as [`Secret`]s.
+    pub properties: KafkaProperties,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,15 +67,39 @@ pub struct GroupsConfig {
     pub notifier: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &redact_userinfo(&self.brokers))
+            .field("client_id", &self.client_id)
+            .field("embedded_port", &self.embedded_port)
+            .field("properties", &self.properties)
+            .finish()
+    }
+}
+
+/// `Debug` by hand: the URL may carry `user:password@` (see [`redact_userinfo`]).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchConfig {
     /// `http://host:9200` of Elasticsearch/OpenSearch. Empty: the local index in the data dir.
     pub url: String,
     pub username: String,
-    pub password: String,
-    pub api_key: String,
+    pub password: Secret,
+    pub api_key: Secret,
     pub index: String,
+}
+
+impl std::fmt::Debug for SearchConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchConfig")
+            .field("url", &redact_userinfo(&self.url))
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("api_key", &self.api_key)
+            .field("index", &self.index)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,7 +156,7 @@ impl Default for KafkaConfig {
             brokers: String::new(),
             client_id: "eventdeck".into(),
             embedded_port: 9092,
-            properties: BTreeMap::new(),
+            properties: KafkaProperties::default(),
         }
     }
 }
@@ -156,8 +190,8 @@ impl Default for SearchConfig {
         Self {
             url: String::new(),
             username: String::new(),
-            password: String::new(),
-            api_key: String::new(),
+            password: Secret::default(),
+            api_key: Secret::default(),
             index: "messages".into(),
         }
     }
@@ -227,14 +261,43 @@ pub enum ConfigError {
     },
 }
 
-/// Overrides from the command line; `None` keeps the file/env value.
-#[derive(Debug, Clone, Default)]
+/// Overrides from the command line; `None` keeps the file/env value. `Debug` by hand: the
+/// URLs may carry a password.
+#[derive(Clone, Default)]
 pub struct Overrides {
     pub brokers: Option<String>,
     pub search_url: Option<String>,
     pub data_dir: Option<String>,
     pub embedded_port: Option<u16>,
     pub metrics_port: Option<u16>,
+}
+
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: &Option<String>| v.as_deref().map(redact_userinfo);
+        f.debug_struct("Overrides")
+            .field("brokers", &redacted(&self.brokers))
+            .field("search_url", &redacted(&self.search_url))
+            .field("data_dir", &self.data_dir)
+            .field("embedded_port", &self.embedded_port)
+            .field("metrics_port", &self.metrics_port)
+            .finish()
+    }
+}
+
+/// A TOML error without the excerpt of the file that its `Display` quotes: that line may
+/// hold a password. The message and the position are enough to find it.
+fn toml_message(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_string(),
+    }
 }
 
 impl Config {
@@ -258,7 +321,7 @@ impl Config {
         };
         let mut value: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message: toml_message(&e, &text),
         })?;
         // Validate the file alone first so that its errors name the file.
         let _: Config =
@@ -339,13 +402,7 @@ impl Config {
                 "expected at least 1 channel and 2 authors",
             ));
         }
-        if !self.search.url.is_empty() {
-            let parsed = url::Url::parse(&self.search.url)
-                .map_err(|e| bad("search.url", &format!("expected http(s)://host:port ({e})")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(bad("search.url", "expected an http:// or https:// URL"));
-            }
-        }
+        self.search_backend().map_err(|e| bad(e.key, &e.message))?;
         for b in self
             .kafka
             .brokers
@@ -355,7 +412,7 @@ impl Config {
             if !b.trim().contains(':') {
                 return Err(bad(
                     "kafka.brokers",
-                    &format!("expected host:port, got {:?}", b.trim()),
+                    &format!("expected host:port, got {:?}", redact_userinfo(b.trim())),
                 ));
             }
         }
@@ -388,12 +445,9 @@ impl Config {
         ]
     }
 
+    /// Shorthand for `self.broker().is_embedded()`.
     pub fn uses_embedded_broker(&self) -> bool {
-        self.kafka.brokers.trim().is_empty()
-    }
-
-    pub fn uses_local_index(&self) -> bool {
-        self.search.url.trim().is_empty()
+        self.broker().is_embedded()
     }
 
     /// The data directory: the configured one, else `$XDG_DATA_HOME/eventdeck`, else
@@ -515,123 +569,4 @@ fn typed_like(template: Option<&toml::Value>, raw: &str) -> Result<toml::Value, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, text).expect("write");
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-        Config::load(&path, true, env, &Overrides::default())
-    }
-
-    #[test]
-    fn shipped_config_toml_is_valid_and_equals_the_defaults() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
-        let c = Config::load(&path, true, [], &Overrides::default()).expect("valid");
-        assert_eq!(c, Config::default());
-    }
-
-    #[test]
-    fn unknown_key_names_the_key_and_the_file() {
-        let err = load_text("[indexer]\nbatch_sise = 10\n", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("batch_sise"), "{err}");
-        assert!(err.contains("config.toml"), "{err}");
-    }
-
-    #[test]
-    fn wrong_type_says_what_was_expected() {
-        let err = load_text("[topics]\npartitions = \"three\"\n", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("partitions"), "{err}");
-        assert!(err.contains("integer") || err.contains("i32"), "{err}");
-    }
-
-    #[test]
-    fn out_of_range_value_names_the_key() {
-        let err = load_text("[topics]\npartitions = 0\n", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("topics.partitions"), "{err}");
-    }
-
-    #[test]
-    fn env_overrides_file_with_types() {
-        let c = load_text(
-            "[topics]\npartitions = 2\n",
-            &[
-                ("EVENTDECK_TOPICS_PARTITIONS", "6"),
-                ("EVENTDECK_SEARCH_URL", "http://127.0.0.1:9200"),
-                ("EVENTDECK_INDEXER_BATCH_MAX_EVENTS", "77"),
-                ("EVENTDECK_DATA_DIR", "/tmp/x"),
-                ("EVENTDECK_MONITOR_GROUPS", "billing, audit"),
-            ],
-        )
-        .expect("valid");
-        assert_eq!(c.topics.partitions, 6);
-        assert_eq!(c.search.url, "http://127.0.0.1:9200");
-        assert_eq!(c.indexer.batch_max_events, 77);
-        assert_eq!(c.data_dir, "/tmp/x");
-        assert_eq!(c.monitor.groups, vec!["billing", "audit"]);
-    }
-
-    #[test]
-    fn stall_after_seconds_is_set_and_checked() {
-        assert_eq!(Config::default().monitor.stall_after_seconds, 30);
-        let c = load_text("", &[("EVENTDECK_MONITOR_STALL_AFTER_SECONDS", "90")]).expect("valid");
-        assert_eq!(c.monitor.stall_after_seconds, 90);
-        let err = load_text("[monitor]\nstall_after_seconds = 0\n", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("monitor.stall_after_seconds"), "{err}");
-    }
-
-    #[test]
-    fn unknown_env_var_is_named() {
-        let err = load_text("", &[("EVENTDECK_SEARCH_URLL", "x")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("EVENTDECK_SEARCH_URLL"), "{err}");
-    }
-
-    #[test]
-    fn bad_env_value_is_named() {
-        let err = load_text("", &[("EVENTDECK_TOPICS_PARTITIONS", "many")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("EVENTDECK_TOPICS_PARTITIONS"), "{err}");
-    }
-
-    #[test]
-    fn kafka_properties_pass_through() {
-        let c = load_text(
-            "[kafka]\nbrokers = \"k1:9092\"\n[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n",
-            &[],
-        )
-        .expect("valid");
-        assert_eq!(
-            c.kafka
-                .properties
-                .get("security.protocol")
-                .map(String::as_str),
-            Some("SASL_SSL")
-        );
-        assert!(!c.uses_embedded_broker());
-    }
-
-    #[test]
-    fn missing_optional_file_gives_defaults() {
-        let c = Config::load(
-            Path::new("/nonexistent/eventdeck.toml"),
-            false,
-            [],
-            &Overrides::default(),
-        )
-        .expect("defaults");
-        assert!(c.uses_embedded_broker() && c.uses_local_index());
-    }
-}
+mod tests;
