@@ -502,9 +502,9 @@ fn apply_env(
             Some(s) => defaults.get(s).and_then(|t| t.get(&key)),
             None => defaults.get(&key),
         };
-        let value = typed_like(template, &raw).map_err(|message| ConfigError::Env {
+        let value = typed_like(template, &raw).map_err(|e| ConfigError::Env {
             var: var.clone(),
-            message,
+            message: e.to_string(),
         })?;
         let target = match section {
             Some(s) => table
@@ -536,23 +536,52 @@ fn locate(defaults: &toml::Table, name: &str) -> Option<(Option<String>, String)
     None
 }
 
-fn typed_like(template: Option<&toml::Value>, raw: &str) -> Result<toml::Value, String> {
+/// Why an `EVENTDECK_*` value does not fit the type of its setting. The value is quoted:
+/// only settings of string type hold secrets, and a string never fails to convert.
+#[derive(Debug, thiserror::Error)]
+enum EnvValueError {
+    #[error("expected an integer, got {raw:?}")]
+    Integer {
+        raw: String,
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    #[error("expected a number, got {raw:?}")]
+    Float {
+        raw: String,
+        #[source]
+        source: std::num::ParseFloatError,
+    },
+    #[error("expected true or false, got {raw:?}")]
+    Boolean {
+        raw: String,
+        #[source]
+        source: std::str::ParseBoolError,
+    },
+    #[error("a table cannot be set from the environment")]
+    Table,
+}
+
+fn typed_like(template: Option<&toml::Value>, raw: &str) -> Result<toml::Value, EnvValueError> {
     Ok(match template {
-        Some(toml::Value::Integer(_)) => toml::Value::Integer(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected an integer, got {raw:?}"))?,
-        ),
-        Some(toml::Value::Float(_)) => toml::Value::Float(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected a number, got {raw:?}"))?,
-        ),
-        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected true or false, got {raw:?}"))?,
-        ),
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(raw.trim().parse().map_err(
+            |source| EnvValueError::Integer {
+                raw: raw.to_string(),
+                source,
+            },
+        )?),
+        Some(toml::Value::Float(_)) => {
+            toml::Value::Float(raw.trim().parse().map_err(|source| EnvValueError::Float {
+                raw: raw.to_string(),
+                source,
+            })?)
+        }
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(raw.trim().parse().map_err(
+            |source| EnvValueError::Boolean {
+                raw: raw.to_string(),
+                source,
+            },
+        )?),
         // Lists come as comma-separated words: EVENTDECK_MONITOR_GROUPS=billing,audit.
         Some(toml::Value::Array(_)) => toml::Value::Array(
             raw.split(',')
@@ -561,9 +590,7 @@ fn typed_like(template: Option<&toml::Value>, raw: &str) -> Result<toml::Value, 
                 .map(|w| toml::Value::String(w.to_string()))
                 .collect(),
         ),
-        Some(toml::Value::Table(_)) => {
-            return Err("a table cannot be set from the environment".into())
-        }
+        Some(toml::Value::Table(_)) => return Err(EnvValueError::Table),
         _ => toml::Value::String(raw.to_string()),
     })
 }

@@ -116,3 +116,18 @@ fn missing_optional_file_gives_defaults() {
     assert_eq!(c.broker(), Broker::Embedded { port: 9092 });
     assert_eq!(c.search_backend(), Ok(SearchBackend::Local));
 }
+
+#[test]
+fn a_bad_env_value_keeps_its_text_and_its_cause() {
+    let e = typed_like(Some(&toml::Value::Integer(1)), "many").expect_err("not a number");
+    assert_eq!(e.to_string(), "expected an integer, got \"many\"");
+    assert!(std::error::Error::source(&e).is_some());
+    let e = typed_like(Some(&toml::Value::Boolean(true)), "yes").expect_err("not a bool");
+    assert_eq!(e.to_string(), "expected true or false, got \"yes\"");
+    let e = typed_like(Some(&toml::Value::Table(toml::Table::new())), "x").expect_err("table");
+    assert_eq!(e.to_string(), "a table cannot be set from the environment");
+    assert_eq!(
+        typed_like(Some(&toml::Value::Float(0.5)), " 0.25 ").ok(),
+        Some(toml::Value::Float(0.25))
+    );
+}
