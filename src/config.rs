@@ -30,6 +30,7 @@ pub struct Config {
     pub producer: ProducerConfig,
     pub loadgen: LoadgenConfig,
     pub monitor: MonitorConfig,
+    pub notifier: NotifierConfig,
 }
 
 /// `Debug` by hand: `brokers` may carry userinfo (see [`redact_userinfo`]).
@@ -148,6 +149,28 @@ pub struct MonitorConfig {
     /// whose committed offset did not move while it is at least this many seconds behind
     /// is STALL (a member owns the partition) or STOP (none does).
     pub stall_after_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifierConfig {
+    /// How long the notifier remembers a (message, user) pair it notified, and a message's
+    /// author: a replay of an event older than this could notify again. At least 1.
+    pub memory_retention_hours: u64,
+}
+
+impl Default for NotifierConfig {
+    fn default() -> Self {
+        Self {
+            memory_retention_hours: 168,
+        }
+    }
+}
+
+impl NotifierConfig {
+    pub fn memory_retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.memory_retention_hours.saturating_mul(3600))
+    }
 }
 
 impl Default for KafkaConfig {
@@ -386,6 +409,12 @@ impl Config {
         }
         if self.monitor.stall_after_seconds == 0 {
             return Err(bad("monitor.stall_after_seconds", "expected at least 1"));
+        }
+        if self.notifier.memory_retention_hours == 0 {
+            return Err(bad(
+                "notifier.memory_retention_hours",
+                "expected at least 1",
+            ));
         }
         for (key, v) in [
             ("loadgen.edit_ratio", self.loadgen.edit_ratio),

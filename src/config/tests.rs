@@ -131,3 +131,19 @@ fn a_bad_env_value_keeps_its_text_and_its_cause() {
         Some(toml::Value::Float(0.25))
     );
 }
+
+#[test]
+fn notifier_memory_retention_is_set_and_checked() {
+    let c = Config::default();
+    assert_eq!(c.notifier.memory_retention_hours, 168);
+    assert_eq!(
+        c.notifier.memory_retention(),
+        std::time::Duration::from_secs(7 * 24 * 3600)
+    );
+    let c = load_text("", &[("EVENTDECK_NOTIFIER_MEMORY_RETENTION_HOURS", "2")]).expect("valid");
+    assert_eq!(c.notifier.memory_retention_hours, 2);
+    let err = load_text("[notifier]\nmemory_retention_hours = 0\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("notifier.memory_retention_hours"), "{err}");
+}

@@ -172,7 +172,10 @@ impl Services {
         reporter: Reporter,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-        let memory = SentMemory::open(self.data_dir.join("notified.tsv"))?;
+        let memory = SentMemory::open_with(
+            self.data_dir.join("notified.tsv"),
+            self.config.notifier.memory_retention(),
+        )?;
         let producer = EventProducer::new(&self.cluster, &self.config.producer, "notifier")?;
         let spec = self.notifier_spec();
         let dead_letters = self.dead_letters(producer.clone(), &spec, &reporter);
@@ -180,7 +183,6 @@ impl Services {
             producer,
             topic: self.config.topics.notifications.clone(),
             memory,
-            authors: Default::default(),
             reporter: reporter.clone(),
             cluster: self.cluster.clone(),
         };
