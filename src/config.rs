@@ -1,12 +1,20 @@
 //! Configuration: `config.toml`, then `EVENTDECK_<SECTION>_<KEY>` environment variables, then
 //! command-line flags. Every key is known: an unknown key or a value of the wrong type fails
 //! at start with the file (or variable), the key and what was expected.
+//!
+//! Invariants: a configuration that [`Config::load`] returns resolves to a typed
+//! [`Broker`] and [`SearchBackend`] (see `typed`); every password, API key and SASL secret is
+//! a [`Secret`], and neither `Debug` nor an error message ever shows one (see `secret`).
 
-use std::collections::BTreeMap;
+mod secret;
+mod typed;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use self::secret::{is_secret_property, redact_userinfo, KafkaProperties, Secret};
+pub use self::typed::{Broker, ElasticAuth, InvalidSetting, SearchBackend};
 use crate::event;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -22,9 +30,11 @@ pub struct Config {
     pub producer: ProducerConfig,
     pub loadgen: LoadgenConfig,
     pub monitor: MonitorConfig,
+    pub notifier: NotifierConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` by hand: `brokers` may carry userinfo (see [`redact_userinfo`]).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// `host:port,host:port` of a cluster. Empty: start the embedded broker.
@@ -33,8 +43,9 @@ pub struct KafkaConfig {
     /// Port of the embedded broker on 127.0.0.1 (0 picks a free one).
     pub embedded_port: u16,
     /// Passed to librdkafka as they are: `"security.protocol"`, `"sasl.mechanism"`,
-    /// `"sasl.username"`, `"ssl.ca.location"`, …
-    pub properties: BTreeMap<String, String>,
+    /// `"sasl.username"`, `"ssl.ca.location"`, …; `"sasl.password"` and other secret ones
+    /// are kept as [`Secret`]s.
+    pub properties: KafkaProperties,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,15 +68,39 @@ pub struct GroupsConfig {
     pub notifier: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &redact_userinfo(&self.brokers))
+            .field("client_id", &self.client_id)
+            .field("embedded_port", &self.embedded_port)
+            .field("properties", &self.properties)
+            .finish()
+    }
+}
+
+/// `Debug` by hand: the URL may carry `user:password@` (see [`redact_userinfo`]).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchConfig {
     /// `http://host:9200` of Elasticsearch/OpenSearch. Empty: the local index in the data dir.
     pub url: String,
     pub username: String,
-    pub password: String,
-    pub api_key: String,
+    pub password: Secret,
+    pub api_key: Secret,
     pub index: String,
+}
+
+impl std::fmt::Debug for SearchConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchConfig")
+            .field("url", &redact_userinfo(&self.url))
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("api_key", &self.api_key)
+            .field("index", &self.index)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,13 +151,35 @@ pub struct MonitorConfig {
     pub stall_after_seconds: u64,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifierConfig {
+    /// How long the notifier remembers a (message, user) pair it notified, and a message's
+    /// author: a replay of an event older than this could notify again. At least 1.
+    pub memory_retention_hours: u64,
+}
+
+impl Default for NotifierConfig {
+    fn default() -> Self {
+        Self {
+            memory_retention_hours: 168,
+        }
+    }
+}
+
+impl NotifierConfig {
+    pub fn memory_retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.memory_retention_hours.saturating_mul(3600))
+    }
+}
+
 impl Default for KafkaConfig {
     fn default() -> Self {
         Self {
             brokers: String::new(),
             client_id: "eventdeck".into(),
             embedded_port: 9092,
-            properties: BTreeMap::new(),
+            properties: KafkaProperties::default(),
         }
     }
 }
@@ -156,8 +213,8 @@ impl Default for SearchConfig {
         Self {
             url: String::new(),
             username: String::new(),
-            password: String::new(),
-            api_key: String::new(),
+            password: Secret::default(),
+            api_key: Secret::default(),
             index: "messages".into(),
         }
     }
@@ -227,14 +284,43 @@ pub enum ConfigError {
     },
 }
 
-/// Overrides from the command line; `None` keeps the file/env value.
-#[derive(Debug, Clone, Default)]
+/// Overrides from the command line; `None` keeps the file/env value. `Debug` by hand: the
+/// URLs may carry a password.
+#[derive(Clone, Default)]
 pub struct Overrides {
     pub brokers: Option<String>,
     pub search_url: Option<String>,
     pub data_dir: Option<String>,
     pub embedded_port: Option<u16>,
     pub metrics_port: Option<u16>,
+}
+
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: &Option<String>| v.as_deref().map(redact_userinfo);
+        f.debug_struct("Overrides")
+            .field("brokers", &redacted(&self.brokers))
+            .field("search_url", &redacted(&self.search_url))
+            .field("data_dir", &self.data_dir)
+            .field("embedded_port", &self.embedded_port)
+            .field("metrics_port", &self.metrics_port)
+            .finish()
+    }
+}
+
+/// A TOML error without the excerpt of the file that its `Display` quotes: that line may
+/// hold a password. The message and the position are enough to find it.
+fn toml_message(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_string(),
+    }
 }
 
 impl Config {
@@ -258,7 +344,7 @@ impl Config {
         };
         let mut value: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message: toml_message(&e, &text),
         })?;
         // Validate the file alone first so that its errors name the file.
         let _: Config =
@@ -324,6 +410,12 @@ impl Config {
         if self.monitor.stall_after_seconds == 0 {
             return Err(bad("monitor.stall_after_seconds", "expected at least 1"));
         }
+        if self.notifier.memory_retention_hours == 0 {
+            return Err(bad(
+                "notifier.memory_retention_hours",
+                "expected at least 1",
+            ));
+        }
         for (key, v) in [
             ("loadgen.edit_ratio", self.loadgen.edit_ratio),
             ("loadgen.delete_ratio", self.loadgen.delete_ratio),
@@ -339,13 +431,7 @@ impl Config {
                 "expected at least 1 channel and 2 authors",
             ));
         }
-        if !self.search.url.is_empty() {
-            let parsed = url::Url::parse(&self.search.url)
-                .map_err(|e| bad("search.url", &format!("expected http(s)://host:port ({e})")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(bad("search.url", "expected an http:// or https:// URL"));
-            }
-        }
+        self.search_backend().map_err(|e| bad(e.key, &e.message))?;
         for b in self
             .kafka
             .brokers
@@ -355,7 +441,7 @@ impl Config {
             if !b.trim().contains(':') {
                 return Err(bad(
                     "kafka.brokers",
-                    &format!("expected host:port, got {:?}", b.trim()),
+                    &format!("expected host:port, got {:?}", redact_userinfo(b.trim())),
                 ));
             }
         }
@@ -388,12 +474,9 @@ impl Config {
         ]
     }
 
+    /// Shorthand for `self.broker().is_embedded()`.
     pub fn uses_embedded_broker(&self) -> bool {
-        self.kafka.brokers.trim().is_empty()
-    }
-
-    pub fn uses_local_index(&self) -> bool {
-        self.search.url.trim().is_empty()
+        self.broker().is_embedded()
     }
 
     /// The data directory: the configured one, else `$XDG_DATA_HOME/eventdeck`, else
@@ -448,9 +531,9 @@ fn apply_env(
             Some(s) => defaults.get(s).and_then(|t| t.get(&key)),
             None => defaults.get(&key),
         };
-        let value = typed_like(template, &raw).map_err(|message| ConfigError::Env {
+        let value = typed_like(template, &raw).map_err(|e| ConfigError::Env {
             var: var.clone(),
-            message,
+            message: e.to_string(),
         })?;
         let target = match section {
             Some(s) => table
@@ -482,23 +565,52 @@ fn locate(defaults: &toml::Table, name: &str) -> Option<(Option<String>, String)
     None
 }
 
-fn typed_like(template: Option<&toml::Value>, raw: &str) -> Result<toml::Value, String> {
+/// Why an `EVENTDECK_*` value does not fit the type of its setting. The value is quoted:
+/// only settings of string type hold secrets, and a string never fails to convert.
+#[derive(Debug, thiserror::Error)]
+enum EnvValueError {
+    #[error("expected an integer, got {raw:?}")]
+    Integer {
+        raw: String,
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    #[error("expected a number, got {raw:?}")]
+    Float {
+        raw: String,
+        #[source]
+        source: std::num::ParseFloatError,
+    },
+    #[error("expected true or false, got {raw:?}")]
+    Boolean {
+        raw: String,
+        #[source]
+        source: std::str::ParseBoolError,
+    },
+    #[error("a table cannot be set from the environment")]
+    Table,
+}
+
+fn typed_like(template: Option<&toml::Value>, raw: &str) -> Result<toml::Value, EnvValueError> {
     Ok(match template {
-        Some(toml::Value::Integer(_)) => toml::Value::Integer(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected an integer, got {raw:?}"))?,
-        ),
-        Some(toml::Value::Float(_)) => toml::Value::Float(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected a number, got {raw:?}"))?,
-        ),
-        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected true or false, got {raw:?}"))?,
-        ),
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(raw.trim().parse().map_err(
+            |source| EnvValueError::Integer {
+                raw: raw.to_string(),
+                source,
+            },
+        )?),
+        Some(toml::Value::Float(_)) => {
+            toml::Value::Float(raw.trim().parse().map_err(|source| EnvValueError::Float {
+                raw: raw.to_string(),
+                source,
+            })?)
+        }
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(raw.trim().parse().map_err(
+            |source| EnvValueError::Boolean {
+                raw: raw.to_string(),
+                source,
+            },
+        )?),
         // Lists come as comma-separated words: EVENTDECK_MONITOR_GROUPS=billing,audit.
         Some(toml::Value::Array(_)) => toml::Value::Array(
             raw.split(',')
@@ -507,131 +619,10 @@ fn typed_like(template: Option<&toml::Value>, raw: &str) -> Result<toml::Value, 
                 .map(|w| toml::Value::String(w.to_string()))
                 .collect(),
         ),
-        Some(toml::Value::Table(_)) => {
-            return Err("a table cannot be set from the environment".into())
-        }
+        Some(toml::Value::Table(_)) => return Err(EnvValueError::Table),
         _ => toml::Value::String(raw.to_string()),
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, text).expect("write");
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-        Config::load(&path, true, env, &Overrides::default())
-    }
-
-    #[test]
-    fn shipped_config_toml_is_valid_and_equals_the_defaults() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
-        let c = Config::load(&path, true, [], &Overrides::default()).expect("valid");
-        assert_eq!(c, Config::default());
-    }
-
-    #[test]
-    fn unknown_key_names_the_key_and_the_file() {
-        let err = load_text("[indexer]\nbatch_sise = 10\n", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("batch_sise"), "{err}");
-        assert!(err.contains("config.toml"), "{err}");
-    }
-
-    #[test]
-    fn wrong_type_says_what_was_expected() {
-        let err = load_text("[topics]\npartitions = \"three\"\n", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("partitions"), "{err}");
-        assert!(err.contains("integer") || err.contains("i32"), "{err}");
-    }
-
-    #[test]
-    fn out_of_range_value_names_the_key() {
-        let err = load_text("[topics]\npartitions = 0\n", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("topics.partitions"), "{err}");
-    }
-
-    #[test]
-    fn env_overrides_file_with_types() {
-        let c = load_text(
-            "[topics]\npartitions = 2\n",
-            &[
-                ("EVENTDECK_TOPICS_PARTITIONS", "6"),
-                ("EVENTDECK_SEARCH_URL", "http://127.0.0.1:9200"),
-                ("EVENTDECK_INDEXER_BATCH_MAX_EVENTS", "77"),
-                ("EVENTDECK_DATA_DIR", "/tmp/x"),
-                ("EVENTDECK_MONITOR_GROUPS", "billing, audit"),
-            ],
-        )
-        .expect("valid");
-        assert_eq!(c.topics.partitions, 6);
-        assert_eq!(c.search.url, "http://127.0.0.1:9200");
-        assert_eq!(c.indexer.batch_max_events, 77);
-        assert_eq!(c.data_dir, "/tmp/x");
-        assert_eq!(c.monitor.groups, vec!["billing", "audit"]);
-    }
-
-    #[test]
-    fn stall_after_seconds_is_set_and_checked() {
-        assert_eq!(Config::default().monitor.stall_after_seconds, 30);
-        let c = load_text("", &[("EVENTDECK_MONITOR_STALL_AFTER_SECONDS", "90")]).expect("valid");
-        assert_eq!(c.monitor.stall_after_seconds, 90);
-        let err = load_text("[monitor]\nstall_after_seconds = 0\n", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("monitor.stall_after_seconds"), "{err}");
-    }
-
-    #[test]
-    fn unknown_env_var_is_named() {
-        let err = load_text("", &[("EVENTDECK_SEARCH_URLL", "x")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("EVENTDECK_SEARCH_URLL"), "{err}");
-    }
-
-    #[test]
-    fn bad_env_value_is_named() {
-        let err = load_text("", &[("EVENTDECK_TOPICS_PARTITIONS", "many")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("EVENTDECK_TOPICS_PARTITIONS"), "{err}");
-    }
-
-    #[test]
-    fn kafka_properties_pass_through() {
-        let c = load_text(
-            "[kafka]\nbrokers = \"k1:9092\"\n[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n",
-            &[],
-        )
-        .expect("valid");
-        assert_eq!(
-            c.kafka
-                .properties
-                .get("security.protocol")
-                .map(String::as_str),
-            Some("SASL_SSL")
-        );
-        assert!(!c.uses_embedded_broker());
-    }
-
-    #[test]
-    fn missing_optional_file_gives_defaults() {
-        let c = Config::load(
-            Path::new("/nonexistent/eventdeck.toml"),
-            false,
-            [],
-            &Overrides::default(),
-        )
-        .expect("defaults");
-        assert!(c.uses_embedded_broker() && c.uses_local_index());
-    }
-}
+mod tests;

@@ -138,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
     let indexed = count as f64 / t.elapsed().as_secs_f64();
     println!(
         "indexer   into {}: {indexed:>9.0} events/s  ({:.2}× the consume-only baseline)",
-        if config.uses_local_index() {
+        if config.search_backend()?.is_local() {
             "local index"
         } else {
             "elastic"

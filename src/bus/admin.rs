@@ -29,7 +29,7 @@ pub async fn ensure_topics(
     let results = admin
         .create_topics(&new, &options)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot create topics on {}: {e}", cluster.bootstrap))?;
+        .map_err(|e| anyhow::anyhow!("cannot create topics on {}: {e}", cluster.describe()))?;
     let mut created = Vec::new();
     for r in results {
         match r {

@@ -5,18 +5,17 @@ pub mod admin;
 pub mod producer;
 pub mod protocol;
 
-use std::collections::BTreeMap;
-
 use rdkafka::ClientConfig;
 
-use crate::config::Config;
+use crate::config::{redact_userinfo, Broker, Config, KafkaProperties};
 
-/// Where the brokers are and how to talk to them.
-#[derive(Debug, Clone, PartialEq)]
+/// Where the brokers are and how to talk to them. `Debug` and [`Cluster::describe`] never
+/// show a secret: the properties redact theirs, the bootstrap list its userinfo.
+#[derive(Clone, PartialEq)]
 pub struct Cluster {
     pub bootstrap: String,
     /// librdkafka properties from `[kafka.properties]` (security, SASL, TLS, …).
-    pub properties: BTreeMap<String, String>,
+    pub properties: KafkaProperties,
     pub client_id: String,
     /// True for the in-process broker (what the console says, what is offered).
     pub embedded: bool,
@@ -28,7 +27,7 @@ impl Cluster {
             bootstrap,
             properties: config.kafka.properties.clone(),
             client_id: config.kafka.client_id.clone(),
-            embedded: config.uses_embedded_broker(),
+            embedded: matches!(config.broker(), Broker::Embedded { .. }),
         }
     }
 
@@ -44,7 +43,7 @@ impl Cluster {
             .set("socket.keepalive.enable", "true")
             .set("reconnect.backoff.max.ms", "5000")
             .set("log_level", "3");
-        for (k, v) in &self.properties {
+        for (k, v) in self.properties.exposed() {
             c.set(k, v);
         }
         c
@@ -52,10 +51,11 @@ impl Cluster {
 
     /// "embedded broker 127.0.0.1:9092" or "kafka k1:9092,k2:9092".
     pub fn describe(&self) -> String {
+        let bootstrap = redact_userinfo(&self.bootstrap);
         if self.embedded {
-            format!("embedded broker {}", self.bootstrap)
+            format!("embedded broker {bootstrap}")
         } else {
-            format!("kafka {}", self.bootstrap)
+            format!("kafka {bootstrap}")
         }
     }
 
@@ -74,6 +74,17 @@ impl Cluster {
     }
 }
 
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("bootstrap", &redact_userinfo(&self.bootstrap))
+            .field("properties", &self.properties)
+            .field("client_id", &self.client_id)
+            .field("embedded", &self.embedded)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,7 +95,7 @@ mod tests {
         config
             .kafka
             .properties
-            .insert("security.protocol".into(), "SASL_SSL".into());
+            .insert("security.protocol", "SASL_SSL");
         let cluster = Cluster::from_config(&config, "k1:9092".into());
         let c = cluster.consumer_config("indexer", "search-indexer");
         assert_eq!(c.get("security.protocol"), Some("SASL_SSL"));

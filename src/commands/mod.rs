@@ -7,19 +7,20 @@ pub mod send;
 pub mod status;
 
 use crate::bus::Cluster;
-use crate::config::Config;
+use crate::config::{Broker, Config};
 use crate::workers::supervisor::BROKER_ADDR_FILE;
 
 /// The cluster a client command talks to: the configured brokers, or the embedded broker of
 /// the eventdeck running on this data directory (its address file), or the configured port.
 pub fn client_cluster(config: &Config) -> Cluster {
-    if !config.uses_embedded_broker() {
-        return Cluster::from_config(config, config.kafka.brokers.clone());
-    }
+    let port = match config.broker() {
+        Broker::Cluster { bootstrap, .. } => return Cluster::from_config(config, bootstrap),
+        Broker::Embedded { port } => port,
+    };
     let addr = std::fs::read_to_string(config.data_dir().join(BROKER_ADDR_FILE))
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| format!("127.0.0.1:{}", config.kafka.embedded_port));
+        .unwrap_or_else(|| format!("127.0.0.1:{port}"));
     Cluster::from_config(config, addr)
 }

@@ -3,16 +3,17 @@
 
 use chrono::TimeZone;
 
-use crate::config::Config;
+use crate::config::{Config, SearchBackend};
 use crate::search::{elastic::ElasticIndex, SearchIndex, SearchQuery, SearchResults};
 
 pub async fn search(config: Config, query: SearchQuery, json: bool) -> anyhow::Result<()> {
-    let index: Box<dyn SearchIndex> = if config.uses_local_index() {
-        Box::new(crate::search::local::LocalIndex::open_read_only(
+    let index: Box<dyn SearchIndex> = match config.search_backend()? {
+        SearchBackend::Local => Box::new(crate::search::local::LocalIndex::open_read_only(
             &config.data_dir().join("index"),
-        )?)
-    } else {
-        Box::new(ElasticIndex::new(&config.search)?)
+        )?),
+        SearchBackend::Elastic { url, index, auth } => {
+            Box::new(ElasticIndex::connect(&url, &index, &auth)?)
+        }
     };
     let results = index.search(&query).await?;
     if json {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::status::Rules;
-use crate::config::Config;
+use crate::config::{Broker, Config};
 
 /// One of our workers, its group and the topics it subscribes to.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +82,8 @@ impl MonitorOptions {
             max_topics: 200,
             call_timeout: Duration::from_secs(3),
             record_budget: (interval / 2).min(Duration::from_secs(1)),
-            describe_groups: !config.uses_embedded_broker(),
+            // The embedded broker (tansu) cannot describe groups (see DESIGN §3).
+            describe_groups: matches!(config.broker(), Broker::Cluster { .. }),
             describe_every: Duration::from_secs(5),
             client_id: config.kafka.client_id.clone(),
         }

@@ -18,6 +18,33 @@ use crate::bus::protocol::decode_assignment;
 use crate::bus::Cluster;
 use crate::event::now_ms;
 
+/// Why a read of the cluster failed. The texts are those shown in the snapshot, next to the
+/// figure concerned (the sample keeps them as text, see `sample`).
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderError {
+    /// A batched ListOffsets failed as a whole, or for one partition.
+    #[error("{0}")]
+    Kafka(#[source] rdkafka::error::KafkaError),
+    #[error("{topic}/{partition} missing from the answer")]
+    MissingPartition { topic: String, partition: i32 },
+    #[error("{topic}/{partition}: no offset ({offset:?})")]
+    NoOffset {
+        topic: String,
+        partition: i32,
+        offset: Offset,
+    },
+    #[error("offsets client poisoned")]
+    Poisoned,
+    #[error("offsets client: {0}")]
+    OffsetsClient(#[source] rdkafka::error::KafkaError),
+    #[error("offsets client missing")]
+    OffsetsClientMissing,
+    #[error("committed offsets: {0}")]
+    Committed(#[source] rdkafka::error::KafkaError),
+    #[error("describe groups: {0}")]
+    DescribeGroups(#[source] rdkafka::error::KafkaError),
+}
+
 /// Long-lived clients, so that a sample costs requests, not connections.
 pub struct ClusterReader {
     cluster: Cluster,
@@ -77,7 +104,7 @@ impl ClusterReader {
             .iter()
             .map(|g| GroupSample {
                 group: g.clone(),
-                offsets: self.committed(g, &partitions),
+                offsets: self.committed(g, &partitions).map_err(|e| e.to_string()),
             })
             .collect();
         let wanted = lagging_positions(&sample);
@@ -156,23 +183,25 @@ impl ClusterReader {
         &self,
         group: &str,
         partitions: &[(String, i32)],
-    ) -> Result<BTreeMap<(String, i32), Option<i64>>, String> {
-        let mut clients = self.offsets.lock().map_err(|_| "offsets client poisoned")?;
+    ) -> Result<BTreeMap<(String, i32), Option<i64>>, ReaderError> {
+        let mut clients = self.offsets.lock().map_err(|_| ReaderError::Poisoned)?;
         if !clients.contains_key(group) {
             let client: BaseConsumer = reader_config(&self.cluster, "monitor-offsets")
                 .set("group.id", group)
                 .create()
-                .map_err(|e| format!("offsets client: {e}"))?;
+                .map_err(ReaderError::OffsetsClient)?;
             clients.insert(group.to_string(), client);
         }
-        let client = clients.get(group).ok_or("offsets client missing")?;
+        let client = clients
+            .get(group)
+            .ok_or(ReaderError::OffsetsClientMissing)?;
         let mut tpl = TopicPartitionList::new();
         for (t, p) in partitions {
             let _ = tpl.add_partition(t, *p);
         }
         let answer = client
             .committed_offsets(tpl, self.opts.call_timeout)
-            .map_err(|e| format!("committed offsets: {e}"))?;
+            .map_err(ReaderError::Committed)?;
         Ok(answer
             .elements()
             .iter()
@@ -195,11 +224,11 @@ impl ClusterReader {
 
     /// The broker's groups with state and members (ListGroups + DescribeGroups). Slow on
     /// big clusters and unsupported by some brokers: the sampler runs it in the background.
-    pub fn describe_groups(&self) -> Result<Vec<DescribedGroup>, String> {
+    pub fn describe_groups(&self) -> Result<Vec<DescribedGroup>, ReaderError> {
         let list = self
             .describer
             .fetch_group_list(None, self.opts.call_timeout)
-            .map_err(|e| format!("describe groups: {e}"))?;
+            .map_err(ReaderError::DescribeGroups)?;
         Ok(list
             .groups()
             .iter()
@@ -231,15 +260,22 @@ fn offset_of(
     answer: &rdkafka::error::KafkaResult<TopicPartitionList>,
     topic: &str,
     partition: i32,
-) -> Result<i64, String> {
-    let tpl = answer.as_ref().map_err(|e| e.to_string())?;
+) -> Result<i64, ReaderError> {
+    let tpl = answer.as_ref().map_err(|e| ReaderError::Kafka(e.clone()))?;
     let e = tpl
         .find_partition(topic, partition)
-        .ok_or_else(|| format!("{topic}/{partition} missing from the answer"))?;
-    e.error().map_err(|e| e.to_string())?;
+        .ok_or_else(|| ReaderError::MissingPartition {
+            topic: topic.to_string(),
+            partition,
+        })?;
+    e.error().map_err(ReaderError::Kafka)?;
     match e.offset() {
         Offset::Offset(o) => Ok(o),
-        other => Err(format!("{topic}/{partition}: no offset ({other:?})")),
+        offset => Err(ReaderError::NoOffset {
+            topic: topic.to_string(),
+            partition,
+            offset,
+        }),
     }
 }
 
@@ -267,4 +303,33 @@ fn lagging_positions(sample: &ClusterSample) -> BTreeSet<(String, i32, i64)> {
             (c < *high).then(|| (t.clone(), *p, c))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_missing_or_unknown_are_typed_errors_with_the_old_texts() {
+        let mut tpl = TopicPartitionList::new();
+        let _ = tpl.add_partition_offset("t", 0, Offset::Offset(7));
+        let _ = tpl.add_partition_offset("t", 1, Offset::End);
+        let answer = Ok(tpl);
+        assert_eq!(offset_of(&answer, "t", 0).ok(), Some(7));
+        let missing = offset_of(&answer, "t", 2).expect_err("missing");
+        assert!(matches!(
+            missing,
+            ReaderError::MissingPartition { partition: 2, .. }
+        ));
+        assert_eq!(missing.to_string(), "t/2 missing from the answer");
+        let unknown = offset_of(&answer, "t", 1).expect_err("no offset");
+        assert_eq!(unknown.to_string(), "t/1: no offset (End)");
+        let failed = Err(rdkafka::error::KafkaError::NoMessageReceived);
+        let e = offset_of(&failed, "t", 0).expect_err("failed");
+        assert_eq!(
+            e.to_string(),
+            rdkafka::error::KafkaError::NoMessageReceived.to_string()
+        );
+        assert!(std::error::Error::source(&e).is_some(), "keeps its cause");
+    }
 }

@@ -12,7 +12,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::engine::Engine;
 use super::options::MonitorOptions;
-use super::reader::ClusterReader;
+use super::reader::{ClusterReader, ReaderError};
 use super::sample::{ClusterSample, DescribedGroup};
 use super::snapshot::{Health, Snapshot};
 use crate::bus::Cluster;
@@ -22,6 +22,22 @@ use crate::workers::report::WorkerEvent;
 
 /// Snapshots that only carry new worker reports are published at most this often.
 const EVENT_PUBLISH_EVERY: Duration = Duration::from_millis(200);
+
+/// Why the monitor could not sample at all (a failure of one figure shows in the snapshot).
+#[derive(Debug, thiserror::Error)]
+pub enum SamplerError {
+    #[error("cannot create Kafka clients: {0:#}")]
+    Clients(#[source] anyhow::Error),
+    #[error("cannot create Kafka clients: {0}")]
+    ClientsTask(#[source] tokio::task::JoinError),
+    #[error("{0}")]
+    Reader(#[from] ReaderError),
+    #[error("describe groups: {0}")]
+    DescribeTask(#[source] tokio::task::JoinError),
+}
+
+/// A group description as the background job answers it.
+type Described = Result<Vec<DescribedGroup>, ReaderError>;
 
 /// What the monitor watches and where its inputs come from.
 pub struct MonitorSetup {
@@ -76,7 +92,7 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
         mut events,
     } = setup;
     let mut reader: Option<Arc<ClusterReader>> = None;
-    let mut describing: Option<JoinHandle<Result<Vec<DescribedGroup>, String>>> = None;
+    let mut describing: Option<JoinHandle<Described>> = None;
     let mut described_at: Option<Instant> = None;
     let mut tick = tokio::time::interval(options.interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -102,7 +118,7 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
                     None => match connect(&cluster, &options).await {
                         Ok(r) => reader.insert(r).clone(),
                         Err(e) => {
-                            engine.ingest(failed_sample(e));
+                            engine.ingest(failed_sample(e.to_string()));
                             tx.send_replace(engine.snapshot());
                             continue;
                         }
@@ -113,8 +129,11 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
                     engine.set_search(health, count);
                 }
                 if options.describe_groups {
+                    // The sample keeps the error as the text it shows.
                     sample.described =
-                        poll_describe(&r, &options, &mut describing, &mut described_at).await;
+                        poll_describe(&r, &options, &mut describing, &mut described_at)
+                            .await
+                            .map(|d| d.map_err(|e| e.to_string()));
                 }
                 engine.ingest(sample);
                 tx.send_replace(engine.snapshot());
@@ -137,12 +156,12 @@ async fn recv(events: &mut Option<mpsc::UnboundedReceiver<WorkerEvent>>) -> Opti
 async fn connect(
     cluster: &Cluster,
     options: &MonitorOptions,
-) -> Result<Arc<ClusterReader>, String> {
+) -> Result<Arc<ClusterReader>, SamplerError> {
     let (cluster, options) = (cluster.clone(), options.clone());
     match tokio::task::spawn_blocking(move || ClusterReader::new(&cluster, options)).await {
         Ok(Ok(r)) => Ok(Arc::new(r)),
-        Ok(Err(e)) => Err(format!("cannot create Kafka clients: {e:#}")),
-        Err(e) => Err(format!("cannot create Kafka clients: {e}")),
+        Ok(Err(e)) => Err(SamplerError::Clients(e)),
+        Err(e) => Err(SamplerError::ClientsTask(e)),
     }
 }
 
@@ -191,16 +210,16 @@ async fn sample_once(
 async fn poll_describe(
     reader: &Arc<ClusterReader>,
     options: &MonitorOptions,
-    job: &mut Option<JoinHandle<Result<Vec<DescribedGroup>, String>>>,
+    job: &mut Option<JoinHandle<Described>>,
     started: &mut Option<Instant>,
-) -> Option<Result<Vec<DescribedGroup>, String>> {
+) -> Option<Result<Vec<DescribedGroup>, SamplerError>> {
     let mut answer = None;
     if job.as_ref().is_some_and(|j| j.is_finished()) {
         if let Some(j) = job.take() {
-            answer = Some(
-                j.await
-                    .unwrap_or_else(|e| Err(format!("describe groups: {e}"))),
-            );
+            answer = Some(match j.await {
+                Ok(described) => described.map_err(SamplerError::from),
+                Err(e) => Err(SamplerError::DescribeTask(e)),
+            });
         }
     }
     let due = started.is_none_or(|t| t.elapsed() >= options.describe_every);
@@ -218,7 +237,7 @@ pub async fn sample_now(
     cluster: &Cluster,
     options: MonitorOptions,
     samples: usize,
-) -> Result<Snapshot, String> {
+) -> Result<Snapshot, SamplerError> {
     let reader = connect(cluster, &options).await?;
     let mut engine = Engine::new(options.clone(), &cluster.describe(), "no search index");
     for i in 0..samples.max(1) {
@@ -229,9 +248,10 @@ pub async fn sample_now(
         if options.describe_groups && i == 0 {
             let r = reader.clone();
             sample.described = Some(
-                tokio::task::spawn_blocking(move || r.describe_groups())
-                    .await
-                    .unwrap_or_else(|e| Err(format!("describe groups: {e}"))),
+                match tokio::task::spawn_blocking(move || r.describe_groups()).await {
+                    Ok(described) => described.map_err(|e| e.to_string()),
+                    Err(e) => Err(SamplerError::DescribeTask(e).to_string()),
+                },
             );
         }
         let down = sample.metadata_error.is_some();

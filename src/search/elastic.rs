@@ -18,8 +18,10 @@ use super::{
     IndexStats, ItemOutcome, SearchDoc, SearchError, SearchHit, SearchIndex, SearchQuery,
     SearchResults, SortOrder,
 };
-use crate::config::SearchConfig;
+use crate::config::{ElasticAuth, SearchBackend, SearchConfig};
 
+/// Holds no secret in a printable field: the URL has no userinfo (see `config::typed`) and
+/// the credentials live only inside the transport.
 pub struct ElasticIndex {
     client: Elasticsearch,
     url: String,
@@ -47,27 +49,41 @@ pub fn mapping() -> Value {
 }
 
 impl ElasticIndex {
+    /// The index the `[search]` section names; an empty URL (the local index) is an error.
     pub fn new(config: &SearchConfig) -> Result<Self, SearchError> {
-        let url = url::Url::parse(&config.url)
-            .map_err(|e| SearchError::Failed(format!("search.url {:?}: {e}", config.url)))?;
-        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+        match config.backend() {
+            Ok(SearchBackend::Elastic { url, index, auth }) => Self::connect(&url, &index, &auth),
+            Ok(SearchBackend::Local) => Err(SearchError::Failed(
+                "search.url is empty: the local index is selected".into(),
+            )),
+            Err(e) => Err(SearchError::Failed(e.to_string())),
+        }
+    }
+
+    /// A client for `index` at `url` (without userinfo), authenticated by `auth`.
+    pub fn connect(url: &url::Url, index: &str, auth: &ElasticAuth) -> Result<Self, SearchError> {
+        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url.clone()))
             .timeout(Duration::from_secs(30))
             .enable_meta_header(false);
-        if !config.api_key.is_empty() {
-            builder = builder.auth(Credentials::EncodedApiKey(config.api_key.clone()));
-        } else if !config.username.is_empty() {
-            builder = builder.auth(Credentials::Basic(
-                config.username.clone(),
-                config.password.clone(),
-            ));
+        match auth {
+            ElasticAuth::None => {}
+            ElasticAuth::ApiKey(key) => {
+                builder = builder.auth(Credentials::EncodedApiKey(key.expose().to_string()));
+            }
+            ElasticAuth::Basic { username, password } => {
+                builder = builder.auth(Credentials::Basic(
+                    username.clone(),
+                    password.expose().to_string(),
+                ));
+            }
         }
         let transport = builder
             .build()
             .map_err(|e| SearchError::Failed(format!("search client: {e}")))?;
         Ok(Self {
             client: Elasticsearch::new(transport),
-            url: config.url.trim_end_matches('/').to_string(),
-            index: config.index.clone(),
+            url: crate::config::redact_userinfo(url.as_str().trim_end_matches('/')),
+            index: index.to_string(),
         })
     }
 

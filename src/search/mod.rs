@@ -139,12 +139,17 @@ pub fn open_index(
     config: &crate::config::Config,
     data_dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn SearchIndex>, SearchError> {
-    if config.uses_local_index() {
-        let dir = data_dir.join("index");
-        Ok(std::sync::Arc::new(local::LocalIndex::open(&dir)?))
-    } else {
-        Ok(std::sync::Arc::new(elastic::ElasticIndex::new(
-            &config.search,
-        )?))
+    use crate::config::SearchBackend;
+    match config
+        .search_backend()
+        .map_err(|e| SearchError::Failed(e.to_string()))?
+    {
+        SearchBackend::Local => {
+            let dir = data_dir.join("index");
+            Ok(std::sync::Arc::new(local::LocalIndex::open(&dir)?))
+        }
+        SearchBackend::Elastic { url, index, auth } => Ok(std::sync::Arc::new(
+            elastic::ElasticIndex::connect(&url, &index, &auth)?,
+        )),
     }
 }

@@ -1,12 +1,13 @@
 //! The notifier (group `notification-service`): one `notification.sent` per mentioned user of
 //! a message, never to the author, never twice for the same message and user (a replay, or an
-//! edit that keeps the mention), and again for a user an edit adds.
+//! edit that keeps the mention), and again for a user an edit adds. Who wrote each message
+//! is remembered with the notified pairs (see `sent_memory`: same file, same retention
+//! window), so that an edit adding a self-mention never notifies the author, after a
+//! restart too.
 //!
 //! Records that do not parse are skipped, never reported as poison: the indexer reads the
 //! same topics (and one more) and owns dead-lettering of malformed message events, so a bad
 //! record is dead-lettered once, by the indexer, rather than once per worker.
-
-use std::collections::HashMap;
 
 use futures::future::join_all;
 
@@ -35,28 +36,22 @@ pub struct Mention {
 }
 
 /// The mentions an event calls for (pure): the payload's `mentions` and any `@user` in the
-/// text, minus the author, minus what `already` holds. `authors` remembers who wrote each
-/// message so that an edit can exclude its author too.
-pub fn mentions_to_notify(
-    event: &crate::event::ParsedEvent,
-    authors: &mut HashMap<String, String>,
-    already: &SentMemory,
-) -> Vec<Mention> {
+/// text, minus the author, minus what `already` holds. The author of an edit is the one
+/// `already` remembers for the message (see [`SentMemory::remember_author`]), else its
+/// editor.
+pub fn mentions_to_notify(event: &crate::event::ParsedEvent, already: &SentMemory) -> Vec<Mention> {
     let (message_id, channel_id, author, content, listed) = match &event.event {
-        MessageEvent::Created(c) => {
-            authors.insert(c.message_id.clone(), c.author_id.clone());
-            (
-                &c.message_id,
-                &c.channel_id,
-                c.author_id.clone(),
-                &c.content,
-                &c.mentions,
-            )
-        }
+        MessageEvent::Created(c) => (
+            &c.message_id,
+            &c.channel_id,
+            c.author_id.clone(),
+            &c.content,
+            &c.mentions,
+        ),
         MessageEvent::Updated(u) => {
-            let author = authors
-                .get(&u.message_id)
-                .cloned()
+            let author = already
+                .author_of(&u.message_id)
+                .map(str::to_string)
                 .or_else(|| u.editor_id.clone())
                 .unwrap_or_default();
             (
@@ -117,8 +112,8 @@ impl From<NotifierError> for HandleError {
 pub struct Notifier {
     pub producer: EventProducer,
     pub topic: String,
+    /// Notified pairs, intents, and the authors of messages.
     pub memory: SentMemory,
-    pub authors: HashMap<String, String>,
     pub reporter: Reporter,
     /// Where to look for notifications in doubt after a crash (see `sent_memory`).
     pub cluster: Cluster,
@@ -167,7 +162,11 @@ impl Notifier {
                 continue;
             };
             newest = newest.max(Some(event.timestamp));
-            for m in mentions_to_notify(&event, &mut self.authors, &self.memory) {
+            if let MessageEvent::Created(c) = &event.event {
+                // Written with this batch's intents, before anything is sent.
+                self.memory.remember_author(&c.message_id, &c.author_id);
+            }
+            for m in mentions_to_notify(&event, &self.memory) {
                 if !pending
                     .iter()
                     .any(|p| p.message_id == m.message_id && p.user_id == m.user_id)
@@ -247,53 +246,68 @@ mod tests {
         }
     }
 
-    #[test]
-    fn author_is_never_notified_of_a_self_mention() {
-        let mut authors = HashMap::new();
-        let m = mentions_to_notify(
-            &created("alice", "@alice @bob", &["alice"]),
-            &mut authors,
-            &SentMemory::in_memory(),
-        );
-        let users: Vec<_> = m.iter().map(|m| m.user_id.as_str()).collect();
-        assert_eq!(users, vec!["bob"]);
-    }
-
-    #[test]
-    fn listed_and_written_mentions_are_merged_once() {
-        let mut authors = HashMap::new();
-        let m = mentions_to_notify(
-            &created("alice", "hi @bob and @carol", &["bob"]),
-            &mut authors,
-            &SentMemory::in_memory(),
-        );
-        let users: Vec<_> = m.iter().map(|m| m.user_id.as_str()).collect();
-        assert_eq!(users, vec!["bob", "carol"]);
-    }
-
-    #[test]
-    fn an_edit_notifies_only_the_added_user() {
-        let mut authors = HashMap::new();
-        let mut memory = SentMemory::in_memory();
-        for m in mentions_to_notify(&created("alice", "@bob", &["bob"]), &mut authors, &memory) {
-            memory.remember(&m.message_id, &m.user_id).expect("memory");
-        }
-        let edit = ParsedEvent {
+    fn edit(text: &str, listed: &[&str]) -> ParsedEvent {
+        ParsedEvent {
             event_id: "e2".into(),
             timestamp: 2,
             event: MessageEvent::Updated(MessageUpdated {
                 message_id: "m1".into(),
                 channel_id: "ch".into(),
-                content: "@bob @dave @alice".into(),
-                mentions: vec!["bob".into(), "dave".into(), "alice".into()],
+                content: text.into(),
+                mentions: listed.iter().map(|s| s.to_string()).collect(),
                 edited_at: Some(2),
                 editor_id: None,
             }),
-        };
-        let users: Vec<_> = mentions_to_notify(&edit, &mut authors, &memory)
-            .into_iter()
-            .map(|m| m.user_id)
-            .collect();
-        assert_eq!(users, vec!["dave".to_string()]);
+        }
+    }
+
+    fn users(mentions: Vec<Mention>) -> Vec<String> {
+        mentions.into_iter().map(|m| m.user_id).collect()
+    }
+
+    #[test]
+    fn author_is_never_notified_of_a_self_mention() {
+        let m = mentions_to_notify(
+            &created("alice", "@alice @bob", &["alice"]),
+            &SentMemory::in_memory(),
+        );
+        assert_eq!(users(m), vec!["bob"]);
+    }
+
+    #[test]
+    fn listed_and_written_mentions_are_merged_once() {
+        let m = mentions_to_notify(
+            &created("alice", "hi @bob and @carol", &["bob"]),
+            &SentMemory::in_memory(),
+        );
+        assert_eq!(users(m), vec!["bob", "carol"]);
+    }
+
+    #[test]
+    fn an_edit_notifies_only_the_added_user() {
+        let mut memory = SentMemory::in_memory();
+        memory.remember_author("m1", "alice");
+        for m in mentions_to_notify(&created("alice", "@bob", &["bob"]), &memory) {
+            memory.remember(&m.message_id, &m.user_id).expect("memory");
+        }
+        let m = mentions_to_notify(
+            &edit("@bob @dave @alice", &["bob", "dave", "alice"]),
+            &memory,
+        );
+        assert_eq!(users(m), vec!["dave"]);
+    }
+
+    #[test]
+    fn the_author_is_still_known_after_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("notified.tsv");
+        let mut memory = SentMemory::open(path.clone()).expect("open");
+        memory.remember_author("m1", "alice");
+        // The batch's intents (none here) carry the author line.
+        memory.intend(&[], now_ms()).expect("write");
+        drop(memory);
+        let memory = SentMemory::open(path).expect("reopen");
+        let m = mentions_to_notify(&edit("@alice @dave", &[]), &memory);
+        assert_eq!(users(m), vec!["dave"]);
     }
 }

@@ -1,5 +1,7 @@
-//! The notifier's memory of which (message, user) pairs were notified, in a file of the data
-//! directory so that restarts and replays never notify twice.
+//! The notifier's memory, in a file of the data directory (`notified.tsv`) so that restarts
+//! and replays never notify twice: which (message, user) pairs were notified, which are in
+//! doubt after a crash, and who wrote each message (so that an edit never notifies its
+//! author, even after a restart and without `editor_id`).
 //!
 //! A notification is sent in three steps: the intent is written ("about to send"), the record
 //! is produced and acknowledged, then the pair is remembered as sent. A SIGKILL between the
@@ -8,19 +10,53 @@
 //! notification topic from the intent's time on (see `notify_recovery`). Without the intent
 //! there would be no way to tell "sent, then killed" from "never sent".
 //!
-//! File format, one entry a line, appended only:
-//! - `<message>\t<user>`: sent (also the format of files written before intents existed);
-//! - `?\t<ms since epoch>\t<message>\t<user>`: intent to send;
-//! - `-\t<message>\t<user>`: an intent found not sent (it is sent again when its event is).
+//! File format, one entry a line, appended between compactions:
+//! - `+\t<ms>\t<message>\t<user>`: sent at that time;
+//! - `<message>\t<user>`: sent, in files written before times were recorded: read as sent
+//!   *now*, so such a pair is kept for one more retention window;
+//! - `?\t<ms>\t<message>\t<user>`: intent to send;
+//! - `-\t<message>\t<user>`: an intent found not sent (it is sent again when its event is);
+//! - `@\t<ms>\t<message>\t<author>`: the author of a message, learned at that time.
 //!
-//! Message and user ids never contain tabs or newlines (the event parser rejects them), and
-//! never equal `?` or `-`.
+//! Message and user ids never contain tabs or newlines (the event parser rejects them). The
+//! kinds differ in their number of fields or their first field, so an id equal to a marker
+//! cannot be misread.
+//!
+//! Invariants:
+//! - Only complete lines count: a kill in the middle of a write tears at most the last line,
+//!   which is ignored.
+//! - Retention: sent pairs and authors older than the retention window are forgotten (a
+//!   replay of an event older than the window could notify again: the window must cover how
+//!   far back the topics can be replayed). Intents in doubt are kept until settled, whatever
+//!   their age.
+//! - Compaction rewrites the file from memory — every pair and author inside the window,
+//!   every intent not settled — into a temporary file that is synced, renamed over the file,
+//!   and the directory synced: a crash leaves the old file or the new one, never a mix, and
+//!   never loses an entry inside the window. It runs at open and whenever the file has grown
+//!   to twice its size after the last compaction, so the file and the memory stay within a
+//!   constant factor of what the window holds.
+//! - Authors are bounded by the same window rather than by an LRU cap: an edit may come at
+//!   any time a replay can reach, and with one rule for everything what is forgotten does
+//!   not depend on the traffic. They are written with the next write of the batch (its
+//!   intents), so they cost no extra system call; one lost in a crash belongs to a batch not
+//!   yet committed, which is read again.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 pub type Pair = (String, String);
+
+/// Milliseconds since the epoch; tests drive their own.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// `notifier.memory_retention_hours` by default: 7 days, Kafka's default topic retention.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(168 * 3600);
+
+/// Below this size the file is not compacted for growth alone (at open it always is).
+const MIN_COMPACT_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 #[error("notification memory {path}: {source}")]
@@ -30,20 +66,58 @@ pub struct MemoryError {
     source: std::io::Error,
 }
 
-/// Which (message, user) pairs were notified, and which are in doubt after a crash.
+impl MemoryError {
+    fn at(path: &Path) -> impl Fn(std::io::Error) -> MemoryError + '_ {
+        move |source| MemoryError {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// Which (message, user) pairs were notified, which are in doubt after a crash, and who
+/// wrote each message.
 pub struct SentMemory {
-    sent: HashSet<Pair>,
-    /// Intents without a "sent" or "not sent" line after them, with their time.
+    /// Sent pairs, with the time they were remembered.
+    sent: HashMap<Pair, i64>,
+    /// Intents of this run whose outcome is not written yet (a batch in flight, or failed
+    /// and to be retried). Written as intents by a compaction: after a crash they are in
+    /// doubt.
+    intents: HashMap<Pair, i64>,
+    /// Intents found without an outcome at open, with their time.
     in_doubt: HashMap<Pair, i64>,
-    file: Option<(PathBuf, std::fs::File)>,
+    /// Message id → (author, time learned).
+    authors: HashMap<String, (String, i64)>,
+    /// Author lines to write with the next write.
+    unwritten: String,
+    retention_ms: i64,
+    clock: Clock,
+    store: Option<Store>,
+}
+
+/// The file behind the memory.
+struct Store {
+    path: PathBuf,
+    /// None after a failed reopen: the next write opens it again.
+    file: Option<std::fs::File>,
+    /// Bytes in the file, and right after the last compaction.
+    len: u64,
+    compacted_len: u64,
+    min_compact_bytes: u64,
 }
 
 /// What one line of the file says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
-    Sent(Pair),
+    /// Sent; the time is absent in lines of the old format.
+    Sent(Pair, Option<i64>),
     Intent(Pair, i64),
     NotSent(Pair),
+    Author {
+        message: String,
+        author: String,
+        at: i64,
+    },
 }
 
 /// Parses one line; `None` for a line that is blank or not of the format.
@@ -52,92 +126,207 @@ pub fn parse_line(line: &str) -> Option<Entry> {
     let pair = |m: &str, u: &str| (!m.is_empty() && !u.is_empty()).then(|| (m.into(), u.into()));
     match fields.as_slice() {
         ["?", t, m, u] => Some(Entry::Intent(pair(m, u)?, t.parse().ok()?)),
+        ["+", t, m, u] => Some(Entry::Sent(pair(m, u)?, Some(t.parse().ok()?))),
+        ["@", t, m, a] => {
+            let (message, author) = pair(m, a)?;
+            Some(Entry::Author {
+                message,
+                author,
+                at: t.parse().ok()?,
+            })
+        }
         ["-", m, u] => Some(Entry::NotSent(pair(m, u)?)),
-        [m, u] => Some(Entry::Sent(pair(m, u)?)),
+        [m, u] => Some(Entry::Sent(pair(m, u)?, None)),
         _ => None,
     }
 }
 
+fn now_ms_clock() -> Clock {
+    Arc::new(crate::event::now_ms)
+}
+
+fn retention_ms(retention: Duration) -> i64 {
+    i64::try_from(retention.as_millis()).unwrap_or(i64::MAX)
+}
+
 impl SentMemory {
+    /// A memory without a file (tests), with the default retention.
     pub fn in_memory() -> Self {
+        Self::empty(retention_ms(DEFAULT_RETENTION), now_ms_clock())
+    }
+
+    fn empty(retention_ms: i64, clock: Clock) -> Self {
         Self {
-            sent: HashSet::new(),
+            sent: HashMap::new(),
+            intents: HashMap::new(),
             in_doubt: HashMap::new(),
-            file: None,
+            authors: HashMap::new(),
+            unwritten: String::new(),
+            retention_ms,
+            clock,
+            store: None,
         }
     }
 
-    /// Loads `path` and appends to it from now on.
+    /// [`SentMemory::open_with`] the default retention.
     pub fn open(path: PathBuf) -> Result<Self, MemoryError> {
-        let err = |source| MemoryError {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut memory = Self::in_memory();
+        Self::open_with(path, DEFAULT_RETENTION)
+    }
+
+    /// Loads `path`, compacts it, and appends to it from now on.
+    pub fn open_with(path: PathBuf, retention: Duration) -> Result<Self, MemoryError> {
+        Self::open_at(path, retention_ms(retention), now_ms_clock())
+    }
+
+    /// Like [`SentMemory::open_with`], with a clock of the caller's.
+    pub fn open_at(path: PathBuf, retention_ms: i64, clock: Clock) -> Result<Self, MemoryError> {
+        let mut memory = Self::empty(retention_ms, clock);
         let text = match std::fs::read(&path) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(err(e)),
+            Err(e) => return Err(MemoryError::at(&path)(e)),
         };
+        let now = (memory.clock)();
         // Only complete lines count: a kill in the middle of a write leaves the last one
         // without its newline, and it could read as another, wrong, pair.
         let complete = text.rfind('\n').map_or("", |end| &text[..end]);
         for line in complete.split('\n') {
             if let Some(entry) = parse_line(line) {
-                memory.fold(entry);
+                memory.fold(entry, now);
             }
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(err)?;
-        if !text.is_empty() && !text.ends_with('\n') {
-            // Close the torn line so that the next entry starts on a line of its own.
-            file.write_all(b"\n").map_err(err)?;
-        }
-        memory.file = Some((path, file));
+        memory.store = Some(Store {
+            path,
+            file: None,
+            len: 0,
+            compacted_len: 0,
+            min_compact_bytes: MIN_COMPACT_BYTES,
+        });
+        // Drops what expired, writes old lines with their time, and leaves the torn line out.
+        memory.compact()?;
         Ok(memory)
     }
 
-    fn fold(&mut self, entry: Entry) {
+    fn fold(&mut self, entry: Entry, now: i64) {
         match entry {
-            Entry::Sent(p) => {
+            Entry::Sent(p, at) => {
                 self.in_doubt.remove(&p);
-                self.sent.insert(p);
+                let at = at.unwrap_or(now);
+                let t = self.sent.entry(p).or_insert(at);
+                *t = (*t).max(at);
             }
             Entry::Intent(p, t) => {
-                if !self.sent.contains(&p) {
+                if !self.sent.contains_key(&p) {
                     self.in_doubt.insert(p, t);
                 }
             }
             Entry::NotSent(p) => {
                 self.in_doubt.remove(&p);
             }
+            Entry::Author {
+                message,
+                author,
+                at,
+            } => {
+                let known = self.authors.entry(message).or_insert((author.clone(), at));
+                if at >= known.1 {
+                    *known = (author, at);
+                }
+            }
         }
     }
 
+    /// Writes `text` after the author lines waiting, in one write (a kill tears at most the
+    /// last line), then compacts when the file has doubled.
     fn append(&mut self, text: &str) -> Result<(), MemoryError> {
-        if let Some((path, f)) = &mut self.file {
-            // One write for all lines: a kill tears at most the last one.
-            f.write_all(text.as_bytes()).map_err(|source| MemoryError {
-                path: path.display().to_string(),
-                source,
-            })?;
+        if self.unwritten.is_empty() && text.is_empty() {
+            return Ok(());
+        }
+        let grown = {
+            let Some(store) = &mut self.store else {
+                self.unwritten.clear();
+                return Ok(());
+            };
+            let err = MemoryError::at(&store.path);
+            let file = match &mut store.file {
+                Some(f) => f,
+                None => store.file.insert(open_append(&store.path).map_err(&err)?),
+            };
+            let mut data = std::mem::take(&mut self.unwritten);
+            data.push_str(text);
+            if let Err(e) = file.write_all(data.as_bytes()) {
+                // The author lines go with the next write; the caller retries its own.
+                data.truncate(data.len() - text.len());
+                self.unwritten = data;
+                return Err(err(e));
+            }
+            store.len += data.len() as u64;
+            store.len > 2 * store.compacted_len.max(store.min_compact_bytes)
+        };
+        if grown {
+            if let Err(e) = self.compact() {
+                // The old file is whole and still appended to: try again once it doubles.
+                tracing::warn!("{e}; compacting again later");
+                if let Some(store) = &mut self.store {
+                    store.compacted_len = store.len;
+                }
+            }
         }
         Ok(())
     }
 
-    pub fn contains(&self, message: &str, user: &str) -> bool {
-        self.sent.contains(&(message.to_string(), user.to_string()))
+    /// Forgets what left the window and, with a file, rewrites it atomically from memory.
+    fn compact(&mut self) -> Result<(), MemoryError> {
+        let cutoff = (self.clock)().saturating_sub(self.retention_ms);
+        self.sent.retain(|_, at| *at >= cutoff);
+        self.authors.retain(|_, (_, at)| *at >= cutoff);
+        if self.store.is_none() {
+            self.unwritten.clear();
+            return Ok(());
+        }
+        let text = self.render();
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        let err = MemoryError::at(&store.path);
+        // The append handle would write to the replaced file: close it first.
+        store.file = None;
+        write_atomically(&store.path, text.as_bytes()).map_err(&err)?;
+        self.unwritten.clear();
+        store.len = text.len() as u64;
+        store.compacted_len = store.len;
+        store.file = Some(open_append(&store.path).map_err(&err)?);
+        Ok(())
     }
 
-    /// Records that these pairs are about to be sent.
+    /// The whole memory as lines of the file.
+    fn render(&self) -> String {
+        let mut out = String::new();
+        for ((m, u), at) in &self.sent {
+            out.push_str(&format!("+\t{at}\t{m}\t{u}\n"));
+        }
+        for (m, (a, at)) in &self.authors {
+            out.push_str(&format!("@\t{at}\t{m}\t{a}\n"));
+        }
+        for ((m, u), at) in self.in_doubt.iter().chain(&self.intents) {
+            out.push_str(&format!("?\t{at}\t{m}\t{u}\n"));
+        }
+        out
+    }
+
+    pub fn contains(&self, message: &str, user: &str) -> bool {
+        self.sent
+            .contains_key(&(message.to_string(), user.to_string()))
+    }
+
+    /// Records that these pairs are about to be sent (and writes the authors learned since
+    /// the last write).
     pub fn intend(&mut self, pairs: &[Pair], now_ms: i64) -> Result<(), MemoryError> {
-        let text: String = pairs
-            .iter()
-            .map(|(m, u)| format!("?\t{now_ms}\t{m}\t{u}\n"))
-            .collect();
+        let mut text = String::new();
+        for (m, u) in pairs {
+            text.push_str(&format!("?\t{now_ms}\t{m}\t{u}\n"));
+            self.intents.insert((m.clone(), u.clone()), now_ms);
+        }
         self.append(&text)
     }
 
@@ -145,10 +334,34 @@ impl SentMemory {
     pub fn remember(&mut self, message: &str, user: &str) -> Result<(), MemoryError> {
         let pair = (message.to_string(), user.to_string());
         self.in_doubt.remove(&pair);
-        if self.sent.insert(pair) {
-            self.append(&format!("{message}\t{user}\n"))?;
+        self.intents.remove(&pair);
+        if self.sent.contains_key(&pair) {
+            return Ok(());
         }
-        Ok(())
+        let now = (self.clock)();
+        self.sent.insert(pair, now);
+        self.append(&format!("+\t{now}\t{message}\t{user}\n"))
+    }
+
+    /// Remembers who wrote `message`; written with the next write (see the module notes).
+    pub fn remember_author(&mut self, message: &str, author: &str) {
+        if self
+            .authors
+            .get(message)
+            .is_some_and(|(known, _)| known == author)
+        {
+            return;
+        }
+        let now = (self.clock)();
+        self.authors
+            .insert(message.to_string(), (author.to_string(), now));
+        self.unwritten
+            .push_str(&format!("@\t{now}\t{message}\t{author}\n"));
+    }
+
+    /// The author of `message`, when it was seen within the window.
+    pub fn author_of(&self, message: &str) -> Option<&str> {
+        self.authors.get(message).map(|(a, _)| a.as_str())
     }
 
     /// Pairs whose intent was written but whose outcome was not, with the intent's time.
@@ -171,6 +384,7 @@ impl SentMemory {
         Ok(())
     }
 
+    /// Sent pairs remembered.
     pub fn len(&self) -> usize {
         self.sent.len()
     }
@@ -178,84 +392,51 @@ impl SentMemory {
     pub fn is_empty(&self) -> bool {
         self.sent.is_empty()
     }
+
+    /// Authors remembered.
+    pub fn authors_len(&self) -> usize {
+        self.authors.len()
+    }
+
+    /// Bytes in the file (None without one).
+    pub fn file_len(&self) -> Option<u64> {
+        self.store.as_ref().map(|s| s.len)
+    }
+
+    #[cfg(test)]
+    fn set_min_compact_bytes(&mut self, bytes: u64) {
+        if let Some(store) = &mut self.store {
+            store.min_compact_bytes = bytes;
+        }
+    }
+}
+
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+/// Replaces `path` by `bytes` so that a crash leaves either the old or the new content:
+/// a temporary file beside it, synced, renamed over it, then the directory synced so that
+/// the rename itself survives.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp_name = path.as_os_str().to_os_string();
+    tmp_name.push(".compacting");
+    let tmp = PathBuf::from(tmp_name);
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pair(m: &str, u: &str) -> Pair {
-        (m.into(), u.into())
-    }
-
-    #[test]
-    fn lines_parse_and_torn_ones_are_skipped() {
-        assert_eq!(parse_line("m1\tbob"), Some(Entry::Sent(pair("m1", "bob"))));
-        assert_eq!(
-            parse_line("?\t17\tm1\tbob"),
-            Some(Entry::Intent(pair("m1", "bob"), 17))
-        );
-        assert_eq!(
-            parse_line("-\tm1\tbob"),
-            Some(Entry::NotSent(pair("m1", "bob")))
-        );
-        assert_eq!(parse_line("?\t17\tm1"), None);
-        assert_eq!(parse_line("m1"), None);
-        assert_eq!(parse_line("?\tx\tm1\tbob"), None);
-        assert_eq!(parse_line(""), None);
-    }
-
-    #[test]
-    fn memory_survives_reopening() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("sent.tsv");
-        let mut m = SentMemory::open(path.clone()).expect("open");
-        m.remember("m1", "bob").expect("write");
-        m.remember("m1", "bob").expect("write");
-        drop(m);
-        let again = SentMemory::open(path).expect("reopen");
-        assert!(again.contains("m1", "bob"));
-        assert_eq!(again.len(), 1);
-        assert!(again.in_doubt().is_empty());
-    }
-
-    #[test]
-    fn an_intent_without_its_outcome_is_in_doubt_after_a_restart_until_resolved() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("sent.tsv");
-        let mut m = SentMemory::open(path.clone()).expect("open");
-        m.intend(
-            &[pair("m1", "bob"), pair("m1", "carol"), pair("m2", "dave")],
-            1_000,
-        )
-        .expect("intent");
-        m.remember("m1", "bob").expect("sent");
-        drop(m); // killed before carol's and dave's acknowledgements were written
-                 // …and a torn last line, as a kill in the middle of a write leaves.
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(b"m2\tda"))
-            .expect("torn");
-
-        let mut m = SentMemory::open(path.clone()).expect("reopen");
-        let doubts: HashSet<Pair> = m.in_doubt().keys().cloned().collect();
-        assert_eq!(
-            doubts,
-            HashSet::from([pair("m1", "carol"), pair("m2", "dave")])
-        );
-        assert_eq!(m.in_doubt()[&pair("m1", "carol")], 1_000);
-        // carol's notification is found in the topic, dave's is not.
-        m.resolve(&HashSet::from([pair("m1", "carol")]))
-            .expect("resolve");
-        assert!(m.contains("m1", "carol"));
-        assert!(!m.contains("m2", "dave"));
-        assert!(m.in_doubt().is_empty());
-        drop(m);
-
-        let m = SentMemory::open(path).expect("reopen again");
-        assert!(m.in_doubt().is_empty(), "resolved for good");
-        assert!(m.contains("m1", "carol"));
-        assert!(!m.contains("m2", "dave"));
-    }
-}
+#[path = "sent_memory_tests.rs"]
+mod tests;

@@ -175,14 +175,16 @@ impl Workshop {
 
     fn start_notifier(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
         let spec = self.spec(WorkerId::Notifier)?;
-        let memory = SentMemory::open(self.data_dir.join("notified.tsv"))?;
+        let memory = SentMemory::open_with(
+            self.data_dir.join("notified.tsv"),
+            self.config.notifier.memory_retention(),
+        )?;
         let producer = EventProducer::new(&self.cluster, &self.config.producer, "notifier")?;
         let dead_letters = self.dead_letters(producer.clone(), &spec, &reporter);
         let handler = Notifier {
             producer,
             topic: self.config.topics.notifications.clone(),
             memory,
-            authors: Default::default(),
             reporter: reporter.clone(),
             cluster: self.cluster.clone(),
         };
