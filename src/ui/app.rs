@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::event::MessageEvent;
 use crate::monitor::snapshot::Snapshot;
-use crate::search::{SearchQuery, SearchResults, SortOrder};
+use crate::search::{SearchError, SearchQuery, SearchResults, SortOrder};
 
 use super::compose::ComposeForm;
 use super::text_input::TextField;
@@ -342,7 +342,8 @@ impl App {
         self.search_action()
     }
 
-    pub fn on_search_response(&mut self, id: u64, result: Result<SearchResults, String>) {
+    /// The search service's answer; one for an older request than the newest is dropped.
+    pub fn on_search_response(&mut self, id: u64, result: Result<SearchResults, SearchError>) {
         if self.search.pending != Some(id) {
             return;
         }
@@ -354,7 +355,8 @@ impl App {
                 self.search.last = Some(results.clone());
                 self.search.status = SearchStatus::Done(results);
             }
-            Err(e) => self.search.status = SearchStatus::Failed(e),
+            // Kept as its text: that is all the pane shows, and the status stays comparable.
+            Err(e) => self.search.status = SearchStatus::Failed(e.to_string()),
         }
     }
 

@@ -7,7 +7,7 @@ use super::compose::Field;
 use super::input::handle_key;
 use super::test_support::{self as ts, NOW};
 use crate::event::MessageEvent;
-use crate::search::SortOrder;
+use crate::search::{SearchError, SortOrder};
 
 fn key(app: &mut App, code: KeyCode) -> Vec<Action> {
     handle_key(app, KeyEvent::new(code, KeyModifiers::NONE))
@@ -225,7 +225,7 @@ fn search_prompt_filters_paging_and_responses() {
         other => panic!("{other:?}"),
     };
     // A stale answer is ignored; the current one is shown.
-    a.on_search_response(id - 1, Err("old".into()));
+    a.on_search_response(id - 1, Err(SearchError::Failed("old".into())));
     assert_eq!(a.search.status, SearchStatus::Running);
     a.on_search_response(id, Ok(ts::results()));
     assert_eq!(super::model::search_hits(&a).len(), 3);
