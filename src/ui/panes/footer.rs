@@ -1,5 +1,6 @@
 //! The bottom line: the command line or filter while typing, otherwise the keys that work
-//! in the focused pane, with the latest flash message (sent, failed, unknown command).
+//! in the focused view, with the latest flash message (sent, failed, unknown command). The
+//! keys come from the keymap and the view's declarations, never from strings kept here.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -7,34 +8,44 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
+use std::borrow::Cow;
+
 use super::title::fit_spans;
-use crate::ui::app::{App, Level, Mode, Pane};
+use crate::ui::app::{App, Level, Mode};
+use crate::ui::keymap::{self, Hint, KeyBinding};
 use crate::ui::theme;
 
-fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
-    let mut h = vec![("?", "help"), (":", "command")];
-    match app.focus {
-        Pane::Search => h.extend([
-            ("/", "search"),
-            ("c/a", "channel/author"),
-            ("n/p", "page"),
-            ("e", "edit"),
-            ("d", "delete"),
-        ]),
-        Pane::Lag if app.lag_drill.is_some() => h.push(("esc", "back")),
-        Pane::Throughput if app.topic_drill.is_some() => h.push(("esc", "back")),
-        Pane::Lag | Pane::Throughput => h.extend([("/", "filter"), ("enter", "partitions")]),
-        _ => h.push(("/", "filter")),
+/// The footer's short form of a help label: "c / a" → "c/a", "tab / shift-tab" → "tab".
+fn short_label(label: &'static str) -> Cow<'static, str> {
+    let parts: Vec<&str> = label.split(" / ").collect();
+    if parts.len() > 1 && parts.iter().all(|p| p.chars().count() == 1) {
+        Cow::Owned(parts.join("/"))
+    } else {
+        Cow::Borrowed(parts[0])
     }
-    h.extend([
-        ("s", "send"),
-        ("L", "load"),
-        ("+/-", "rate"),
-        ("tab", "pane"),
-        ("z", "zoom"),
-        ("q", "quit"),
-    ]);
-    h
+}
+
+/// The keys that work now, from the keymap: the global lead hints, the focused view's own
+/// (those active in its current state), then the global tail hints.
+fn hints(app: &App) -> Vec<(Cow<'static, str>, &'static str)> {
+    let active = |b: &&KeyBinding| (b.active)(app);
+    let global = |lead: bool| {
+        keymap::global()
+            .filter(active)
+            .filter_map(move |b| match b.hint {
+                Hint::Lead(w) if lead => Some((short_label(b.label), w)),
+                Hint::Tail(w) if !lead => Some((short_label(b.label), w)),
+                _ => None,
+            })
+    };
+    let view = app
+        .focus
+        .view()
+        .keys()
+        .iter()
+        .filter(active)
+        .filter_map(|b| Some((short_label(b.label), b.hint.word()?)));
+    global(true).chain(view).chain(global(false)).collect()
 }
 
 fn prompt(frame: &mut Frame, area: Rect, label: &str, field: &crate::ui::text_input::TextField) {
