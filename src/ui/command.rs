@@ -7,15 +7,12 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::app::{Action, App, Mode};
 use super::compose::{ComposeForm, FormOutcome};
-use super::keymap::{self, focus};
+use super::keymap::{self, focus, COMMANDS};
 use super::text_input::TextField;
 use super::views::{ViewId, DASHBOARD};
 
 /// The verbs that are not views, as `tab` completes them (aliases are not offered).
-const VERBS: &[&str] = &["send", "load", "rate", "help", "quit"];
-
-/// The verbs as an unknown name's answer lists them.
-const COMMANDS: &str = ":search WORDS :send TEXT :load on|off :rate N :q";
+pub(crate) const VERBS: &[&str] = &["send", "load", "rate", "help", "quit"];
 
 /// A key while the `:` line is open.
 pub fn key(app: &mut App, mut field: TextField, key: KeyEvent) -> Vec<Action> {
@@ -103,7 +100,8 @@ pub fn run_command(app: &mut App, line: &str) -> Vec<Action> {
             app.quit = true;
             return vec![Action::Quit];
         }
-        "send" if !rest.is_empty() => {
+        "send" if rest.is_empty() => app.flash_error(":send TEXT: give the message text"),
+        "send" => {
             let mut form = ComposeForm::new_message(&app.channel, &app.author);
             form.text.set(rest);
             if let FormOutcome::Submit(event) = form.submit() {

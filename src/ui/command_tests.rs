@@ -152,3 +152,13 @@ fn tab_completes_view_names() {
     key(&mut app, KeyCode::Tab);
     assert_eq!(field(&app), "search as");
 }
+
+#[test]
+fn every_completed_verb_is_a_known_command() {
+    for verb in super::command::VERBS {
+        let mut app = ts::app(ts::normal());
+        super::command::run_command(&mut app, verb);
+        let flash = app.flash.map(|f| f.text).unwrap_or_default();
+        assert!(!flash.contains("unknown command"), ":{verb}: {flash}");
+    }
+}

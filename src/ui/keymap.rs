@@ -54,7 +54,7 @@ pub struct KeyBinding {
     pub run: Run,
 }
 
-pub fn always(_: &App) -> bool {
+fn always(_: &App) -> bool {
     true
 }
 
@@ -212,8 +212,20 @@ pub static GLOBAL: &[Section] = &[
     },
 ];
 
-const COMMAND_HELP: &str = "command: a view by name (tab completes; see Views)\n\
-                            :search WORDS  :send TEXT  :load on|off  :rate N  :q";
+/// The `:` verbs that are not views, written once for help and for the answer to an
+/// unknown name (a macro, so that both can be `&'static str` built at compile time).
+macro_rules! commands {
+    () => {
+        ":search WORDS  :send TEXT  :load on|off  :rate N  :q"
+    };
+}
+
+pub const COMMANDS: &str = commands!();
+
+const COMMAND_HELP: &str = concat!(
+    "command: a view by name (tab completes; see Views)\n",
+    commands!()
+);
 
 /// Every global binding, in declaration order.
 pub fn global() -> impl Iterator<Item = &'static KeyBinding> {
