@@ -63,6 +63,15 @@ fn a_view_takes_the_main_area_and_esc_or_dashboard_return() {
 
     command(&mut app, "notifications");
     assert_eq!(app.view, Some(ViewId::Notifications));
+    // Zoom is the dashboard's: not offered, and `z` does nothing, in a `:` view.
+    let footer = screen(&app, 120, 40)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!footer.contains("z zoom"), "{footer}");
+    key(&mut app, KeyCode::Char('z'));
+    assert!(!app.zoomed);
     command(&mut app, "dashboard");
     assert_eq!(app.view, None);
     assert_eq!(app.focus, ViewId::Notifications, "focus stays where it was");

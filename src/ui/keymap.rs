@@ -207,7 +207,8 @@ pub static GLOBAL: &[Section] = &[
                 back,
             ),
             KeyBinding::new(&[Char('z')], "z", "zoom the focused view", zoom)
-                .hint(Hint::Tail("zoom")),
+                .hint(Hint::Tail("zoom"))
+                .when(on_dashboard),
         ],
     },
 ];
@@ -336,6 +337,11 @@ fn back(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
         app.zoomed = false;
     }
     Some(Vec::new())
+}
+
+/// Zoom is the dashboard's: a `:` view has the main area already.
+fn on_dashboard(app: &App) -> bool {
+    app.view.is_none()
 }
 
 fn zoom(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
