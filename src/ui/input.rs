@@ -123,21 +123,10 @@ fn compose(app: &mut App, mut form: ComposeForm, key: KeyEvent) -> Vec<Action> {
     }
 }
 
+/// The help overlay reads its keys from [`keymap::HELP`]; any other key leaves it open.
 fn help(app: &mut App, scroll: u16, key: KeyEvent) -> Vec<Action> {
-    match key.code {
-        KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => {}
-        KeyCode::Char('j') | KeyCode::Down => {
-            app.mode = Mode::Help {
-                scroll: scroll.saturating_add(1),
-            }
-        }
-        KeyCode::Char('k') | KeyCode::Up => {
-            app.mode = Mode::Help {
-                scroll: scroll.saturating_sub(1),
-            }
-        }
-        _ => app.mode = Mode::Help { scroll },
-    }
+    app.mode = Mode::Help { scroll };
+    keymap::dispatch(keymap::HELP, app, key);
     Vec::new()
 }
 

@@ -10,6 +10,8 @@
 //!
 //! [`View::keys`]: super::views::View::keys
 
+use std::borrow::Cow;
+
 use crossterm::event::KeyCode::{self, Char};
 use crossterm::event::KeyEvent;
 
@@ -239,6 +241,34 @@ pub const FILTER: KeyBinding =
     KeyBinding::new(&[Char('/')], "/", "filter the list (esc clears)", filter)
         .hint(Hint::Lead("filter"));
 
+/// The keys of the help overlay itself, shown on its bottom border.
+pub static HELP: &[KeyBinding] = &[
+    KeyBinding::new(
+        &[KeyCode::Esc, Char('?'), Char('q'), KeyCode::Enter],
+        "esc",
+        "close the help",
+        close_help,
+    )
+    .hint(Hint::Lead("close")),
+    KeyBinding::new(
+        &[Char('j'), KeyCode::Down, Char('k'), KeyCode::Up],
+        "j / k",
+        "scroll the help",
+        scroll_help,
+    )
+    .hint(Hint::Lead("scroll")),
+];
+
+/// The footer's short form of a help label: "c / a" → "c/a", "tab / shift-tab" → "tab".
+pub fn short_label(label: &'static str) -> Cow<'static, str> {
+    let parts: Vec<&str> = label.split(" / ").collect();
+    if parts.len() > 1 && parts.iter().all(|p| p.chars().count() == 1) {
+        Cow::Owned(parts.join("/"))
+    } else {
+        Cow::Borrowed(parts[0])
+    }
+}
+
 /// The compose form's keys, for help only: the form reads them itself (`compose.rs`).
 pub const COMPOSE: &[(&str, &str)] = &[
     ("tab / shift-tab", "next / previous field"),
@@ -335,6 +365,21 @@ fn back(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
         list.selected = 0;
     } else if app.view.take().is_none() {
         app.zoomed = false;
+    }
+    Some(Vec::new())
+}
+
+fn close_help(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    app.mode = Mode::Normal;
+    Some(Vec::new())
+}
+
+fn scroll_help(app: &mut App, key: KeyEvent) -> Option<Vec<Action>> {
+    if let Mode::Help { scroll } = &mut app.mode {
+        *scroll = match key.code {
+            Char('j') | KeyCode::Down => scroll.saturating_add(1),
+            _ => scroll.saturating_sub(1),
+        };
     }
     Some(Vec::new())
 }

@@ -157,3 +157,20 @@ fn footer_follows_the_declarations_and_the_state() {
         footer(&app)
     );
 }
+
+#[test]
+fn every_key_of_the_help_overlay_acts() {
+    for b in keymap::HELP {
+        for &code in b.codes {
+            let mut app = ts::app(ts::normal());
+            app.mode = super::app::Mode::Help { scroll: 1 };
+            dispatch_key(&mut app, press(code));
+            assert_ne!(
+                app.mode,
+                super::app::Mode::Help { scroll: 1 },
+                "{code:?} (`{}`) is shown under help but does nothing",
+                b.label
+            );
+        }
+    }
+}

@@ -2,28 +2,18 @@
 //! in the focused view, with the latest flash message (sent, failed, unknown command). The
 //! keys come from the keymap and the view's declarations, never from strings kept here.
 
+use std::borrow::Cow;
+
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-use std::borrow::Cow;
-
 use super::title::fit_spans;
 use crate::ui::app::{App, Level, Mode};
-use crate::ui::keymap::{self, Hint, KeyBinding};
+use crate::ui::keymap::{self, short_label, Hint, KeyBinding};
 use crate::ui::theme;
-
-/// The footer's short form of a help label: "c / a" → "c/a", "tab / shift-tab" → "tab".
-fn short_label(label: &'static str) -> Cow<'static, str> {
-    let parts: Vec<&str> = label.split(" / ").collect();
-    if parts.len() > 1 && parts.iter().all(|p| p.chars().count() == 1) {
-        Cow::Owned(parts.join("/"))
-    } else {
-        Cow::Borrowed(parts[0])
-    }
-}
 
 /// The keys that work now, from the keymap: the global lead hints, the focused view's own
 /// (those active in its current state), then the global tail hints.

@@ -71,6 +71,21 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     out
 }
 
+/// The overlay's own keys, from [`keymap::HELP`]: "esc close · j/k scroll".
+fn own_keys() -> String {
+    let hints: Vec<String> = keymap::HELP
+        .iter()
+        .filter_map(|b| {
+            Some(format!(
+                "{} {}",
+                keymap::short_label(b.label),
+                b.hint.word()?
+            ))
+        })
+        .collect();
+    hints.join(" · ")
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, scroll: u16) {
     let text = lines(app);
     let h = (text.len() as u16 + 2).min(area.height);
@@ -83,6 +98,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, scroll: u16) {
         .border_type(BorderType::Rounded)
         .border_style(theme::border(true, false))
         .title(Line::styled(" Keys ", theme::header()))
-        .title_bottom(Line::styled(" esc close · j/k scroll ", theme::muted()));
+        .title_bottom(Line::styled(format!(" {} ", own_keys()), theme::muted()));
     frame.render_widget(Paragraph::new(text).block(block).scroll((scroll, 0)), popup);
 }
