@@ -48,6 +48,9 @@ fn a_view_takes_the_main_area_and_esc_or_dashboard_return() {
     assert!(!lag.contains("Partition assignments"), "{lag}");
     assert!(!lag.contains("Throughput"), "{lag}");
 
+    let footer = lag.lines().last().unwrap_or_default().to_string();
+    assert!(footer.contains("esc dashboard"), "{footer}");
+
     // esc leaves a drill-down first, then the view.
     key(&mut app, KeyCode::Enter);
     assert!(app.lag_drill.is_some());

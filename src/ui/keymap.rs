@@ -205,7 +205,15 @@ pub static GLOBAL: &[Section] = &[
             KeyBinding::new(
                 &[KeyCode::Esc],
                 "esc",
-                "back a step: drill-down, filter, : view, zoom",
+                "from a : view, the dashboard again",
+                to_dashboard,
+            )
+            .hint(Hint::Lead("dashboard"))
+            .when(in_colon_view),
+            KeyBinding::new(
+                &[KeyCode::Esc],
+                "esc",
+                "back a step: drill-down, filter, zoom",
                 back,
             ),
             KeyBinding::new(&[Char('z')], "z", "zoom the focused view", zoom)
@@ -356,14 +364,23 @@ fn ends(app: &mut App, key: KeyEvent) -> Option<Vec<Action>> {
     Some(Vec::new())
 }
 
-/// `esc` once a view had its say (leaving its drill-down): clear the filter, else return
-/// from a `:` view to the dashboard, else leave zoom.
+/// In a `:` view with nothing of its own for `esc` to undo (a drill-down, a filter).
+fn in_colon_view(app: &App) -> bool {
+    app.view.is_some() && app.filter(app.focus).is_empty()
+}
+
+fn to_dashboard(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    app.view = None;
+    Some(Vec::new())
+}
+
+/// `esc` once a view had its say (leaving its drill-down): clear the filter, else leave zoom.
 fn back(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
     let list = app.list_mut(app.focus);
     if !list.filter.is_empty() {
         list.filter.clear();
         list.selected = 0;
-    } else if app.view.take().is_none() {
+    } else {
         app.zoomed = false;
     }
     Some(Vec::new())

@@ -12,8 +12,8 @@ use super::test_support::{self as ts, screen};
 use super::views::ViewId;
 
 /// The states a view is tested in: plain (with search hits, so `e` and `d` have a hit),
-/// drilled in (`enter`), and with the search's channel filter set. Every binding must be
-/// active in at least one of them.
+/// drilled in (`enter`), with the search's channel filter set, and opened as a `:` view.
+/// Every binding must be active in at least one of them.
 fn states(id: ViewId) -> Vec<App> {
     let plain = || {
         let mut a = ts::app(ts::normal());
@@ -25,7 +25,9 @@ fn states(id: ViewId) -> Vec<App> {
     dispatch_key(&mut drilled, press(KeyCode::Enter));
     let mut filtered = plain();
     filtered.search.query.channel = Some("ch_dev".into());
-    vec![plain(), drilled, filtered]
+    let mut colon_view = plain();
+    colon_view.view = Some(id);
+    vec![plain(), drilled, filtered, colon_view]
 }
 
 fn press(code: KeyCode) -> KeyEvent {

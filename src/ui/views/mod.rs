@@ -11,8 +11,9 @@
 //! - Views hold no state (unit structs in a static table); their state lives in [`App`], so a
 //!   view can be drawn and fed keys from anywhere, tests included.
 //!
-//! Adding a view: a new file with a unit struct implementing [`View`], and one line in
-//! `registry!` below (tab order, number key and `:` name follow from it).
+//! Adding a view: a new file with a unit struct implementing [`View`], its `mod` line, and
+//! one line in `registry!` below. Its tab position, number key, `:` names, help section and
+//! footer hints all follow from those.
 
 pub mod assignments;
 pub mod lag;
