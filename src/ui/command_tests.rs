@@ -51,9 +51,16 @@ fn a_view_takes_the_main_area_and_esc_or_dashboard_return() {
     let footer = lag.lines().last().unwrap_or_default().to_string();
     assert!(footer.contains("esc dashboard"), "{footer}");
 
-    // esc leaves a drill-down first, then the view.
+    // esc leaves a drill-down first, then the view; the footer says which comes next.
     key(&mut app, KeyCode::Enter);
     assert!(app.lag_drill.is_some());
+    let footer = screen(&app, 120, 40)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(footer.contains("esc back"), "{footer}");
+    assert!(!footer.contains("esc dashboard"), "{footer}");
     key(&mut app, KeyCode::Esc);
     assert!(app.lag_drill.is_none());
     assert_eq!(app.view, Some(ViewId::Lag));

@@ -16,26 +16,30 @@ use crate::ui::keymap::{self, short_label, Hint, KeyBinding};
 use crate::ui::theme;
 
 /// The keys that work now, from the keymap: the global lead hints, the focused view's own
-/// (those active in its current state), then the global tail hints.
+/// (those active in its current state), then the global tail hints. A global key the view
+/// takes over (its `esc` inside a drill-down) is not offered: the view's meaning wins.
 fn hints(app: &App) -> Vec<(Cow<'static, str>, &'static str)> {
-    let active = |b: &&KeyBinding| (b.active)(app);
+    let view: Vec<&KeyBinding> = app
+        .focus
+        .view()
+        .keys()
+        .iter()
+        .filter(|b| (b.active)(app))
+        .collect();
+    let shadowed = |b: &KeyBinding| view.iter().any(|v| b.codes.iter().any(|c| v.handles(*c)));
     let global = |lead: bool| {
         keymap::global()
-            .filter(active)
+            .filter(|b| (b.active)(app) && !shadowed(b))
             .filter_map(move |b| match b.hint {
                 Hint::Lead(w) if lead => Some((short_label(b.label), w)),
                 Hint::Tail(w) if !lead => Some((short_label(b.label), w)),
                 _ => None,
             })
     };
-    let view = app
-        .focus
-        .view()
-        .keys()
+    let own = view
         .iter()
-        .filter(active)
         .filter_map(|b| Some((short_label(b.label), b.hint.word()?)));
-    global(true).chain(view).chain(global(false)).collect()
+    global(true).chain(own).chain(global(false)).collect()
 }
 
 fn prompt(frame: &mut Frame, area: Rect, label: &str, field: &crate::ui::text_input::TextField) {
