@@ -1,67 +1,17 @@
 //! The console's state: what is focused, which mode the keyboard is in, the latest snapshot
 //! and search results. Pure data plus the reactions to snapshots, search responses and
-//! deliveries; keys are handled in `input.rs`, drawing in the panes.
+//! deliveries; keys are handled in `input.rs`, `keymap.rs` and the views, drawing in the
+//! views and `layout.rs`.
 
 use std::collections::HashMap;
 
 use crate::event::MessageEvent;
 use crate::monitor::snapshot::Snapshot;
-use crate::search::{SearchQuery, SearchResults, SortOrder};
+use crate::search::{SearchError, SearchQuery, SearchResults, SortOrder};
 
 use super::compose::ComposeForm;
 use super::text_input::TextField;
-
-/// The panes, in tab order; `1`–`5` select them directly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Pane {
-    Throughput,
-    Lag,
-    Assignments,
-    Notifications,
-    Search,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 5] = [
-        Pane::Throughput,
-        Pane::Lag,
-        Pane::Assignments,
-        Pane::Notifications,
-        Pane::Search,
-    ];
-
-    pub fn index(self) -> usize {
-        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Throughput => "Throughput",
-            Pane::Lag => "Consumer lag",
-            Pane::Assignments => "Partition assignments",
-            Pane::Notifications => "Notifications",
-            Pane::Search => "Search",
-        }
-    }
-
-    pub fn short(self) -> &'static str {
-        match self {
-            Pane::Throughput => "Throughput",
-            Pane::Lag => "Lag",
-            Pane::Assignments => "Assignments",
-            Pane::Notifications => "Notifications",
-            Pane::Search => "Search",
-        }
-    }
-
-    pub fn next(self) -> Pane {
-        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
-    }
-
-    pub fn prev(self) -> Pane {
-        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
-    }
-}
+use super::views::ViewId;
 
 /// Which search field a prompt edits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,10 +137,13 @@ pub struct App {
     pub loaded: bool,
     pub now_ms: i64,
     pub utc_offset_secs: i32,
-    pub focus: Pane,
+    pub focus: ViewId,
+    /// The view chosen on the `:` line, which takes the main area; `None`: the dashboard.
+    /// When set it is the focused view (`keymap::focus` keeps them together).
+    pub view: Option<ViewId>,
     pub zoomed: bool,
     pub mode: Mode,
-    pub lists: HashMap<Pane, ListState>,
+    pub lists: HashMap<ViewId, ListState>,
     /// Enter on a lag row: (group, topic) whose partitions are shown.
     pub lag_drill: Option<(String, String)>,
     /// Enter on a throughput row: the topic whose partitions are shown.
@@ -223,7 +176,8 @@ impl App {
             loaded: false,
             now_ms,
             utc_offset_secs: 0,
-            focus: Pane::Throughput,
+            focus: ViewId::Throughput,
+            view: None,
             zoomed: false,
             mode: Mode::Normal,
             lists: HashMap::new(),
@@ -246,15 +200,15 @@ impl App {
         app
     }
 
-    pub fn list(&self, pane: Pane) -> ListState {
+    pub fn list(&self, pane: ViewId) -> ListState {
         self.lists.get(&pane).cloned().unwrap_or_default()
     }
 
-    pub fn list_mut(&mut self, pane: Pane) -> &mut ListState {
+    pub fn list_mut(&mut self, pane: ViewId) -> &mut ListState {
         self.lists.entry(pane).or_default()
     }
 
-    pub fn filter(&self, pane: Pane) -> &str {
+    pub fn filter(&self, pane: ViewId) -> &str {
         self.lists
             .get(&pane)
             .map(|l| l.filter.as_str())
@@ -342,7 +296,8 @@ impl App {
         self.search_action()
     }
 
-    pub fn on_search_response(&mut self, id: u64, result: Result<SearchResults, String>) {
+    /// The search service's answer; one for an older request than the newest is dropped.
+    pub fn on_search_response(&mut self, id: u64, result: Result<SearchResults, SearchError>) {
         if self.search.pending != Some(id) {
             return;
         }
@@ -354,7 +309,8 @@ impl App {
                 self.search.last = Some(results.clone());
                 self.search.status = SearchStatus::Done(results);
             }
-            Err(e) => self.search.status = SearchStatus::Failed(e),
+            // Kept as its text: that is all the pane shows, and the status stays comparable.
+            Err(e) => self.search.status = SearchStatus::Failed(e.to_string()),
         }
     }
 

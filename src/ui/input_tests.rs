@@ -2,12 +2,13 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::{Action, App, Confirm, Mode, Pane, PromptTarget, SearchStatus};
+use super::app::{Action, App, Confirm, Mode, PromptTarget, SearchStatus};
 use super::compose::Field;
 use super::input::handle_key;
 use super::test_support::{self as ts, NOW};
+use super::views::ViewId;
 use crate::event::MessageEvent;
-use crate::search::SortOrder;
+use crate::search::{SearchError, SortOrder};
 
 fn key(app: &mut App, code: KeyCode) -> Vec<Action> {
     handle_key(app, KeyEvent::new(code, KeyModifiers::NONE))
@@ -51,16 +52,16 @@ fn quit_asks_first_and_ctrl_c_does_not() {
 #[test]
 fn panes_cycle_with_tab_and_numbers() {
     let mut a = app();
-    assert_eq!(a.focus, Pane::Throughput);
+    assert_eq!(a.focus, ViewId::Throughput);
     key(&mut a, KeyCode::Tab);
-    assert_eq!(a.focus, Pane::Lag);
+    assert_eq!(a.focus, ViewId::Lag);
     key(&mut a, KeyCode::BackTab);
     key(&mut a, KeyCode::BackTab);
-    assert_eq!(a.focus, Pane::Search);
+    assert_eq!(a.focus, ViewId::Search);
     ch(&mut a, '4');
-    assert_eq!(a.focus, Pane::Notifications);
+    assert_eq!(a.focus, ViewId::Notifications);
     ch(&mut a, '9');
-    assert_eq!(a.focus, Pane::Notifications, "no pane 9: nothing happens");
+    assert_eq!(a.focus, ViewId::Notifications, "no pane 9: nothing happens");
     ch(&mut a, 'z');
     assert!(a.zoomed);
     key(&mut a, KeyCode::Esc);
@@ -74,13 +75,13 @@ fn selection_moves_and_is_clamped() {
     for _ in 0..10 {
         ch(&mut a, 'j');
     }
-    assert_eq!(a.list(Pane::Lag).selected, 3, "4 group/topic rows");
+    assert_eq!(a.list(ViewId::Lag).selected, 3, "4 group/topic rows");
     key(&mut a, KeyCode::Up);
-    assert_eq!(a.list(Pane::Lag).selected, 2);
+    assert_eq!(a.list(ViewId::Lag).selected, 2);
     ch(&mut a, 'g');
-    assert_eq!(a.list(Pane::Lag).selected, 0);
+    assert_eq!(a.list(ViewId::Lag).selected, 0);
     ch(&mut a, 'G');
-    assert_eq!(a.list(Pane::Lag).selected, 3);
+    assert_eq!(a.list(ViewId::Lag).selected, 3);
 }
 
 #[test]
@@ -96,13 +97,13 @@ fn enter_drills_into_partitions_and_esc_returns() {
             "platform.messages.created".into()
         ))
     );
-    assert_eq!(a.list(Pane::Lag).selected, 0);
+    assert_eq!(a.list(ViewId::Lag).selected, 0);
     ch(&mut a, 'j');
-    assert_eq!(a.list(Pane::Lag).selected, 1);
+    assert_eq!(a.list(ViewId::Lag).selected, 1);
     key(&mut a, KeyCode::Esc);
     assert_eq!(a.lag_drill, None);
     assert_eq!(
-        a.list(Pane::Lag).selected,
+        a.list(ViewId::Lag).selected,
         3,
         "back on the row we came from"
     );
@@ -121,18 +122,18 @@ fn filter_mode_applies_as_typed_enter_keeps_esc_clears() {
     ch(&mut a, '/');
     assert!(matches!(a.mode, Mode::Filter(_)));
     typed(&mut a, "ch_dev");
-    assert_eq!(a.filter(Pane::Notifications), "ch_dev");
+    assert_eq!(a.filter(ViewId::Notifications), "ch_dev");
     assert_eq!(super::model::notifications(&a).len(), 2);
     key(&mut a, KeyCode::Enter);
     assert_eq!(a.mode, Mode::Normal);
-    assert_eq!(a.filter(Pane::Notifications), "ch_dev");
+    assert_eq!(a.filter(ViewId::Notifications), "ch_dev");
     // `q` typed into a filter is text, not quit.
     ch(&mut a, '/');
     ch(&mut a, 'q');
-    assert_eq!(a.filter(Pane::Notifications), "ch_devq");
+    assert_eq!(a.filter(ViewId::Notifications), "ch_devq");
     key(&mut a, KeyCode::Esc);
     assert_eq!(a.mode, Mode::Normal);
-    assert_eq!(a.filter(Pane::Notifications), "");
+    assert_eq!(a.filter(ViewId::Notifications), "");
 }
 
 #[test]
@@ -141,16 +142,16 @@ fn command_mode_navigates_and_searches() {
     ch(&mut a, ':');
     typed(&mut a, "groups");
     assert!(key(&mut a, KeyCode::Enter).is_empty());
-    assert_eq!(a.focus, Pane::Lag);
+    assert_eq!(a.focus, ViewId::Lag);
     ch(&mut a, ':');
     typed(&mut a, "topics");
     key(&mut a, KeyCode::Enter);
-    assert_eq!(a.focus, Pane::Throughput);
+    assert_eq!(a.focus, ViewId::Throughput);
 
     ch(&mut a, ':');
     typed(&mut a, "search 배포 완료");
     let out = key(&mut a, KeyCode::Enter);
-    assert_eq!(a.focus, Pane::Search);
+    assert_eq!(a.focus, ViewId::Search);
     match out.as_slice() {
         [Action::Search { id, query }] => {
             assert_eq!(query.text, "배포 완료");
@@ -225,7 +226,7 @@ fn search_prompt_filters_paging_and_responses() {
         other => panic!("{other:?}"),
     };
     // A stale answer is ignored; the current one is shown.
-    a.on_search_response(id - 1, Err("old".into()));
+    a.on_search_response(id - 1, Err(SearchError::Failed("old".into())));
     assert_eq!(a.search.status, SearchStatus::Running);
     a.on_search_response(id, Ok(ts::results()));
     assert_eq!(super::model::search_hits(&a).len(), 3);
@@ -265,7 +266,7 @@ fn search_prompt_filters_paging_and_responses() {
 #[test]
 fn search_results_refresh_when_more_is_indexed() {
     let mut a = app();
-    let out = super::input::run_command(&mut a, "search 배포");
+    let out = super::command::run_command(&mut a, "search 배포");
     let [Action::Search { id, .. }] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -338,7 +339,7 @@ fn compose_refuses_empty_text_and_esc_cancels() {
 
 fn with_hits() -> App {
     let mut a = app();
-    let out = super::input::run_command(&mut a, "search 배포");
+    let out = super::command::run_command(&mut a, "search 배포");
     let [Action::Search { id, .. }] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -436,9 +437,9 @@ fn help_opens_scrolls_and_closes() {
 
 #[test]
 fn help_lists_every_normal_mode_key() {
-    let listed: String = super::panes::help::KEYS
-        .iter()
-        .flat_map(|(_, keys)| keys.iter().map(|(k, _)| format!(" {k} ")))
+    let listed: String = super::keymap::global()
+        .chain(ViewId::ALL.iter().flat_map(|id| id.view().keys()))
+        .map(|b| format!(" {} ", b.label))
         .collect();
     for k in [
         "?",

@@ -1,17 +1,18 @@
-//! The whole screen: title bar, panes, footer and overlays. From 100×34 up every pane is
-//! on screen (throughput and lag full width, where long topic names and reasons fit);
-//! smaller terminals (down to 80×24) show a tab strip and the focused pane.
+//! The whole screen: title bar, the main area, footer and overlays. The main area is the
+//! dashboard by default; a view chosen on the `:` line (or the focused one, zoomed) takes
+//! all of it instead. On the dashboard from 100×34 up every view is on screen (throughput
+//! and lag full width, where long topic names and reasons fit); smaller terminals (down to
+//! 80×24) show a tab strip and the focused view.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::app::{App, Mode, Pane};
-use super::panes::{
-    assignments, compose, dialogs, footer, help, lag, notifications, search, throughput, title,
-};
-use super::{model, theme};
+use super::app::{App, Mode};
+use super::panes::{compose, dialogs, footer, help, title};
+use super::theme;
+use super::views::ViewId;
 
 pub const FULL_MIN_WIDTH: u16 = 100;
 pub const FULL_MIN_HEIGHT: u16 = 34;
@@ -25,7 +26,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     ]));
     title::draw(frame, top, app);
     footer::draw(frame, bottom, app);
-    if app.zoomed {
+    if let Some(id) = app.view {
+        draw_pane(frame, body, app, id);
+    } else if app.zoomed {
         draw_pane(frame, body, app, app.focus);
     } else if area.width >= FULL_MIN_WIDTH && area.height >= FULL_MIN_HEIGHT {
         draw_dashboard(frame, body, app);
@@ -40,14 +43,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
-pub fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: Pane) {
-    match pane {
-        Pane::Throughput => throughput::draw(frame, area, app),
-        Pane::Lag => lag::draw(frame, area, app),
-        Pane::Assignments => assignments::draw(frame, area, app),
-        Pane::Notifications => notifications::draw(frame, area, app),
-        Pane::Search => search::draw(frame, area, app),
-    }
+pub fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: ViewId) {
+    pane.view().draw(frame, area, app);
 }
 
 /// Height that shows `rows` table rows (plus borders and header), within bounds.
@@ -55,16 +52,12 @@ fn table_height(rows: usize, max: u16) -> u16 {
     (rows as u16 + 3).clamp(5, max.max(5))
 }
 
+/// The dashboard's arrangement of its five views: the two tables sized to their rows, then
+/// assignments beside notifications, then search.
 fn draw_dashboard(frame: &mut Frame, area: Rect, app: &App) {
     let cap = area.height / 4 + 2;
-    let t_rows = match model::topic_partitions(app) {
-        Some((_, p)) => p.len(),
-        None => model::topics(app).len(),
-    };
-    let l_rows = match model::lag_partitions(app) {
-        Some((_, p)) => p.len(),
-        None => model::lag_rows(app).len(),
-    };
+    let t_rows = ViewId::Throughput.view().row_count(app);
+    let l_rows = ViewId::Lag.view().row_count(app);
     let [t, l, mid, s] = area.layout(&Layout::vertical([
         Constraint::Length(table_height(t_rows, cap)),
         Constraint::Length(table_height(l_rows, cap)),
@@ -75,11 +68,15 @@ fn draw_dashboard(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Percentage(45),
         Constraint::Percentage(55),
     ]));
-    throughput::draw(frame, t, app);
-    lag::draw(frame, l, app);
-    assignments::draw(frame, a, app);
-    notifications::draw(frame, n, app);
-    search::draw(frame, s, app);
+    for (id, area) in [
+        (ViewId::Throughput, t),
+        (ViewId::Lag, l),
+        (ViewId::Assignments, a),
+        (ViewId::Notifications, n),
+        (ViewId::Search, s),
+    ] {
+        draw_pane(frame, area, app, id);
+    }
 }
 
 fn draw_tabbed(frame: &mut Frame, area: Rect, app: &App) {
@@ -88,7 +85,7 @@ fn draw_tabbed(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Fill(1),
     ]));
     let mut spans = Vec::new();
-    for p in Pane::ALL {
+    for &p in ViewId::ALL {
         let style = if p == app.focus {
             theme::selected().fg(theme::ACCENT)
         } else {

@@ -2,22 +2,33 @@
 //! [`Command`]s and [`SearchRequest`]s. The UI holds no Kafka or search client and never
 //! does I/O while drawing: everything it shows arrives on channels.
 //!
-//! Structure: `app` (state) + `input` (key → state change + [`app::Action`]s, pure) + one
-//! file per pane under `panes/` + `run` below, the only place with terminal and channel I/O.
+//! Structure: `app` (state); `views/` (one trait, a registry, one file per view: its keys,
+//! rows and drawing); `keymap` (the global keys, declared once as data; help and footer are
+//! drawn from it and from the focused view's keys); `input` and `command` (key → state
+//! change + [`app::Action`]s, pure); `layout` and `panes/` (the screen around the views:
+//! title, footer, overlays, shared table helpers); `run`, the only place with terminal and
+//! channel I/O.
 
 pub mod app;
+pub mod command;
 pub mod compose;
 pub mod format;
 pub mod input;
+pub mod keymap;
 pub mod layout;
 pub mod model;
 pub mod panes;
 pub mod run;
 pub mod text_input;
 pub mod theme;
+pub mod views;
 
 #[cfg(test)]
+mod command_tests;
+#[cfg(test)]
 mod input_tests;
+#[cfg(test)]
+mod keymap_tests;
 #[cfg(test)]
 mod render_tests;
 #[cfg(test)]
@@ -30,9 +41,10 @@ use tokio::sync::{mpsc, watch};
 use crate::monitor::snapshot::Snapshot;
 use crate::ops::{Command, SearchRequest, SearchResponse};
 
-pub use app::{Action, App, Mode, Pane};
+pub use app::{Action, App, Mode};
 pub use input::handle_key;
 pub use run::run;
+pub use views::{View, ViewId};
 
 /// Everything the console talks to, all of it channels.
 pub struct ConsoleLink {

@@ -7,7 +7,8 @@ use crate::monitor::snapshot::{
 };
 use crate::search::SearchHit;
 
-use super::app::{App, Pane};
+use super::app::App;
+use super::views::ViewId;
 
 fn matches(filter: &str, fields: &[&str]) -> bool {
     if filter.is_empty() {
@@ -18,7 +19,7 @@ fn matches(filter: &str, fields: &[&str]) -> bool {
 }
 
 pub fn topics(app: &App) -> Vec<&TopicStats> {
-    let f = app.filter(Pane::Throughput);
+    let f = app.filter(ViewId::Throughput);
     app.snapshot
         .topics
         .iter()
@@ -39,7 +40,7 @@ pub struct LagRow<'a> {
 }
 
 pub fn lag_rows(app: &App) -> Vec<LagRow<'_>> {
-    let f = app.filter(Pane::Lag);
+    let f = app.filter(ViewId::Lag);
     app.snapshot
         .groups
         .iter()
@@ -71,7 +72,7 @@ pub enum AssignmentRow<'a> {
 }
 
 pub fn assignment_rows(app: &App) -> Vec<AssignmentRow<'_>> {
-    let f = app.filter(Pane::Assignments);
+    let f = app.filter(ViewId::Assignments);
     let mut rows = Vec::new();
     for g in &app.snapshot.groups {
         let mut body = Vec::new();
@@ -151,7 +152,7 @@ pub fn partition_ranges(parts: &[i32]) -> String {
 }
 
 pub fn notifications(app: &App) -> Vec<&NotificationLine> {
-    let f = app.filter(Pane::Notifications);
+    let f = app.filter(ViewId::Notifications);
     app.snapshot
         .notifications
         .iter()
@@ -166,21 +167,4 @@ pub fn search_hits(app: &App) -> &[SearchHit] {
     app.search_results()
         .map(|r| r.hits.as_slice())
         .unwrap_or(&[])
-}
-
-/// How many rows the focused list has, for moving the selection.
-pub fn row_count(app: &App, pane: Pane) -> usize {
-    match pane {
-        Pane::Throughput => match topic_partitions(app) {
-            Some((_, p)) => p.len(),
-            None => topics(app).len(),
-        },
-        Pane::Lag => match lag_partitions(app) {
-            Some((_, p)) => p.len(),
-            None => lag_rows(app).len(),
-        },
-        Pane::Assignments => assignment_rows(app).len(),
-        Pane::Notifications => notifications(app).len(),
-        Pane::Search => search_hits(app).len(),
-    }
 }

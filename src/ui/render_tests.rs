@@ -4,11 +4,12 @@
 use insta::assert_snapshot;
 use ratatui::style::Color;
 
-use super::app::{App, Mode, Pane, SearchStatus};
+use super::app::{App, Mode, SearchStatus};
 use super::layout::draw_pane;
 use super::test_support::{self as ts, render_with, screen, NOW};
+use super::views::ViewId;
 
-fn pane(app: &App, pane: Pane, w: u16, h: u16) -> String {
+fn pane(app: &App, pane: ViewId, w: u16, h: u16) -> String {
     render_with(w, h, |f, area| draw_pane(f, area, app, pane)).0
 }
 
@@ -21,7 +22,7 @@ fn with_results(mut app: App) -> App {
 #[test]
 fn dashboard_120x40() {
     let mut app = with_results(ts::app(ts::normal()));
-    app.focus = Pane::Lag;
+    app.focus = ViewId::Lag;
     assert_snapshot!("dashboard_120x40", screen(&app, 120, 40));
 }
 
@@ -40,16 +41,16 @@ fn dashboard_cluster_down() {
 #[test]
 fn narrow_80x24_tabbed() {
     let mut app = ts::app(ts::normal());
-    app.focus = Pane::Lag;
+    app.focus = ViewId::Lag;
     assert_snapshot!("narrow_80x24_lag", screen(&app, 80, 24));
-    app.focus = Pane::Throughput;
+    app.focus = ViewId::Throughput;
     assert_snapshot!("narrow_80x24_throughput", screen(&app, 80, 24));
-    app.focus = Pane::Notifications;
+    app.focus = ViewId::Notifications;
     assert_snapshot!("narrow_80x24_notifications", screen(&app, 80, 24));
     let mut app = with_results(app);
-    app.focus = Pane::Search;
+    app.focus = ViewId::Search;
     assert_snapshot!("narrow_80x24_search", screen(&app, 80, 24));
-    app.focus = Pane::Assignments;
+    app.focus = ViewId::Assignments;
     assert_snapshot!("narrow_80x24_assignments", screen(&app, 80, 24));
 }
 
@@ -58,26 +59,26 @@ fn throughput_states() {
     let normal = ts::app(ts::normal());
     assert_snapshot!(
         "throughput_normal",
-        pane(&normal, Pane::Throughput, 110, 10)
+        pane(&normal, ViewId::Throughput, 110, 10)
     );
     assert_snapshot!(
         "throughput_empty",
-        pane(&ts::app(ts::empty()), Pane::Throughput, 80, 7)
+        pane(&ts::app(ts::empty()), ViewId::Throughput, 80, 7)
     );
     let loading = ts::app(crate::monitor::snapshot::Snapshot::empty("", ""));
     assert_snapshot!(
         "throughput_loading",
-        pane(&loading, Pane::Throughput, 80, 7)
+        pane(&loading, ViewId::Throughput, 80, 7)
     );
     assert_snapshot!(
         "throughput_error",
-        pane(&ts::app(ts::down()), Pane::Throughput, 80, 7)
+        pane(&ts::app(ts::down()), ViewId::Throughput, 80, 7)
     );
     let mut long = ts::app(ts::long());
-    long.list_mut(Pane::Throughput).selected = 30;
+    long.list_mut(ViewId::Throughput).selected = 30;
     assert_snapshot!(
         "throughput_long_scrolled",
-        pane(&long, Pane::Throughput, 110, 12)
+        pane(&long, ViewId::Throughput, 110, 12)
     );
 }
 
@@ -88,7 +89,7 @@ fn throughput_stale_rows_keep_their_figures() {
         crate::monitor::snapshot::Health::Down("Local: All broker connections are down".into());
     snap.topics[0].freshness.stale = true;
     let app = ts::app(snap);
-    assert_snapshot!("throughput_stale", pane(&app, Pane::Throughput, 110, 10));
+    assert_snapshot!("throughput_stale", pane(&app, ViewId::Throughput, 110, 10));
 }
 
 #[test]
@@ -97,33 +98,33 @@ fn throughput_partitions_drill_down() {
     app.topic_drill = Some("platform.messages.created".into());
     assert_snapshot!(
         "throughput_partitions",
-        pane(&app, Pane::Throughput, 100, 8)
+        pane(&app, ViewId::Throughput, 100, 8)
     );
 }
 
 #[test]
 fn lag_states() {
     let mut app = ts::app(ts::normal());
-    app.focus = Pane::Lag;
-    assert_snapshot!("lag_normal_wide", pane(&app, Pane::Lag, 140, 8));
-    assert_snapshot!("lag_normal_80", pane(&app, Pane::Lag, 80, 8));
-    assert_snapshot!("lag_empty", pane(&ts::app(ts::empty()), Pane::Lag, 80, 6));
-    assert_snapshot!("lag_error", pane(&ts::app(ts::down()), Pane::Lag, 80, 7));
+    app.focus = ViewId::Lag;
+    assert_snapshot!("lag_normal_wide", pane(&app, ViewId::Lag, 140, 8));
+    assert_snapshot!("lag_normal_80", pane(&app, ViewId::Lag, 80, 8));
+    assert_snapshot!("lag_empty", pane(&ts::app(ts::empty()), ViewId::Lag, 80, 6));
+    assert_snapshot!("lag_error", pane(&ts::app(ts::down()), ViewId::Lag, 80, 7));
     let mut long = ts::app(ts::long());
-    long.focus = Pane::Lag;
-    long.list_mut(Pane::Lag).selected = 25;
-    assert_snapshot!("lag_long_scrolled", pane(&long, Pane::Lag, 120, 12));
+    long.focus = ViewId::Lag;
+    long.list_mut(ViewId::Lag).selected = 25;
+    assert_snapshot!("lag_long_scrolled", pane(&long, ViewId::Lag, 120, 12));
 }
 
 #[test]
 fn lag_partitions_drill_down() {
     let mut app = ts::app(ts::normal());
-    app.focus = Pane::Lag;
+    app.focus = ViewId::Lag;
     app.lag_drill = Some((
         "notification-service".into(),
         "platform.messages.created".into(),
     ));
-    assert_snapshot!("lag_partitions", pane(&app, Pane::Lag, 100, 8));
+    assert_snapshot!("lag_partitions", pane(&app, ViewId::Lag, 100, 8));
 }
 
 /// Never OK without evidence (issue 8): a new group's backlog with its lag "–", STALL
@@ -132,20 +133,20 @@ fn lag_partitions_drill_down() {
 #[test]
 fn lag_without_evidence() {
     let mut app = ts::app(ts::evidence());
-    app.focus = Pane::Lag;
-    app.list_mut(Pane::Lag).selected = 1;
-    assert_snapshot!("lag_evidence_wide", pane(&app, Pane::Lag, 150, 9));
-    app.list_mut(Pane::Lag).selected = 0;
-    assert_snapshot!("lag_evidence_80", pane(&app, Pane::Lag, 80, 9));
+    app.focus = ViewId::Lag;
+    app.list_mut(ViewId::Lag).selected = 1;
+    assert_snapshot!("lag_evidence_wide", pane(&app, ViewId::Lag, 150, 9));
+    app.list_mut(ViewId::Lag).selected = 0;
+    assert_snapshot!("lag_evidence_80", pane(&app, ViewId::Lag, 80, 9));
     app.lag_drill = Some(("billing".into(), "platform.users.activity".into()));
-    assert_snapshot!("lag_evidence_partitions", pane(&app, Pane::Lag, 100, 7));
+    assert_snapshot!("lag_evidence_partitions", pane(&app, ViewId::Lag, 100, 7));
 }
 
 #[test]
 fn unknown_rows_are_neither_green_nor_red() {
     let mut app = ts::app(ts::evidence());
-    app.focus = Pane::Throughput;
-    let (text, buf) = render_with(150, 9, |f, area| draw_pane(f, area, &app, Pane::Lag));
+    app.focus = ViewId::Throughput;
+    let (text, buf) = render_with(150, 9, |f, area| draw_pane(f, area, &app, ViewId::Lag));
     let y = text
         .lines()
         .position(|l| l.contains("audit-new"))
@@ -161,8 +162,8 @@ fn unknown_rows_are_neither_green_nor_red() {
 #[test]
 fn lagging_rows_are_coloured_by_status() {
     let mut app = ts::app(ts::normal());
-    app.focus = Pane::Throughput;
-    let (text, buf) = render_with(140, 8, |f, area| draw_pane(f, area, &app, Pane::Lag));
+    app.focus = ViewId::Throughput;
+    let (text, buf) = render_with(140, 8, |f, area| draw_pane(f, area, &app, ViewId::Lag));
     let row_of = |needle: &str| {
         text.lines()
             .position(|l| l.contains(needle))
@@ -188,19 +189,25 @@ fn lagging_rows_are_coloured_by_status() {
 #[test]
 fn assignments_states() {
     let app = ts::app(ts::normal());
-    assert_snapshot!("assignments_normal", pane(&app, Pane::Assignments, 120, 10));
-    assert_snapshot!("assignments_narrow", pane(&app, Pane::Assignments, 60, 10));
+    assert_snapshot!(
+        "assignments_normal",
+        pane(&app, ViewId::Assignments, 120, 10)
+    );
+    assert_snapshot!(
+        "assignments_narrow",
+        pane(&app, ViewId::Assignments, 60, 10)
+    );
     assert_snapshot!(
         "assignments_empty",
-        pane(&ts::app(ts::empty()), Pane::Assignments, 60, 6)
+        pane(&ts::app(ts::empty()), ViewId::Assignments, 60, 6)
     );
     assert_snapshot!(
         "assignments_error",
-        pane(&ts::app(ts::down()), Pane::Assignments, 60, 7)
+        pane(&ts::app(ts::down()), ViewId::Assignments, 60, 7)
     );
     assert_snapshot!(
         "assignments_long",
-        pane(&ts::app(ts::long()), Pane::Assignments, 100, 12)
+        pane(&ts::app(ts::long()), ViewId::Assignments, 100, 12)
     );
 }
 
@@ -214,7 +221,7 @@ fn rebalance_flashes_the_assignments_pane() {
     app.on_snapshot(next);
     assert!(app.is_flashing("search-indexer"));
     let (text, buf) = render_with(120, 10, |f, area| {
-        draw_pane(f, area, &app, Pane::Assignments)
+        draw_pane(f, area, &app, ViewId::Assignments)
     });
     assert_snapshot!("assignments_rebalance_flash", text);
     assert_eq!(buf[(0, 0)].fg, Color::Magenta, "border flashes");
@@ -227,65 +234,65 @@ fn notifications_states() {
     let app = ts::app(ts::normal());
     assert_snapshot!(
         "notifications_normal",
-        pane(&app, Pane::Notifications, 90, 10)
+        pane(&app, ViewId::Notifications, 90, 10)
     );
     assert_snapshot!(
         "notifications_narrow_wide_chars",
-        pane(&app, Pane::Notifications, 50, 10)
+        pane(&app, ViewId::Notifications, 50, 10)
     );
     assert_snapshot!(
         "notifications_empty",
-        pane(&ts::app(ts::empty()), Pane::Notifications, 80, 5)
+        pane(&ts::app(ts::empty()), ViewId::Notifications, 80, 5)
     );
     let loading = ts::app(crate::monitor::snapshot::Snapshot::empty("", ""));
     assert_snapshot!(
         "notifications_loading",
-        pane(&loading, Pane::Notifications, 80, 5)
+        pane(&loading, ViewId::Notifications, 80, 5)
     );
     let mut long = ts::app(ts::long());
-    long.focus = Pane::Notifications;
-    long.list_mut(Pane::Notifications).selected = 150;
+    long.focus = ViewId::Notifications;
+    long.list_mut(ViewId::Notifications).selected = 150;
     assert_snapshot!(
         "notifications_long_scrolled",
-        pane(&long, Pane::Notifications, 80, 8)
+        pane(&long, ViewId::Notifications, 80, 8)
     );
 }
 
 #[test]
 fn notifications_filter() {
     let mut app = ts::app(ts::normal());
-    app.list_mut(Pane::Notifications).filter = "ch_dev".into();
+    app.list_mut(ViewId::Notifications).filter = "ch_dev".into();
     assert_snapshot!(
         "notifications_filtered",
-        pane(&app, Pane::Notifications, 90, 6)
+        pane(&app, ViewId::Notifications, 90, 6)
     );
 }
 
 #[test]
 fn search_states() {
     let mut app = ts::app(ts::normal());
-    app.focus = Pane::Search;
-    assert_snapshot!("search_idle", pane(&app, Pane::Search, 100, 6));
+    app.focus = ViewId::Search;
+    assert_snapshot!("search_idle", pane(&app, ViewId::Search, 100, 6));
     app.search.status = SearchStatus::Running;
-    assert_snapshot!("search_running", pane(&app, Pane::Search, 100, 6));
+    assert_snapshot!("search_running", pane(&app, ViewId::Search, 100, 6));
     app.search.status = SearchStatus::Failed("search unavailable: connection refused".into());
-    assert_snapshot!("search_failed", pane(&app, Pane::Search, 100, 6));
+    assert_snapshot!("search_failed", pane(&app, ViewId::Search, 100, 6));
     let mut app = with_results(app);
     app.search.query.channel = Some("ch_dev".into());
     app.search.selected = 1;
-    assert_snapshot!("search_results", pane(&app, Pane::Search, 100, 11));
-    assert_snapshot!("search_results_narrow", pane(&app, Pane::Search, 60, 11));
+    assert_snapshot!("search_results", pane(&app, ViewId::Search, 100, 11));
+    assert_snapshot!("search_results_narrow", pane(&app, ViewId::Search, 60, 11));
     app.search.status = SearchStatus::Done(crate::search::SearchResults::default());
-    assert_snapshot!("search_no_hits", pane(&app, Pane::Search, 100, 6));
+    assert_snapshot!("search_no_hits", pane(&app, ViewId::Search, 100, 6));
     let down = ts::app(ts::down());
-    assert_snapshot!("search_backend_down", pane(&down, Pane::Search, 100, 6));
+    assert_snapshot!("search_backend_down", pane(&down, ViewId::Search, 100, 6));
 }
 
 #[test]
 fn search_highlights_are_styled() {
     let mut app = with_results(ts::app(ts::normal()));
-    app.focus = Pane::Search;
-    let (text, buf) = render_with(100, 11, |f, area| draw_pane(f, area, &app, Pane::Search));
+    app.focus = ViewId::Search;
+    let (text, buf) = render_with(100, 11, |f, area| draw_pane(f, area, &app, ViewId::Search));
     let y = text
         .lines()
         .position(|l| l.contains("rollback"))
@@ -301,7 +308,7 @@ fn search_prompt_and_compose_place_the_cursor_after_wide_text() {
     use super::compose::ComposeForm;
     use super::text_input::TextField;
     let mut app = ts::app(ts::normal());
-    app.focus = Pane::Search;
+    app.focus = ViewId::Search;
     app.mode = Mode::SearchPrompt {
         target: super::app::PromptTarget::Query,
         field: TextField::new("배포 완료"),
@@ -309,7 +316,7 @@ fn search_prompt_and_compose_place_the_cursor_after_wide_text() {
     let mut terminal =
         ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 6)).expect("t");
     terminal
-        .draw(|f| draw_pane(f, f.area(), &app, Pane::Search))
+        .draw(|f| draw_pane(f, f.area(), &app, ViewId::Search))
         .expect("draw");
     // "search › " is 9 columns, "배포 완료" 9 more, inside a 1-column border.
     terminal
@@ -366,6 +373,24 @@ fn overlays() {
     assert_snapshot!("compose_refused_80x24", screen(&app, 80, 24));
 }
 
+/// The `?` overlay lists the focused view's keys: the search view's here.
+#[test]
+fn help_overlay_search_focused() {
+    let mut app = ts::app(ts::normal());
+    app.focus = ViewId::Search;
+    app.mode = Mode::Help { scroll: 0 };
+    assert_snapshot!("help_overlay_search", screen(&app, 120, 48));
+}
+
+/// `:lag` (a `:` view) takes the whole main area; the title bar and footer stay.
+#[test]
+fn colon_view_takes_the_main_area() {
+    let mut app = ts::app(ts::long());
+    super::command::run_command(&mut app, "lag");
+    assert_snapshot!("colon_view_lag_120x40", screen(&app, 120, 40));
+    assert_snapshot!("colon_view_lag_80x24", screen(&app, 80, 24));
+}
+
 #[test]
 fn footer_modes() {
     use super::text_input::TextField;
@@ -393,7 +418,7 @@ fn footer_modes() {
 #[test]
 fn zoom_and_every_size_from_80x24_renders() {
     let mut app = with_results(ts::app(ts::long()));
-    for pane in Pane::ALL {
+    for &pane in ViewId::ALL {
         app.focus = pane;
         app.zoomed = true;
         let text = screen(&app, 100, 30);
@@ -413,7 +438,7 @@ fn zoom_and_every_size_from_80x24_renders() {
             screen(&app, w, h);
         }
     }
-    app.focus = Pane::Throughput;
+    app.focus = ViewId::Throughput;
     app.zoomed = true;
     assert_snapshot!("zoomed_throughput_100x30", screen(&app, 100, 30));
 }

@@ -30,7 +30,21 @@ impl Drop for TerminalGuard {
 /// What a publish turned into, reported back to the loop by the task awaiting its delivery.
 struct DeliveryReport {
     what: String,
-    result: Result<Delivered, String>,
+    result: Result<Delivered, DeliveryError>,
+}
+
+/// Why a publish was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    /// The producer answered with an error. Boxed rather than named: the UI only shows it,
+    /// and so does not depend on the publisher's error type.
+    #[error(transparent)]
+    Rejected(Box<dyn std::error::Error + Send + Sync>),
+    /// The reply channel closed without an answer.
+    #[error("the producer stopped")]
+    ProducerStopped,
+    #[error("no acknowledgement within {} s", DELIVERY_WAIT.as_secs())]
+    NoAcknowledgement,
 }
 
 /// Runs the console until the person quits (`q` + `y`, `:q`, Ctrl-C) or SIGINT/SIGTERM.
@@ -106,7 +120,7 @@ async fn event_loop(
             },
             response = search_responses.recv(), if responses_open => match response {
                 Some(r) => {
-                    app.on_search_response(r.id, r.result.map_err(|e| e.to_string()));
+                    app.on_search_response(r.id, r.result);
                     dirty = true;
                 }
                 None => {
@@ -169,9 +183,9 @@ fn perform(
                 let reports = reports.clone();
                 tokio::spawn(async move {
                     let result = match tokio::time::timeout(DELIVERY_WAIT, rx).await {
-                        Ok(Ok(r)) => r.map_err(|e| e.to_string()),
-                        Ok(Err(_)) => Err("the producer stopped".to_string()),
-                        Err(_) => Err("no acknowledgement within 35 s".to_string()),
+                        Ok(Ok(r)) => r.map_err(|e| DeliveryError::Rejected(Box::new(e))),
+                        Ok(Err(_)) => Err(DeliveryError::ProducerStopped),
+                        Err(_) => Err(DeliveryError::NoAcknowledgement),
                     };
                     let _ = reports.send(DeliveryReport { what, result });
                 });

@@ -1,5 +1,8 @@
 //! The bottom line: the command line or filter while typing, otherwise the keys that work
-//! in the focused pane, with the latest flash message (sent, failed, unknown command).
+//! in the focused view, with the latest flash message (sent, failed, unknown command). The
+//! keys come from the keymap and the view's declarations, never from strings kept here.
+
+use std::borrow::Cow;
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -8,33 +11,35 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::title::fit_spans;
-use crate::ui::app::{App, Level, Mode, Pane};
+use crate::ui::app::{App, Level, Mode};
+use crate::ui::keymap::{self, short_label, Hint, KeyBinding};
 use crate::ui::theme;
 
-fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
-    let mut h = vec![("?", "help"), (":", "command")];
-    match app.focus {
-        Pane::Search => h.extend([
-            ("/", "search"),
-            ("c/a", "channel/author"),
-            ("n/p", "page"),
-            ("e", "edit"),
-            ("d", "delete"),
-        ]),
-        Pane::Lag if app.lag_drill.is_some() => h.push(("esc", "back")),
-        Pane::Throughput if app.topic_drill.is_some() => h.push(("esc", "back")),
-        Pane::Lag | Pane::Throughput => h.extend([("/", "filter"), ("enter", "partitions")]),
-        _ => h.push(("/", "filter")),
-    }
-    h.extend([
-        ("s", "send"),
-        ("L", "load"),
-        ("+/-", "rate"),
-        ("tab", "pane"),
-        ("z", "zoom"),
-        ("q", "quit"),
-    ]);
-    h
+/// The keys that work now, from the keymap: the global lead hints, the focused view's own
+/// (those active in its current state), then the global tail hints. A global key the view
+/// takes over (its `esc` inside a drill-down) is not offered: the view's meaning wins.
+fn hints(app: &App) -> Vec<(Cow<'static, str>, &'static str)> {
+    let view: Vec<&KeyBinding> = app
+        .focus
+        .view()
+        .keys()
+        .iter()
+        .filter(|b| (b.active)(app))
+        .collect();
+    let shadowed = |b: &KeyBinding| view.iter().any(|v| b.codes.iter().any(|c| v.handles(*c)));
+    let global = |lead: bool| {
+        keymap::global()
+            .filter(|b| (b.active)(app) && !shadowed(b))
+            .filter_map(move |b| match b.hint {
+                Hint::Lead(w) if lead => Some((short_label(b.label), w)),
+                Hint::Tail(w) if !lead => Some((short_label(b.label), w)),
+                _ => None,
+            })
+    };
+    let own = view
+        .iter()
+        .filter_map(|b| Some((short_label(b.label), b.hint.word()?)));
+    global(true).chain(own).chain(global(false)).collect()
 }
 
 fn prompt(frame: &mut Frame, area: Rect, label: &str, field: &crate::ui::text_input::TextField) {

@@ -1,16 +1,11 @@
-//! One file per pane, each with `draw(frame, area, app)`, plus the helpers they share: the
-//! pane frame (number, title, focus colour, filter) and tables whose columns drop out by
-//! priority when the terminal is narrow.
+//! The screen around the views (title bar, footer, help, dialogs, the compose form) and
+//! the helpers the views draw with: the pane frame (number, title, focus colour, filter)
+//! and tables whose columns drop out by priority when the terminal is narrow.
 
-pub mod assignments;
 pub mod compose;
 pub mod dialogs;
 pub mod footer;
 pub mod help;
-pub mod lag;
-pub mod notifications;
-pub mod search;
-pub mod throughput;
 pub mod title;
 
 use ratatui::layout::{Alignment, Constraint, Rect};
@@ -19,25 +14,21 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::app::{App, Pane};
+use super::app::App;
 use super::theme;
+use super::views::ViewId;
 
 /// The frame of a pane: "1 Throughput", focused in cyan, the filter in the title, and an
-/// optional summary on the right of the top border.
+/// optional summary on the right of the top border. A view that flashes (a rebalance)
+/// restyles the border itself with [`theme::border`].
 pub fn pane_block<'a>(
     app: &App,
-    pane: Pane,
+    pane: ViewId,
     crumbs: &[&str],
     right: Option<String>,
     width: u16,
 ) -> Block<'a> {
     let focused = app.focus == pane;
-    let flashing = pane == Pane::Assignments
-        && app
-            .snapshot
-            .groups
-            .iter()
-            .any(|g| app.is_flashing(&g.group));
     let mut title = vec![
         Span::styled(format!(" {} ", pane.index() + 1), theme::key()),
         Span::styled(
@@ -65,7 +56,7 @@ pub fn pane_block<'a>(
         } else {
             BorderType::Rounded
         })
-        .border_style(theme::border(focused, flashing))
+        .border_style(theme::border(focused, false))
         .title(Line::from(title));
     // The summary gives way to the pane's name: cut it to the room left of the border.
     let room = (width as usize).saturating_sub(left + 6);
@@ -93,7 +84,7 @@ pub fn list_frame(
     frame: &mut Frame,
     area: Rect,
     app: &App,
-    pane: Pane,
+    pane: ViewId,
     mut block: Block<'_>,
     has_rows: bool,
     empty: EmptyText,

@@ -7,14 +7,80 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Row;
 use ratatui::Frame;
 
-use super::{
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::{enter_drill, leave_drill, View, ViewId};
+use crate::monitor::snapshot::TopicStats;
+use crate::ui::app::{Action, App};
+use crate::ui::format::{rate, sparkline, thousands, thousands_i, truncate_left};
+use crate::ui::keymap::{self, Hint, KeyBinding};
+use crate::ui::panes::{
     cells, col, list_frame, num_cell, pane_block, plan, render_table, text_cell, Col, EmptyText,
     Plan,
 };
-use crate::monitor::snapshot::TopicStats;
-use crate::ui::app::{App, Pane};
-use crate::ui::format::{rate, sparkline, thousands, thousands_i, truncate_left};
 use crate::ui::{model, theme};
+
+pub struct Throughput;
+
+fn drilled(app: &App) -> bool {
+    app.topic_drill.is_some()
+}
+
+fn not_drilled(app: &App) -> bool {
+    !drilled(app)
+}
+
+static KEYS: &[KeyBinding] = &[
+    keymap::FILTER.when(not_drilled),
+    KeyBinding::new(&[KeyCode::Enter], "enter", "a topic's partitions", drill_in)
+        .hint(Hint::Lead("partitions"))
+        .when(not_drilled),
+    KeyBinding::new(&[KeyCode::Esc], "esc", "back to the topics", drill_out)
+        .hint(Hint::Lead("back"))
+        .when(drilled),
+];
+
+fn drill_in(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    let sel = app.list(ViewId::Throughput).selected;
+    if let Some(t) = model::topics(app).into_iter().nth(sel) {
+        app.topic_drill = Some(t.topic.clone());
+        enter_drill(app, ViewId::Throughput, sel);
+    }
+    Some(Vec::new())
+}
+
+fn drill_out(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    app.topic_drill = None;
+    leave_drill(app, ViewId::Throughput);
+    Some(Vec::new())
+}
+
+impl View for Throughput {
+    fn id(&self) -> ViewId {
+        ViewId::Throughput
+    }
+    fn title(&self) -> &'static str {
+        "Throughput"
+    }
+    fn short(&self) -> &'static str {
+        "Throughput"
+    }
+    fn names(&self) -> &'static [&'static str] {
+        &["throughput", "topics", "topic", "tp"]
+    }
+    fn keys(&self) -> &'static [KeyBinding] {
+        KEYS
+    }
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, app)
+    }
+    fn row_count(&self, app: &App) -> usize {
+        match model::topic_partitions(app) {
+            Some((_, p)) => p.len(),
+            None => model::topics(app).len(),
+        }
+    }
+}
 
 const COLS: [Col; 6] = [
     col("TOPIC", 16).fill(),
@@ -80,7 +146,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let topics = model::topics(app);
     let right = app.loaded.then(|| format!("{} topics", topics.len()));
     let block =
-        pane_block(app, Pane::Throughput, &[], right, area.width).title_bottom(totals_line(app));
+        pane_block(app, ViewId::Throughput, &[], right, area.width).title_bottom(totals_line(app));
     let empty = EmptyText {
         none: "no topics yet",
         no_match: "no topic matches the filter",
@@ -89,7 +155,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         frame,
         area,
         app,
-        Pane::Throughput,
+        ViewId::Throughput,
         block,
         !topics.is_empty(),
         empty,
@@ -99,8 +165,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let names = topics.iter().map(|t| name(t).len()).max().unwrap_or(0);
     let plan = plan(&COLS, &[names], inner.width);
     let rows = topics.iter().map(|t| topic_row(app, t, &plan)).collect();
-    let sel = app.list(Pane::Throughput).selected;
-    let focused = app.focus == Pane::Throughput;
+    let sel = app.list(ViewId::Throughput).selected;
+    let focused = app.focus == ViewId::Throughput;
     render_table(frame, inner, &COLS, &plan, rows, focused.then_some(sel));
 }
 
@@ -138,7 +204,7 @@ fn topic_row<'a>(app: &App, t: &TopicStats, plan: &Plan) -> Row<'a> {
 
 fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, topic: &TopicStats, n: usize) {
     let right = Some(format!("{n} partitions · esc back"));
-    let block = pane_block(app, Pane::Throughput, &[&topic.topic], right, area.width)
+    let block = pane_block(app, ViewId::Throughput, &[&topic.topic], right, area.width)
         .title_bottom(totals_line(app));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -161,6 +227,6 @@ fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, topic: &TopicStats,
             ))
         })
         .collect();
-    let sel = app.list(Pane::Throughput).selected;
+    let sel = app.list(ViewId::Throughput).selected;
     render_table(frame, inner, &PART_COLS, &plan, rows, Some(sel));
 }

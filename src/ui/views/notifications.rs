@@ -8,11 +8,39 @@ use ratatui::widgets::{List, ListItem, ListState};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-use super::{message, pane_block};
+use super::{View, ViewId};
 use crate::monitor::snapshot::NotificationLine;
-use crate::ui::app::{App, Pane};
+use crate::ui::app::App;
 use crate::ui::format::{ago, one_line, thousands, truncate};
+use crate::ui::keymap::{self, KeyBinding};
+use crate::ui::panes::{message, pane_block};
 use crate::ui::{model, theme};
+
+pub struct Notifications;
+
+impl View for Notifications {
+    fn id(&self) -> ViewId {
+        ViewId::Notifications
+    }
+    fn title(&self) -> &'static str {
+        "Notifications"
+    }
+    fn short(&self) -> &'static str {
+        "Notifications"
+    }
+    fn names(&self) -> &'static [&'static str] {
+        &["notifications", "notif", "log"]
+    }
+    fn keys(&self) -> &'static [KeyBinding] {
+        &[keymap::FILTER]
+    }
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, app)
+    }
+    fn row_count(&self, app: &App) -> usize {
+        model::notifications(app).len()
+    }
+}
 
 /// Fewest columns of preview worth showing before the line drops its "in"/"by" words.
 const MIN_PREVIEW: usize = 12;
@@ -62,21 +90,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             format!("{} of {} shown", lines.len(), total)
         }
     });
-    let block = pane_block(app, Pane::Notifications, &[], right, area.width);
+    let block = pane_block(app, ViewId::Notifications, &[], right, area.width);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if !app.loaded {
         return message(frame, inner, vec![Line::styled("loading…", theme::muted())]);
     }
     if lines.is_empty() {
-        let text = if app.filter(Pane::Notifications).is_empty() {
+        let text = if app.filter(ViewId::Notifications).is_empty() {
             "no notifications yet · press s and @mention someone"
         } else {
             "no notification matches the filter"
         };
         return message(frame, inner, vec![Line::styled(text, theme::muted())]);
     }
-    let focused = app.focus == Pane::Notifications;
+    let focused = app.focus == ViewId::Notifications;
     // The selection marker takes two columns, only while the pane has focus.
     let width = inner.width.saturating_sub(if focused { 2 } else { 0 }) as usize;
     let items: Vec<ListItem> = lines
@@ -86,7 +114,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let list = List::new(items)
         .highlight_style(theme::selected())
         .highlight_symbol("▌ ");
-    let sel = app.list(Pane::Notifications).selected;
+    let sel = app.list(ViewId::Notifications).selected;
     let mut state = ListState::default().with_selected(focused.then_some(sel));
     frame.render_stateful_widget(list, inner, &mut state);
 }

@@ -10,17 +10,88 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Row;
 use ratatui::Frame;
 
-use super::{
-    cells, col, list_frame, message, num_cell, pane_block, plan, render_table, text_cell, Col,
-    EmptyText, Plan,
-};
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::{enter_drill, leave_drill, View, ViewId};
 use crate::monitor::snapshot::{GroupTopicLag, LagStatus};
-use crate::ui::app::{App, Pane};
+use crate::ui::app::{Action, App};
 use crate::ui::format::{
     duration_secs, rate, sparkline, thousands, thousands_i, truncate, truncate_left,
 };
+use crate::ui::keymap::{self, Hint, KeyBinding};
 use crate::ui::model::{self, LagRow};
+use crate::ui::panes::{
+    cells, col, list_frame, message, num_cell, pane_block, plan, render_table, text_cell, Col,
+    EmptyText, Plan,
+};
 use crate::ui::theme;
+
+pub struct Lag;
+
+fn drilled(app: &App) -> bool {
+    app.lag_drill.is_some()
+}
+
+fn not_drilled(app: &App) -> bool {
+    !drilled(app)
+}
+
+static KEYS: &[KeyBinding] = &[
+    keymap::FILTER.when(not_drilled),
+    KeyBinding::new(
+        &[KeyCode::Enter],
+        "enter",
+        "a group's partitions of the topic",
+        drill_in,
+    )
+    .hint(Hint::Lead("partitions"))
+    .when(not_drilled),
+    KeyBinding::new(&[KeyCode::Esc], "esc", "back to the groups", drill_out)
+        .hint(Hint::Lead("back"))
+        .when(drilled),
+];
+
+fn drill_in(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    let sel = app.list(ViewId::Lag).selected;
+    if let Some(row) = model::lag_rows(app).into_iter().nth(sel) {
+        app.lag_drill = Some((row.group.group.clone(), row.topic.topic.clone()));
+        enter_drill(app, ViewId::Lag, sel);
+    }
+    Some(Vec::new())
+}
+
+fn drill_out(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    app.lag_drill = None;
+    leave_drill(app, ViewId::Lag);
+    Some(Vec::new())
+}
+
+impl View for Lag {
+    fn id(&self) -> ViewId {
+        ViewId::Lag
+    }
+    fn title(&self) -> &'static str {
+        "Consumer lag"
+    }
+    fn short(&self) -> &'static str {
+        "Lag"
+    }
+    fn names(&self) -> &'static [&'static str] {
+        &["lag", "groups", "group", "consumers"]
+    }
+    fn keys(&self) -> &'static [KeyBinding] {
+        KEYS
+    }
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, app)
+    }
+    fn row_count(&self, app: &App) -> usize {
+        match model::lag_partitions(app) {
+            Some((_, p)) => p.len(),
+            None => model::lag_rows(app).len(),
+        }
+    }
+}
 
 const COLS: [Col; 9] = [
     col("GROUP", 12).fill(),
@@ -101,7 +172,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return draw_partitions(frame, area, app, row);
     }
     let rows = model::lag_rows(app);
-    let sel = app.list(Pane::Lag).selected;
+    let sel = app.list(ViewId::Lag).selected;
     // The groups' own verdicts: they include problems that are no topic's (a worker of
     // ours assigned nothing) and groups with nothing to show yet.
     let worst = app.snapshot.groups.iter().map(|g| g.status).max();
@@ -112,7 +183,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             _ => format!("{groups} groups"),
         }
     });
-    let mut block = pane_block(app, Pane::Lag, &[], right, area.width);
+    let mut block = pane_block(app, ViewId::Lag, &[], right, area.width);
     // The selected row's reason in words, for when the REASON column does not fit.
     if let Some(r) = rows.get(sel).filter(|r| !r.topic.reason.is_empty()) {
         block = block.title_bottom(Line::from(vec![
@@ -125,8 +196,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         none: "no consumer groups yet",
         no_match: "no group matches the filter",
     };
-    let Some(inner) = list_frame(frame, area, app, Pane::Lag, block, !rows.is_empty(), empty)
-    else {
+    let Some(inner) = list_frame(
+        frame,
+        area,
+        app,
+        ViewId::Lag,
+        block,
+        !rows.is_empty(),
+        empty,
+    ) else {
         return;
     };
     let longest = |f: &dyn Fn(&LagRow<'_>) -> usize| rows.iter().map(f).max().unwrap_or(0);
@@ -137,7 +215,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let cols = columns(&rows);
     let plan = plan(&cols, &naturals, inner.width);
     let table_rows = rows.iter().map(|r| lag_row(r, &cols, &plan)).collect();
-    let focused = app.focus == Pane::Lag;
+    let focused = app.focus == ViewId::Lag;
     render_table(
         frame,
         inner,
@@ -200,7 +278,7 @@ fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, row: LagRow<'_>) {
     );
     let mut block = pane_block(
         app,
-        Pane::Lag,
+        ViewId::Lag,
         &[&row.group.group, &t.topic],
         Some(summary),
         area.width,
@@ -262,6 +340,6 @@ fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, row: LagRow<'_>) {
             ))
         })
         .collect();
-    let sel = app.list(Pane::Lag).selected;
+    let sel = app.list(ViewId::Lag).selected;
     render_table(frame, inner, &part_cols, &plan, rows, Some(sel));
 }

@@ -8,14 +8,42 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
-use super::{
+use super::{View, ViewId};
+use crate::monitor::snapshot::{GroupStats, MemberInfo};
+use crate::ui::app::App;
+use crate::ui::format::{ago, thousands, truncate, truncate_left};
+use crate::ui::keymap::{self, KeyBinding};
+use crate::ui::model::{self, partition_ranges, AssignmentRow};
+use crate::ui::panes::{
     cells, col, list_frame, pane_block, plan, render_table, text_cell, Col, EmptyText, Plan,
 };
-use crate::monitor::snapshot::{GroupStats, MemberInfo};
-use crate::ui::app::{App, Pane};
-use crate::ui::format::{ago, thousands, truncate, truncate_left};
-use crate::ui::model::{self, partition_ranges, AssignmentRow};
 use crate::ui::theme;
+
+pub struct Assignments;
+
+impl View for Assignments {
+    fn id(&self) -> ViewId {
+        ViewId::Assignments
+    }
+    fn title(&self) -> &'static str {
+        "Partition assignments"
+    }
+    fn short(&self) -> &'static str {
+        "Assignments"
+    }
+    fn names(&self) -> &'static [&'static str] {
+        &["assignments", "members", "partitions"]
+    }
+    fn keys(&self) -> &'static [KeyBinding] {
+        &[keymap::FILTER]
+    }
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, app)
+    }
+    fn row_count(&self, app: &App) -> usize {
+        model::assignment_rows(app).len()
+    }
+}
 
 const COLS: [Col; 4] = [
     col("MEMBER", 12).fill(),
@@ -127,7 +155,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             format!("{members} members")
         })
     };
-    let mut block = pane_block(app, Pane::Assignments, &[], right, area.width);
+    let mut block = pane_block(app, ViewId::Assignments, &[], right, area.width);
+    if !flashing.is_empty() {
+        block = block.border_style(theme::border(app.focus == ViewId::Assignments, true));
+    }
     let ours = rows
         .iter()
         .any(|r| matches!(r, AssignmentRow::Member { member, .. } if member.ours));
@@ -142,7 +173,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         frame,
         area,
         app,
-        Pane::Assignments,
+        ViewId::Assignments,
         block,
         !rows.is_empty(),
         empty,
@@ -159,8 +190,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let plan = plan(&COLS, &naturals, inner.width);
     let table_rows = rows.iter().map(|r| row(app, r, &plan)).collect();
-    let sel = app.list(Pane::Assignments).selected;
-    let focused = app.focus == Pane::Assignments;
+    let sel = app.list(ViewId::Assignments).selected;
+    let focused = app.focus == ViewId::Assignments;
     render_table(
         frame,
         inner,

@@ -8,12 +8,181 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{HighlightSpacing, List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
-use super::{message, pane_block};
+use crossterm::event::KeyCode::{self, Char};
+use crossterm::event::KeyEvent;
+
+use super::{View, ViewId};
 use crate::monitor::snapshot::Health;
 use crate::search::{SearchHit, SortOrder};
-use crate::ui::app::{App, Mode, Pane, PromptTarget, SearchStatus};
+use crate::ui::app::{Action, App, Confirm, Mode, PromptTarget, SearchStatus};
+use crate::ui::compose::ComposeForm;
 use crate::ui::format::{ago, one_line, split_highlight, thousands, truncate};
-use crate::ui::theme;
+use crate::ui::keymap::{Hint, KeyBinding};
+use crate::ui::panes::{message, pane_block};
+use crate::ui::text_input::TextField;
+use crate::ui::{model, theme};
+
+pub struct Search;
+
+static KEYS: &[KeyBinding] = &[
+    KeyBinding::new(&[Char('/')], "/", "search words (match query)", ask_words)
+        .hint(Hint::Lead("search")),
+    KeyBinding::new(
+        &[Char('c'), Char('a')],
+        "c / a",
+        "filter by channel / author (empty: any)",
+        ask_filter,
+    )
+    .hint(Hint::Lead("channel/author")),
+    KeyBinding::new(
+        &[Char('n'), Char('p')],
+        "n / p",
+        "next / previous page",
+        turn_page,
+    )
+    .hint(Hint::Lead("page")),
+    KeyBinding::new(&[Char('o')], "o", "order: relevance / newest", reorder),
+    KeyBinding::new(&[Char('r')], "r", "run the search again", rerun),
+    KeyBinding::new(
+        &[Char('e')],
+        "e",
+        "edit the selected message (message.updated)",
+        edit,
+    )
+    .hint(Hint::Lead("edit")),
+    KeyBinding::new(
+        &[Char('d')],
+        "d",
+        "delete the selected message (message.deleted, asks)",
+        delete,
+    )
+    .hint(Hint::Lead("delete")),
+    KeyBinding::new(
+        &[KeyCode::Esc],
+        "esc",
+        "clear the channel and author filters",
+        clear_filters,
+    )
+    .when(has_filters),
+];
+
+fn ask_words(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    prompt(app, PromptTarget::Query)
+}
+
+fn ask_filter(app: &mut App, key: KeyEvent) -> Option<Vec<Action>> {
+    let target = if key.code == Char('c') {
+        PromptTarget::Channel
+    } else {
+        PromptTarget::Author
+    };
+    prompt(app, target)
+}
+
+fn turn_page(app: &mut App, key: KeyEvent) -> Option<Vec<Action>> {
+    Some(page(app, if key.code == Char('n') { 1 } else { -1 }))
+}
+
+fn reorder(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    app.toggle_sort();
+    app.search.query.page = 0;
+    Some(vec![app.search_action()])
+}
+
+fn rerun(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    Some(vec![app.search_action()])
+}
+
+/// `e` and `d` need a selected hit; without one they pass (nothing else uses them).
+fn edit(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    let hit = model::search_hits(app).get(app.search.selected)?.clone();
+    app.mode = Mode::Compose(ComposeForm::edit(
+        &hit.doc.message_id,
+        &hit.doc.channel,
+        &app.author,
+        &hit.doc.content,
+    ));
+    Some(Vec::new())
+}
+
+fn delete(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    let hit = model::search_hits(app).get(app.search.selected)?.clone();
+    app.mode = Mode::Confirm(Confirm::Delete {
+        message_id: hit.doc.message_id,
+        channel_id: hit.doc.channel,
+        preview: hit.doc.content,
+    });
+    Some(Vec::new())
+}
+
+fn has_filters(app: &App) -> bool {
+    app.search.query.channel.is_some() || app.search.query.author.is_some()
+}
+
+fn clear_filters(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    app.search.query.channel = None;
+    app.search.query.author = None;
+    app.search.query.page = 0;
+    Some(vec![app.search_action()])
+}
+
+impl View for Search {
+    fn id(&self) -> ViewId {
+        ViewId::Search
+    }
+    fn title(&self) -> &'static str {
+        "Search"
+    }
+    fn short(&self) -> &'static str {
+        "Search"
+    }
+    fn names(&self) -> &'static [&'static str] {
+        &["search", "s"]
+    }
+    fn keys(&self) -> &'static [KeyBinding] {
+        KEYS
+    }
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, app)
+    }
+    fn row_count(&self, app: &App) -> usize {
+        model::search_hits(app).len()
+    }
+    /// The hits are not a `ListState` list: their selection lives with the search.
+    fn selection<'a>(&self, app: &'a mut App) -> &'a mut usize {
+        &mut app.search.selected
+    }
+    /// `:search WORDS` runs a search from page 1 (no words: every message).
+    fn open(&self, app: &mut App, args: &str) -> Vec<Action> {
+        vec![app.start_search(args)]
+    }
+}
+
+/// Opens the prompt for one of the query's fields, holding its current value.
+fn prompt(app: &mut App, target: PromptTarget) -> Option<Vec<Action>> {
+    let current = match target {
+        PromptTarget::Query => app.search.query.text.clone(),
+        PromptTarget::Channel => app.search.query.channel.clone().unwrap_or_default(),
+        PromptTarget::Author => app.search.query.author.clone().unwrap_or_default(),
+    };
+    app.mode = Mode::SearchPrompt {
+        target,
+        field: TextField::new(&current),
+    };
+    Some(Vec::new())
+}
+
+fn page(app: &mut App, delta: i64) -> Vec<Action> {
+    let total = app.search_results().map(|r| r.total).unwrap_or(0) as usize;
+    let pages = total.div_ceil(app.search.query.page_size.max(1)).max(1);
+    let next = (app.search.query.page as i64 + delta).clamp(0, pages as i64 - 1) as usize;
+    if next == app.search.query.page {
+        return Vec::new();
+    }
+    app.search.query.page = next;
+    app.search.selected = 0;
+    vec![app.search_action()]
+}
 
 fn query_line(app: &App, width: usize) -> Line<'static> {
     let q = &app.search.query;
@@ -122,7 +291,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Some(n) => Some(format!("{} · {} docs", app.snapshot.search, thousands(n))),
         None => Some(app.snapshot.search.clone()).filter(|s| !s.is_empty()),
     };
-    let mut block = pane_block(app, Pane::Search, &[], right, area.width);
+    let mut block = pane_block(app, ViewId::Search, &[], right, area.width);
     if let Health::Down(e) = &app.snapshot.search_health {
         block = block.title_bottom(Line::styled(
             format!(" search unreachable: {e} "),
@@ -158,7 +327,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .iter()
         .map(|h| hit_item(h, app.now_ms, width))
         .collect();
-    let focused = app.focus == Pane::Search;
+    let focused = app.focus == ViewId::Search;
     let list = List::new(items)
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED))
         .highlight_symbol("▌ ")

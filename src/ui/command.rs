@@ -1,0 +1,126 @@
+//! The k9s-style `:` command line: a view's name opens that view in place of the dashboard
+//! (`:lag`, `:search WORDS`), `:dashboard` (or `esc`) brings the dashboard back, and a few
+//! verbs act (`:send`, `:load`, `:rate`, `:help`, `:q`). `tab` completes a name; an unknown
+//! one is answered with the names that exist, never ignored. Pure, like `input.rs`.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::app::{Action, App, Mode};
+use super::compose::{ComposeForm, FormOutcome};
+use super::keymap::{self, focus, COMMANDS};
+use super::text_input::TextField;
+use super::views::{ViewId, DASHBOARD};
+
+/// The verbs that are not views, as `tab` completes them (aliases are not offered).
+pub(crate) const VERBS: &[&str] = &["send", "load", "rate", "help", "quit"];
+
+/// A key while the `:` line is open.
+pub fn key(app: &mut App, mut field: TextField, key: KeyEvent) -> Vec<Action> {
+    match key.code {
+        KeyCode::Esc => Vec::new(),
+        KeyCode::Enter => run_command(app, field.value()),
+        KeyCode::Backspace if field.value().is_empty() => Vec::new(),
+        KeyCode::Tab => {
+            complete(app, &mut field);
+            app.mode = Mode::Command(field);
+            Vec::new()
+        }
+        _ => {
+            field.handle(key);
+            app.mode = Mode::Command(field);
+            Vec::new()
+        }
+    }
+}
+
+/// Every name `tab` offers: views (all their names), the dashboard, the verbs.
+fn names() -> impl Iterator<Item = &'static str> {
+    ViewId::ALL
+        .iter()
+        .flat_map(|id| id.view().names().iter().copied())
+        .chain(DASHBOARD.iter().copied())
+        .chain(VERBS.iter().copied())
+}
+
+/// Completes the first word: to the name when one matches, else to what the matches share
+/// (listing them), else says nothing matches. Arguments are left alone.
+fn complete(app: &mut App, field: &mut TextField) {
+    let line = field.value().to_string();
+    if line.contains(char::is_whitespace) {
+        return;
+    }
+    let matches: Vec<&str> = names().filter(|n| n.starts_with(line.as_str())).collect();
+    match matches.as_slice() {
+        [] => app.flash_error(unknown(&line)),
+        [one] => field.set(one),
+        many => {
+            let shared = many.iter().fold(many[0], |acc, n| common_prefix(acc, n));
+            field.set(shared);
+            app.flash_info(format!(":{line}… {}", many.join(" ")));
+        }
+    }
+}
+
+fn common_prefix<'a>(a: &'a str, b: &str) -> &'a str {
+    let end = a
+        .char_indices()
+        .zip(b.chars())
+        .find(|((_, x), y)| x != y)
+        .map_or(a.len().min(b.len()), |((i, _), _)| i);
+    &a[..end]
+}
+
+/// The answer to a name that is neither a view nor a verb: what exists instead.
+fn unknown(name: &str) -> String {
+    let views: Vec<&str> = ViewId::ALL.iter().map(|id| id.view().names()[0]).collect();
+    format!(
+        "unknown command :{name} — views: {} {} · commands: {COMMANDS}",
+        views.join(" "),
+        DASHBOARD[0]
+    )
+}
+
+/// Runs a `:` line.
+pub fn run_command(app: &mut App, line: &str) -> Vec<Action> {
+    let line = line.trim();
+    let (verb, rest) = match line.split_once(char::is_whitespace) {
+        Some((v, r)) => (v, r.trim()),
+        None => (line, ""),
+    };
+    if let Some(id) = ViewId::by_name(verb) {
+        // The chosen view takes the main area; keys go to it.
+        app.view = Some(id);
+        focus(app, id);
+        return id.view().open(app, rest);
+    }
+    match verb {
+        "" => {}
+        _ if DASHBOARD.contains(&verb) => app.view = None,
+        "q" | "q!" | "quit" | "exit" => {
+            app.quit = true;
+            return vec![Action::Quit];
+        }
+        "send" if rest.is_empty() => app.flash_error(":send TEXT: give the message text"),
+        "send" => {
+            let mut form = ComposeForm::new_message(&app.channel, &app.author);
+            form.text.set(rest);
+            if let FormOutcome::Submit(event) = form.submit() {
+                return vec![Action::Publish(event)];
+            }
+        }
+        "load" => match rest {
+            "on" | "" => return keymap::set_load(app, true),
+            "off" => return keymap::set_load(app, false),
+            _ => app.flash_error(format!(":load {rest}: use :load on or :load off")),
+        },
+        "rate" => match rest.parse::<u32>() {
+            Ok(rate) if rate > 0 => return keymap::set_rate(app, rate),
+            _ => app.flash_error(format!(
+                ":rate {rest}: give events per second, e.g. :rate 200"
+            )),
+        },
+        "help" | "h" => app.mode = Mode::Help { scroll: 0 },
+        other => app.flash_error(unknown(other)),
+    }
+    Vec::new()
+}
