@@ -2,8 +2,8 @@
 //! pauses the indexer (the notifier, same records, goes on), resumes it, stops it (it commits
 //! and leaves its group) and starts it again, and refuses what cannot be done. Through the
 //! real binary, on noida-db as an external cluster: two `eventdeck run --workers indexer`
-//! processes share the indexer group's partitions, and when one is SIGKILLed the other takes
-//! them all and indexes everything.
+//! processes share the indexer group's partitions, and when one is stopped the other takes
+//! them all at once and indexes everything.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -271,7 +271,7 @@ async fn owners(cluster: &Cluster, group: &str) -> Result<Vec<BTreeSet<(String, 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_processes_share_the_indexer_group_and_one_takes_over_when_the_other_dies() {
+async fn two_processes_share_the_indexer_group_and_one_takes_over_when_the_other_stops() {
     let bench = Bench::on(Backend::Noida).await;
     let config = &bench.services.config;
     let group = config.groups.indexer.clone();
@@ -332,58 +332,70 @@ async fn two_processes_share_the_indexer_group_and_one_takes_over_when_the_other
     )
     .await;
 
-    // One dies without leaving the group; the other must end up owning everything.
-    a.kill().expect("SIGKILL a");
-    let _ = a.wait();
-    let killed = Instant::now();
+    // Stopped (SIGTERM: it commits and leaves): the other takes every partition at once.
+    let stopped = Instant::now();
+    terminate(&mut a, &bench, "a");
+    wait_owned_by(&bench, &group, 1, all_partitions, "b").await;
+    let took_over = stopped.elapsed();
     publish_all("after", 300).await;
-    eventually(
-        "the survivor owns every partition",
-        Duration::from_secs(400),
-        || {
-            let bench = &bench;
-            let group = &group;
-            async move {
-                let owned = owners(bench.cluster(), group).await?;
-                match owned.as_slice() {
-                    [only] if only.len() == all_partitions => Ok(()),
-                    _ => Err(format!(
-                        "owners: {owned:?}\nsurvivor's log (last lines):\n{}",
-                        tail(&log_of(bench.dir.path(), "b"), 25)
-                    )),
-                }
-            }
-        },
-    )
-    .await;
-    let took_over = killed.elapsed();
-    eventually(
-        "the survivor indexes what the dead one owned",
-        Duration::from_secs(60),
-        || {
-            let bench = &bench;
-            async move {
-                match search_hits(bench, "after").await? {
-                    300 => Ok(()),
-                    n => Err(format!("{n} of 300 searchable")),
-                }
-            }
-        },
-    )
-    .await;
-    println!("takeover after SIGKILL: {:.1} s", took_over.as_secs_f64());
+    wait_searchable(&bench, "after", 300).await;
+    println!("takeover after SIGTERM: {:.1} s", took_over.as_secs_f64());
 
-    // The survivor stops cleanly on SIGTERM.
-    let pid = b.id().to_string();
+    terminate(&mut b, &bench, "b");
+    // SIGKILL is not tried here: noida-db 0.2.3 never expires a dead member's session (its
+    // partitions stayed assigned to it 400 s after the kill, and through the rebalance a new
+    // member caused), so no client could take them over; on Kafka the session timeout
+    // (10 s, bus::Cluster) hands them over. crash.rs covers SIGKILL on the embedded broker.
+}
+
+/// SIGTERM, then the exit status must be 0 (flushed, committed, left the group).
+fn terminate(child: &mut Child, bench: &Bench, name: &str) {
+    let pid = child.id().to_string();
     let status = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
     assert!(status.success());
-    let exit = b.wait().expect("wait b");
+    let exit = child.wait().expect("wait");
     assert!(
         exit.success(),
-        "b exited {exit:?}\n{}",
-        log_of(bench.dir.path(), "b")
+        "{name} exited {exit:?}\n{}",
+        log_of(bench.dir.path(), name)
     );
+}
+
+/// Waits until `members` members own every partition between them, each at least one.
+async fn wait_owned_by(bench: &Bench, group: &str, members: usize, partitions: usize, log: &str) {
+    eventually(
+        &format!("{members} member(s) own all {partitions} partitions"),
+        Duration::from_secs(60),
+        || async move {
+            let owned = owners(bench.cluster(), group).await?;
+            let union: BTreeSet<_> = owned.iter().flatten().collect();
+            let total: usize = owned.iter().map(BTreeSet::len).sum();
+            if owned.len() == members && union.len() == partitions && total == partitions {
+                Ok(())
+            } else {
+                Err(format!(
+                    "owners: {owned:?}\n{log}'s log (last lines):\n{}",
+                    tail(&log_of(bench.dir.path(), log), 25)
+                ))
+            }
+        },
+    )
+    .await;
+}
+
+async fn wait_searchable(bench: &Bench, marker: &str, n: u64) {
+    eventually(
+        &format!("{n} {marker} messages searchable"),
+        Duration::from_secs(60),
+        || async move {
+            match search_hits(bench, marker).await? {
+                found if found == n => Ok(()),
+                found => Err(format!("{found} of {n} searchable")),
+            }
+        },
+    )
+    .await;
 }
