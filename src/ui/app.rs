@@ -3,6 +3,7 @@
 //! deliveries; keys are handled in `input.rs`, `keymap.rs` and the views, drawing in the
 //! views and `layout.rs`.
 
+use crate::ops::{Control, WorkerId};
 use std::collections::HashMap;
 
 use crate::event::MessageEvent;
@@ -55,9 +56,17 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Publish(MessageEvent),
-    Search { id: u64, query: SearchQuery },
+    Search {
+        id: u64,
+        query: SearchQuery,
+    },
     SetLoad(bool),
     SetRate(u32),
+    /// Stop, start, restart, pause or resume one worker (`:pause indexer`).
+    Control {
+        worker: WorkerId,
+        control: Control,
+    },
     Quit,
 }
 

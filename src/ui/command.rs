@@ -1,6 +1,7 @@
 //! The k9s-style `:` command line: a view's name opens that view in place of the dashboard
 //! (`:lag`, `:search WORDS`), `:dashboard` (or `esc`) brings the dashboard back, and a few
-//! verbs act (`:send`, `:load`, `:rate`, `:help`, `:q`). `tab` completes a name; an unknown
+//! verbs act (`:send`, `:load`, `:rate`, `:pause`/`:resume`/`:restart`/`:stop`/`:start`
+//! WORKER, `:help`, `:q`). `tab` completes a name; an unknown
 //! one is answered with the names that exist, never ignored. Pure, like `input.rs`.
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -10,9 +11,12 @@ use super::compose::{ComposeForm, FormOutcome};
 use super::keymap::{self, focus, COMMANDS};
 use super::text_input::TextField;
 use super::views::{ViewId, DASHBOARD};
+use crate::ops::{Control, WorkerId};
 
 /// The verbs that are not views, as `tab` completes them (aliases are not offered).
-pub(crate) const VERBS: &[&str] = &["send", "load", "rate", "help", "quit"];
+pub(crate) const VERBS: &[&str] = &[
+    "send", "load", "rate", "pause", "resume", "restart", "stop", "start", "help", "quit",
+];
 
 /// A key while the `:` line is open.
 pub fn key(app: &mut App, mut field: TextField, key: KeyEvent) -> Vec<Action> {
@@ -119,6 +123,19 @@ pub fn run_command(app: &mut App, line: &str) -> Vec<Action> {
                 ":rate {rest}: give events per second, e.g. :rate 200"
             )),
         },
+        "pause" | "resume" | "restart" | "stop" | "start" => {
+            let control = match verb {
+                "pause" => Control::Pause,
+                "resume" => Control::Resume,
+                "restart" => Control::Restart,
+                "stop" => Control::Stop,
+                _ => Control::Start,
+            };
+            match rest.parse::<WorkerId>() {
+                Ok(worker) => return vec![Action::Control { worker, control }],
+                Err(e) => app.flash_error(format!(":{verb} WORKER: {e}")),
+            }
+        }
         "help" | "h" => app.mode = Mode::Help { scroll: 0 },
         other => app.flash_error(unknown(other)),
     }

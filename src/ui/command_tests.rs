@@ -181,3 +181,31 @@ fn every_completed_verb_is_a_known_command() {
         assert!(!flash.contains("unknown command"), ":{verb}: {flash}");
     }
 }
+
+#[test]
+fn worker_verbs_ask_the_supervisor_and_name_the_workers_on_a_typo() {
+    use crate::ops::{Control, WorkerId};
+    let cases = [
+        ("pause indexer", WorkerId::Indexer, Control::Pause),
+        ("resume indexer", WorkerId::Indexer, Control::Resume),
+        ("restart notifier", WorkerId::Notifier, Control::Restart),
+        ("stop producer", WorkerId::Producer, Control::Stop),
+        ("start producer", WorkerId::Producer, Control::Start),
+    ];
+    for (line, worker, control) in cases {
+        let mut app = ts::app(ts::normal());
+        assert_eq!(
+            command(&mut app, line),
+            vec![Action::Control { worker, control }],
+            ":{line}"
+        );
+    }
+    let mut app = ts::app(ts::normal());
+    assert!(command(&mut app, "pause indexr").is_empty());
+    let flash = app.flash.clone().expect("explains").text;
+    assert!(
+        flash.contains(":pause WORKER: unknown worker \"indexr\"")
+            && flash.contains("producer, indexer, notifier"),
+        "{flash}"
+    );
+}

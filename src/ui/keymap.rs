@@ -231,11 +231,20 @@ macro_rules! commands {
     };
 }
 
-pub const COMMANDS: &str = commands!();
+/// The verbs that act on one worker (the supervisor's controls).
+macro_rules! worker_commands {
+    () => {
+        ":pause :resume :restart :stop :start WORKER"
+    };
+}
+
+pub const COMMANDS: &str = concat!(commands!(), "  ", worker_commands!());
 
 const COMMAND_HELP: &str = concat!(
     "command: a view by name (tab completes; see Views)\n",
-    commands!()
+    commands!(),
+    "\n",
+    worker_commands!()
 );
 
 /// Every global binding, in declaration order.

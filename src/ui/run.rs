@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::app::{Action, App};
 use super::{input, layout, ConsoleLink};
 use crate::event::{now_ms, MessageEvent, ParsedEvent};
-use crate::ops::{Command, Delivered, SearchRequest};
+use crate::ops::{Command, ControlError, Delivered, SearchRequest};
 
 const TICK: Duration = Duration::from_millis(100);
 /// A delivery not acknowledged by then is reported as lost (the producer's own timeout is 30 s).
@@ -27,10 +27,16 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// What a publish turned into, reported back to the loop by the task awaiting its delivery.
+/// What a publish or a worker control turned into, reported back to the loop by the task
+/// awaiting its answer.
 struct DeliveryReport {
     what: String,
-    result: Result<Delivered, DeliveryError>,
+    result: Result<Done, DeliveryError>,
+}
+
+enum Done {
+    Delivered(Delivered),
+    Controlled,
 }
 
 /// Why a publish was not acknowledged.
@@ -45,6 +51,8 @@ enum DeliveryError {
     ProducerStopped,
     #[error("no acknowledgement within {} s", DELIVERY_WAIT.as_secs())]
     NoAcknowledgement,
+    #[error(transparent)]
+    Control(#[from] ControlError),
 }
 
 /// Runs the console until the person quits (`q` + `y`, `:q`, Ctrl-C) or SIGINT/SIGTERM.
@@ -131,7 +139,8 @@ async fn event_loop(
             },
             Some(report) = reports.recv() => {
                 match report.result {
-                    Ok(d) => app.flash_info(format!("{} → partition {} @ offset {}", report.what, d.partition, d.offset)),
+                    Ok(Done::Delivered(d)) => app.flash_info(format!("{} → partition {} @ offset {}", report.what, d.partition, d.offset)),
+                    Ok(Done::Controlled) => app.flash_info(format!("{}: done", report.what)),
                     Err(e) => app.flash_error(format!("{} failed: {e}", report.what)),
                 }
                 dirty = true;
@@ -183,8 +192,35 @@ fn perform(
                 let reports = reports.clone();
                 tokio::spawn(async move {
                     let result = match tokio::time::timeout(DELIVERY_WAIT, rx).await {
-                        Ok(Ok(r)) => r.map_err(|e| DeliveryError::Rejected(Box::new(e))),
+                        Ok(Ok(r)) => r
+                            .map(Done::Delivered)
+                            .map_err(|e| DeliveryError::Rejected(Box::new(e))),
                         Ok(Err(_)) => Err(DeliveryError::ProducerStopped),
+                        Err(_) => Err(DeliveryError::NoAcknowledgement),
+                    };
+                    let _ = reports.send(DeliveryReport { what, result });
+                });
+            }
+            sent
+        }
+        Action::Control { worker, control } => {
+            let what = format!("{} {worker}", control.verb());
+            let (tx, rx) = oneshot::channel();
+            let sent = commands
+                .try_send(Command::Control {
+                    worker,
+                    control,
+                    reply: Some(tx),
+                })
+                .map_err(|e| format!("{what} not sent: {e}"));
+            if sent.is_ok() {
+                app.flash_info(format!("{what}…"));
+                let reports = reports.clone();
+                tokio::spawn(async move {
+                    // A stop waits for the worker to flush, commit and leave its group.
+                    let result = match tokio::time::timeout(DELIVERY_WAIT, rx).await {
+                        Ok(Ok(r)) => r.map(|()| Done::Controlled).map_err(DeliveryError::from),
+                        Ok(Err(_)) => Err(DeliveryError::Control(ControlError::SupervisorGone)),
                         Err(_) => Err(DeliveryError::NoAcknowledgement),
                     };
                     let _ = reports.send(DeliveryReport { what, result });

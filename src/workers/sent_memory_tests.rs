@@ -259,3 +259,24 @@ fn memory_and_file_stay_bounded_over_many_operations() {
     assert!(m.len() <= per_window && m.len() >= 60, "{}", m.len());
     assert!(m.contains("msg_00419", "bob") && m.contains("msg_00360", "bob"));
 }
+
+#[test]
+fn authors_are_capped_at_the_newest_and_written_without_mentions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sent.tsv");
+    let (now, c) = clock(0);
+    let mut m = open(&path, &c);
+    let n = MAX_AUTHORS + MAX_AUTHORS / 2;
+    let mut largest = 0;
+    for i in 0..n {
+        // All inside the window: only the cap can forget them.
+        now.store(i as i64, Ordering::SeqCst);
+        m.remember_author(&format!("msg_{i:06}"), "alice");
+        largest = largest.max(m.authors_len());
+    }
+    assert!(largest <= MAX_AUTHORS + MAX_AUTHORS / 4 + 1, "{largest}");
+    assert_eq!(m.author_of(&format!("msg_{:06}", n - 1)), Some("alice"));
+    assert_eq!(m.author_of("msg_000000"), None, "the oldest are forgotten");
+    // No mention was ever written, yet the author lines reached the file in chunks.
+    assert!(m.file_len().unwrap_or(0) > 1_000_000, "{:?}", m.file_len());
+}
