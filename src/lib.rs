@@ -10,5 +10,6 @@ pub mod logging;
 pub mod monitor;
 pub mod ops;
 pub mod search;
+pub mod store;
 pub mod ui;
 pub mod workers;

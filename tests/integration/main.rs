@@ -11,4 +11,5 @@ mod monitor_noida;
 mod monitor_status;
 mod pipeline;
 mod search_index;
+mod store;
 mod workers;
