@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of eventdeck. Installs what the tests need from this repository's own pins
-# (osmem-server and noida-db from PyPI, sha256-checked; tmux from Debian when missing), checks
+# (osmem-server and noida-db from PyPI, sha256-checked; tmux and PostgreSQL from Debian when
+# missing), checks
 # formatting and clippy, then `cargo test`. The tests start their own services: the embedded
 # broker (tansu, in-process), osmem-server (Elasticsearch API) and noida-db (a second,
 # external Kafka + Elasticsearch).
@@ -73,9 +74,23 @@ if ! command -v tmux >/dev/null 2>&1; then
   fi
 fi
 
+# --- PostgreSQL for the write store's tests: Debian's server, started by the tests ---
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
+  echo "== installing postgresql" >&2
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null
+  else
+    echo "PostgreSQL server binaries are missing and this is not root: install Debian's postgresql" >&2
+    exit 1
+  fi
+fi
+PG_BIN=$(pg_bin)
+export PG_BIN
+
 if [ "${1:-}" = "--install" ]; then
-  printf 'export OSMEM_SERVER_BIN=%q NOIDA_DB_BIN=%q CARGO_TARGET_DIR=%q\n' \
-    "$OSMEM_SERVER_BIN" "$NOIDA_DB_BIN" "$CARGO_TARGET_DIR"
+  printf 'export OSMEM_SERVER_BIN=%q NOIDA_DB_BIN=%q PG_BIN=%q CARGO_TARGET_DIR=%q\n' \
+    "$OSMEM_SERVER_BIN" "$NOIDA_DB_BIN" "$PG_BIN" "$CARGO_TARGET_DIR"
   exit 0
 fi
 

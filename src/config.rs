@@ -31,6 +31,23 @@ pub struct Config {
     pub loadgen: LoadgenConfig,
     pub monitor: MonitorConfig,
     pub notifier: NotifierConfig,
+    pub store: StoreConfig,
+}
+
+/// The write model (CQRS command side). `Debug` by hand: the URL may carry a password.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:5432/db`. Empty: `store.db` in the data directory.
+    pub url: String,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &redact_userinfo(&self.url))
+            .finish()
+    }
 }
 
 /// `Debug` by hand: `brokers` may carry userinfo (see [`redact_userinfo`]).

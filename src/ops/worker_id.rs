@@ -15,23 +15,31 @@ pub enum WorkerId {
     Indexer,
     /// Consumes created and updated messages and notifies the mentioned users.
     Notifier,
+    /// Publishes the write model's outbox.
+    Relay,
 }
 
 impl WorkerId {
     /// Every worker, in the order the pipeline starts them.
-    pub const ALL: [WorkerId; 3] = [WorkerId::Producer, WorkerId::Indexer, WorkerId::Notifier];
+    pub const ALL: [WorkerId; 4] = [
+        WorkerId::Producer,
+        WorkerId::Indexer,
+        WorkerId::Notifier,
+        WorkerId::Relay,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             WorkerId::Producer => "producer",
             WorkerId::Indexer => "indexer",
             WorkerId::Notifier => "notifier",
+            WorkerId::Relay => "relay",
         }
     }
 
     /// Whether the worker consumes partitions (and so can be paused and resumed).
     pub fn consumes(self) -> bool {
-        !matches!(self, WorkerId::Producer)
+        !matches!(self, WorkerId::Producer | WorkerId::Relay)
     }
 
     /// Parses `run --workers`: names separated by commas, spaces allowed, each once.
@@ -58,7 +66,7 @@ impl fmt::Display for WorkerId {
 
 /// A worker name that is not one of [`WorkerId::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown worker {0:?}; the workers are: producer, indexer, notifier")]
+#[error("unknown worker {0:?}; the workers are: producer, indexer, notifier, relay")]
 pub struct UnknownWorker(pub String);
 
 impl FromStr for WorkerId {
@@ -102,13 +110,13 @@ mod tests {
     fn an_unknown_name_is_named_with_the_valid_ones() {
         let e = WorkerId::parse_list("indexer,archiver").unwrap_err();
         assert_eq!(e, UnknownWorker("archiver".into()));
-        assert!(e.to_string().contains("producer, indexer, notifier"));
+        assert!(e.to_string().contains("producer, indexer, notifier, relay"));
         assert!(WorkerId::parse_list(" , ").is_err());
     }
 
     #[test]
     fn only_consumers_can_pause() {
-        assert!(!WorkerId::Producer.consumes());
+        assert!(!WorkerId::Producer.consumes() && !WorkerId::Relay.consumes());
         assert!(WorkerId::Indexer.consumes() && WorkerId::Notifier.consumes());
     }
 }

@@ -9,6 +9,7 @@
 //! default; `sqlite.rs`).
 
 pub mod command;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -83,6 +84,10 @@ pub trait MessageStore: Send + Sync {
     async fn get(&self, message_id: &str) -> Result<Option<Message>, StoreError>;
     /// The oldest unpublished entries, in commit order.
     async fn pending(&self, limit: usize) -> Result<Vec<Pending>, StoreError>;
+    /// Claims up to `limit` unpublished entries for one relay: no other relay gets them until
+    /// the claim is finished or dropped, and for each key only a prefix of what waits is
+    /// claimed, so a key's events are published in commit order whatever the relays do.
+    async fn claim(&self, limit: usize) -> Result<Box<dyn OutboxClaim + '_>, StoreError>;
     /// Marks entries published (after the broker acknowledged them).
     async fn mark_published(&self, seqs: &[i64], at_ms: i64) -> Result<(), StoreError>;
     async fn backlog(&self) -> Result<Backlog, StoreError>;
@@ -91,6 +96,40 @@ pub trait MessageStore: Send + Sync {
 }
 
 pub type SharedStore = Arc<dyn MessageStore>;
+
+/// Entries claimed by one relay (see [`MessageStore::claim`]).
+#[async_trait::async_trait]
+pub trait OutboxClaim: Send {
+    fn entries(&self) -> &[Pending];
+    /// Marks `published` (entries of this claim the broker acknowledged) published and
+    /// releases the rest, which the next claim offers again.
+    async fn finish(self: Box<Self>, published: &[i64], at_ms: i64) -> Result<(), StoreError>;
+}
+
+/// Keeps, for each key, the entries of `ours` that come before any unpublished entry of that
+/// key which is not ours (claimed by another relay, or past our limit): publishing them
+/// cannot overtake an older event of the same key. `waiting` is every unpublished
+/// (seq, key) of the keys in `ours`.
+pub fn key_order_prefix(ours: Vec<Pending>, waiting: &[(i64, String)]) -> Vec<Pending> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mine: BTreeSet<i64> = ours.iter().map(|p| p.seq).collect();
+    // The first seq of each key that is not ours: ours at or after it must wait.
+    let mut blocked_from: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut sorted: Vec<&(i64, String)> = waiting.iter().collect();
+    sorted.sort();
+    for (seq, key) in sorted {
+        if !mine.contains(seq) {
+            blocked_from.entry(key.as_str()).or_insert(*seq);
+        }
+    }
+    ours.into_iter()
+        .filter(|p| {
+            blocked_from
+                .get(p.entry.key.as_str())
+                .is_none_or(|first| p.seq < *first)
+        })
+        .collect()
+}
 
 /// The fingerprint of a post, to tell a retry from another request under the same key.
 fn post_fingerprint(post: &PostMessage) -> String {
@@ -101,4 +140,52 @@ fn post_fingerprint(post: &PostMessage) -> String {
         "attachments": post.attachments,
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(seq: i64, key: &str) -> Pending {
+        Pending {
+            seq,
+            entry: OutboxEntry {
+                event_id: format!("e{seq}"),
+                topic: "t".into(),
+                key: key.into(),
+                payload: vec![],
+                created_at: 0,
+            },
+        }
+    }
+
+    fn waiting(rows: &[(i64, &str)]) -> Vec<(i64, String)> {
+        rows.iter().map(|(s, k)| (*s, k.to_string())).collect()
+    }
+
+    #[test]
+    fn a_key_is_published_only_up_to_an_entry_that_is_not_ours() {
+        // Another relay holds 2 (key a): our 3 and 5 of key a must wait; key b is free.
+        let ours = vec![
+            pending(1, "a"),
+            pending(3, "a"),
+            pending(4, "b"),
+            pending(5, "a"),
+        ];
+        let all = waiting(&[(1, "a"), (2, "a"), (3, "a"), (4, "b"), (5, "a")]);
+        let kept: Vec<i64> = key_order_prefix(ours, &all).iter().map(|p| p.seq).collect();
+        assert_eq!(kept, [1, 4]);
+    }
+
+    #[test]
+    fn everything_is_kept_when_nothing_older_is_elsewhere() {
+        let ours = vec![pending(7, "a"), pending(8, "b"), pending(9, "a")];
+        let all = waiting(&[(7, "a"), (8, "b"), (9, "a"), (12, "a")]);
+        let kept: Vec<i64> = key_order_prefix(ours, &all).iter().map(|p| p.seq).collect();
+        assert_eq!(
+            kept,
+            [7, 8, 9],
+            "a newer entry past our limit does not block"
+        );
+    }
 }

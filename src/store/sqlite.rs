@@ -12,8 +12,8 @@ use tokio::sync::Mutex;
 
 use super::command::{decide, new_message_id, Change, Decided, Message};
 use super::{
-    post_fingerprint, Backlog, CommandError, DeleteMessage, EditMessage, MessageStore, Pending,
-    PostMessage, Posted, StoreError,
+    post_fingerprint, Backlog, CommandError, DeleteMessage, EditMessage, MessageStore, OutboxClaim,
+    Pending, PostMessage, Posted, StoreError,
 };
 use crate::config::TopicsConfig;
 use crate::event::now_ms;
@@ -53,6 +53,8 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Held by the open claim: one relay at a time publishes (one process owns the file).
+    claim_lock: Mutex<()>,
     path: PathBuf,
     topics: TopicsConfig,
     /// Keeps the database open for as long as the store lives.
@@ -79,6 +81,7 @@ impl SqliteStore {
         migrate(&conn).await?;
         Ok(Self {
             conn: Mutex::new(conn),
+            claim_lock: Mutex::new(()),
             path: path.to_path_buf(),
             topics,
             _db: database,
@@ -322,6 +325,16 @@ impl MessageStore for SqliteStore {
         Ok(out)
     }
 
+    async fn claim(&self, limit: usize) -> Result<Box<dyn OutboxClaim + '_>, StoreError> {
+        let guard = self.claim_lock.lock().await;
+        let entries = self.pending(limit).await?;
+        Ok(Box::new(SqliteClaim {
+            store: self,
+            entries,
+            _guard: guard,
+        }))
+    }
+
     async fn mark_published(&self, seqs: &[i64], at_ms: i64) -> Result<(), StoreError> {
         if seqs.is_empty() {
             return Ok(());
@@ -367,6 +380,25 @@ impl MessageStore for SqliteStore {
 
     fn describe(&self) -> String {
         format!("embedded store {}", self.path.display())
+    }
+}
+
+/// A claim on the embedded store: the entries in commit order (a single relay, so every
+/// key's prefix is whole), and the claim lock.
+struct SqliteClaim<'a> {
+    store: &'a SqliteStore,
+    entries: Vec<Pending>,
+    _guard: tokio::sync::MutexGuard<'a, ()>,
+}
+
+#[async_trait::async_trait]
+impl OutboxClaim for SqliteClaim<'_> {
+    fn entries(&self) -> &[Pending] {
+        &self.entries
+    }
+
+    async fn finish(self: Box<Self>, published: &[i64], at_ms: i64) -> Result<(), StoreError> {
+        self.store.mark_published(published, at_ms).await
     }
 }
 

@@ -10,6 +10,7 @@ pub mod loadgen;
 pub mod notifier;
 pub mod notify_recovery;
 pub mod publisher;
+pub mod relay;
 pub mod report;
 pub mod search_service;
 pub mod sent_memory;

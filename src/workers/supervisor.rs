@@ -21,6 +21,28 @@ use crate::embedded::broker::EmbeddedBroker;
 use crate::embedded::datadir::DataDir;
 use crate::ops::{Command, WorkerId};
 use crate::search::{self, SearchIndex};
+use crate::store::postgres::PgStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::SharedStore;
+
+/// The store file of the embedded write model, in the data directory.
+pub const STORE_FILE: &str = "store.db";
+
+/// PostgreSQL when `[store] url` is set, else the embedded file; an error is kept as text
+/// (the URL's password never in it) for the relay and the title bar to show.
+async fn open_store(config: &Config, data_dir: &std::path::Path) -> Result<SharedStore, String> {
+    let topics = config.topics.clone();
+    let opened: Result<SharedStore, _> = if config.store.url.is_empty() {
+        SqliteStore::open(&data_dir.join(STORE_FILE), topics)
+            .await
+            .map(|s| Arc::new(s) as SharedStore)
+    } else {
+        PgStore::open(&config.store.url, topics)
+            .await
+            .map(|s| Arc::new(s) as SharedStore)
+    };
+    opened.map_err(|e| crate::config::redact_userinfo(&e.to_string()))
+}
 
 /// File in the data directory holding the embedded broker's address, for `eventdeck send`
 /// and other clients started while the console runs.
@@ -33,6 +55,8 @@ pub struct Services {
     pub broker: Option<EmbeddedBroker>,
     pub cluster: Cluster,
     pub index: Arc<dyn SearchIndex>,
+    /// The write model, or why it could not be opened (the relay then reports that).
+    pub store: Result<SharedStore, String>,
     /// Problems met at start that the workers will retry (an unreachable cluster, say).
     pub warnings: Vec<String>,
 }
@@ -53,6 +77,7 @@ impl Services {
             .unwrap_or_else(|| config.kafka.brokers.clone());
         let cluster = Cluster::from_config(&config, bootstrap);
         let index = search::open_index(&config, data_dir.path())?;
+        let store = open_store(&config, data_dir.path()).await;
         let mut warnings = Vec::new();
         let topics = config.all_topics();
         match tokio::time::timeout(
@@ -79,6 +104,9 @@ impl Services {
         if let Err(e) = index.ensure_index().await {
             warnings.push(format!("search index: {e}"));
         }
+        if let Err(e) = &store {
+            warnings.push(format!("write store: {e}"));
+        }
         for w in &warnings {
             tracing::warn!("{w}");
         }
@@ -88,6 +116,7 @@ impl Services {
             broker,
             cluster,
             index,
+            store,
             warnings,
         })
     }
@@ -99,6 +128,7 @@ impl Services {
             cluster: self.cluster.clone(),
             index: self.index.clone(),
             data_dir: self.data_dir.path().to_path_buf(),
+            store: self.store.clone(),
         }
     }
 
@@ -156,7 +186,17 @@ impl Services {
             running: BTreeMap::new(),
         };
         for id in WorkerId::ALL.into_iter().filter(|id| chosen.contains(id)) {
-            supervisor.start(id)?;
+            // One worker that cannot start (no write store, an unwritable file) is shown
+            // failed; the others run.
+            if let Err(e) = supervisor.start(id) {
+                tracing::error!(worker = %id, error = %e, "worker not started");
+                supervisor.reporter.state(
+                    id,
+                    crate::ops::WorkerState::Failed {
+                        error: e.to_string(),
+                    },
+                );
+            }
         }
         let (commands, command_rx) = mpsc::channel(1024);
         let (shutdown, shutdown_rx) = watch::channel(false);

@@ -16,15 +16,21 @@ use super::dlq::DeadLetters;
 use super::indexer::Indexer;
 use super::notifier::{Notifier, SentMemory};
 use super::publisher::{run_publisher, Publisher, PublisherRequest};
+use super::relay::{run_relay, Relay};
 use super::report::Reporter;
 use crate::bus::producer::EventProducer;
 use crate::bus::Cluster;
 use crate::config::Config;
 use crate::ops::WorkerId;
 use crate::search::SearchIndex;
+use crate::store::SharedStore;
 
 /// Requests the producer worker can queue before a sender is told it is busy.
 const PUBLISH_QUEUE: usize = 1024;
+/// Outbox entries per relay claim.
+const RELAY_BATCH: usize = 500;
+/// How often an idle relay looks at the outbox again: the commit→publish delay when idle.
+const RELAY_IDLE: Duration = Duration::from_millis(50);
 
 /// A started worker: its task and, for the producer, where its requests go.
 pub struct Started {
@@ -35,10 +41,11 @@ pub struct Started {
 pub type StartFn = fn(&Workshop, Reporter, Lifecycle) -> anyhow::Result<Started>;
 
 /// One row per worker: the pipeline is built from this table, in this order.
-pub const TABLE: [(WorkerId, StartFn); 3] = [
+pub const TABLE: [(WorkerId, StartFn); 4] = [
     (WorkerId::Producer, Workshop::start_producer),
     (WorkerId::Indexer, Workshop::start_indexer),
     (WorkerId::Notifier, Workshop::start_notifier),
+    (WorkerId::Relay, Workshop::start_relay),
 ];
 
 /// What workers are built from; cheap to clone.
@@ -49,6 +56,8 @@ pub struct Workshop {
     pub index: Arc<dyn SearchIndex>,
     /// The data directory (its lock is held by the `Services` that made this workshop).
     pub data_dir: PathBuf,
+    /// The write model, or why it could not be opened.
+    pub store: Result<SharedStore, String>,
 }
 
 impl Workshop {
@@ -82,7 +91,7 @@ impl Workshop {
     /// The group, topics and batching of a consuming worker; `None` for the producer.
     pub fn consumer_spec(&self, worker: WorkerId) -> Option<ConsumerSpec> {
         let (group, topics) = match worker {
-            WorkerId::Producer => return None,
+            WorkerId::Producer | WorkerId::Relay => return None,
             WorkerId::Indexer => (
                 self.config.groups.indexer.clone(),
                 self.config
@@ -147,6 +156,24 @@ impl Workshop {
         Ok(Started {
             task,
             requests: Some(requests),
+        })
+    }
+
+    fn start_relay(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
+        let store = match &self.store {
+            Ok(store) => store.clone(),
+            Err(why) => anyhow::bail!("no write store: {why}"),
+        };
+        let relay = Relay {
+            store,
+            producer: EventProducer::new(&self.cluster, &self.config.producer, "relay")?,
+            batch: RELAY_BATCH,
+            idle: RELAY_IDLE,
+            retry_backoff: self.retry_backoff(),
+        };
+        Ok(Started {
+            task: tokio::spawn(run_relay(relay, reporter, lifecycle.shutdown)),
+            requests: None,
         })
     }
 

@@ -10,6 +10,8 @@ mod monitor;
 mod monitor_noida;
 mod monitor_status;
 mod pipeline;
+mod postgres;
+mod relay;
 mod search_index;
 mod store;
 mod workers;

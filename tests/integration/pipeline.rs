@@ -212,6 +212,7 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing(bac
         broker: None,
         cluster: bench.services.cluster.clone(),
         index: bench.services.index.clone(),
+        store: Err("not used by the replayer".into()),
         warnings: vec![],
     };
     // Its own reporter: what the replayer handled, apart from anything the first indexer

@@ -1,14 +1,128 @@
-//! The write model on a real database file (the embedded store, libsql): a command is one
-//! transaction that writes the row and its outbox entry, or nothing; edits and deletes of
-//! unknown or deleted messages are refused and write nothing; a retried post with the same
-//! Idempotency-Key creates one message; the outbox keeps commit order and survives a restart.
+//! The write model on both stores — the embedded file (libsql) and a real PostgreSQL — with
+//! one suite (`embedded::…`, `postgres::…`): a command is one transaction that writes the row
+//! and its outbox entry, or nothing (a real failure injected by a database trigger); edits and
+//! deletes of unknown or deleted messages are refused and write nothing; a retried post with
+//! the same Idempotency-Key creates one message, also when the retries race; the outbox keeps
+//! commit order and survives a restart.
 
 use eventdeck::config::TopicsConfig;
 use eventdeck::event::{parse_message_event, MessageEvent};
+use eventdeck::store::postgres::PgStore;
 use eventdeck::store::sqlite::SqliteStore;
 use eventdeck::store::{
     CommandError, DeleteMessage, EditMessage, MessageStore, PostMessage, StoreError,
 };
+
+/// Where a test's store lives.
+enum Db {
+    Embedded(tempfile::TempDir),
+    Postgres(String),
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Embedded,
+    Postgres,
+}
+
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Kind::Embedded).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Kind::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    post_edit_delete_write_rows_and_outbox_entries_in_commit_order,
+    refused_commands_write_nothing,
+    a_transaction_that_fails_leaves_neither_row_nor_outbox_entry,
+    a_retried_post_with_the_same_idempotency_key_creates_one_message,
+);
+
+impl Db {
+    async fn new(kind: Kind) -> Db {
+        match kind {
+            Kind::Embedded => Db::Embedded(tempfile::tempdir().expect("tempdir")),
+            Kind::Postgres => Db::Postgres(crate::postgres::database().await),
+        }
+    }
+
+    async fn open(&self) -> Box<dyn MessageStore> {
+        match self {
+            Db::Embedded(dir) => Box::new(
+                SqliteStore::open(&dir.path().join("store.db"), TopicsConfig::default())
+                    .await
+                    .expect("store opens"),
+            ),
+            Db::Postgres(url) => Box::new(
+                PgStore::open(url, TopicsConfig::default())
+                    .await
+                    .expect("store opens"),
+            ),
+        }
+    }
+
+    /// Runs SQL beside the store, as an operator would.
+    async fn sql(&self, sql: &str) {
+        match self {
+            Db::Embedded(dir) => {
+                let db = libsql::Builder::new_local(dir.path().join("store.db"))
+                    .build()
+                    .await
+                    .expect("db");
+                let conn = db.connect().expect("conn");
+                conn.execute_batch(sql).await.expect(sql);
+            }
+            Db::Postgres(url) => {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+                    .await
+                    .expect("connect");
+                sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
+            }
+        }
+    }
+
+    async fn count_messages(&self) -> i64 {
+        match self {
+            Db::Embedded(dir) => {
+                let db = libsql::Builder::new_local(dir.path().join("store.db"))
+                    .build()
+                    .await
+                    .expect("db");
+                let conn = db.connect().expect("conn");
+                let mut rows = conn
+                    .query("SELECT COUNT(*) FROM messages", ())
+                    .await
+                    .expect("count");
+                let row = rows.next().await.expect("row").expect("a row");
+                row.get::<i64>(0).expect("count")
+            }
+            Db::Postgres(url) => {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+                    .await
+                    .expect("connect");
+                sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("count")
+            }
+        }
+    }
+}
 
 fn post(content: &str) -> PostMessage {
     PostMessage {
@@ -19,16 +133,9 @@ fn post(content: &str) -> PostMessage {
     }
 }
 
-async fn open(dir: &tempfile::TempDir) -> SqliteStore {
-    SqliteStore::open(&dir.path().join("store.db"), TopicsConfig::default())
-        .await
-        .expect("store opens")
-}
-
-#[tokio::test]
-async fn post_edit_delete_write_rows_and_outbox_entries_in_commit_order() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir).await;
+async fn post_edit_delete_write_rows_and_outbox_entries_in_commit_order(kind: Kind) {
+    let db = Db::new(kind).await;
+    let store = db.open().await;
     let posted = store
         .post(post("배포 시작 @user_002"), None)
         .await
@@ -93,17 +200,16 @@ async fn post_edit_delete_write_rows_and_outbox_entries_in_commit_order() {
     assert_eq!(store.backlog().await.expect("backlog").rows, 1);
     // A restart keeps rows and the unpublished entry; the schema is not applied twice.
     drop(store);
-    let store = open(&dir).await;
+    let store = db.open().await;
     assert_eq!(store.get(&id).await.expect("get"), Some(deleted));
     let left = store.pending(10).await.expect("pending");
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].seq, pending[2].seq);
 }
 
-#[tokio::test]
-async fn refused_commands_write_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir).await;
+async fn refused_commands_write_nothing(kind: Kind) {
+    let db = Db::new(kind).await;
+    let store = db.open().await;
     let edit = || EditMessage {
         content: "x".into(),
         editor_id: None,
@@ -137,48 +243,41 @@ async fn refused_commands_write_nothing() {
     );
 }
 
-#[tokio::test]
-async fn a_transaction_that_fails_leaves_neither_row_nor_outbox_entry() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir).await;
+async fn a_transaction_that_fails_leaves_neither_row_nor_outbox_entry(kind: Kind) {
+    let db = Db::new(kind).await;
+    let store = db.open().await;
     // A real failure inside the transaction, after the row was written: the database
     // refuses the outbox insert.
-    let db = libsql::Builder::new_local(dir.path().join("store.db"))
-        .build()
-        .await
-        .expect("db");
-    let conn = db.connect().expect("conn");
-    conn.execute(
-        "CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'injected'); END",
-        (),
-    )
-    .await
-    .expect("trigger");
+    match kind {
+        Kind::Embedded => {
+            db.sql("CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'injected'); END")
+                .await
+        }
+        Kind::Postgres => {
+            db.sql(
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$ LANGUAGE plpgsql;
+                 CREATE TRIGGER refuse BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse();",
+            )
+            .await
+        }
+    }
     let err = store.post(post("never stored"), None).await.unwrap_err();
     assert!(matches!(err, StoreError::Database { .. }), "{err}");
     assert!(err.to_string().contains("appending to the outbox"), "{err}");
-    let mut rows = conn
-        .query("SELECT COUNT(*) FROM messages", ())
-        .await
-        .expect("count");
-    let row = rows.next().await.expect("row").expect("a row");
-    assert_eq!(
-        row.get::<i64>(0).expect("count"),
-        0,
-        "the row was rolled back"
-    );
-    drop(rows);
-    conn.execute("DROP TRIGGER refuse", ()).await.expect("drop");
+    assert_eq!(db.count_messages().await, 0, "the row was rolled back");
+    match kind {
+        Kind::Embedded => db.sql("DROP TRIGGER refuse").await,
+        Kind::Postgres => db.sql("DROP TRIGGER refuse ON outbox").await,
+    }
     assert_eq!(store.backlog().await.expect("backlog").rows, 0);
     // And the store goes on working.
     store.post(post("stored"), None).await.expect("post");
     assert_eq!(store.backlog().await.expect("backlog").rows, 1);
 }
 
-#[tokio::test]
-async fn a_retried_post_with_the_same_idempotency_key_creates_one_message() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir).await;
+async fn a_retried_post_with_the_same_idempotency_key_creates_one_message(kind: Kind) {
+    let db = Db::new(kind).await;
+    let store = db.open().await;
     let first = store
         .post(post("once"), Some("retry-1"))
         .await
@@ -201,7 +300,7 @@ async fn a_retried_post_with_the_same_idempotency_key_creates_one_message() {
         other => panic!("{other:?}"),
     }
     // Concurrent retries of one request: still one message.
-    let store = std::sync::Arc::new(store);
+    let store: std::sync::Arc<dyn MessageStore> = std::sync::Arc::from(store);
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();

@@ -1,0 +1,171 @@
+//! The outbox relay against real services: what the write model committed reaches the topics
+//! once, in commit order per channel (the Kafka key), with the event id in a header, and the
+//! backlog drains; on PostgreSQL two relays racing over the same outbox never publish an
+//! entry twice and keep each channel's order.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventdeck::config::TopicsConfig;
+use eventdeck::event::{parse_message_event, MessageEvent};
+use eventdeck::store::postgres::PgStore;
+use eventdeck::store::{PostMessage, SharedStore};
+use eventdeck::workers::relay::{relay_once, Relay, HEADER_EVENT_ID};
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::Message;
+
+use crate::harness::{read_topic, Bench};
+
+fn post(channel: usize, i: usize) -> PostMessage {
+    PostMessage {
+        channel_id: format!("ch_{channel:02}"),
+        author_id: "user_001".into(),
+        content: format!("relay message {i:05}"),
+        attachments: vec![],
+    }
+}
+
+fn relay(bench: &Bench, store: SharedStore) -> Relay {
+    Relay {
+        store,
+        producer: eventdeck::bus::producer::EventProducer::new(
+            bench.cluster(),
+            &bench.services.config.producer,
+            "relay-test",
+        )
+        .expect("producer"),
+        batch: 100,
+        idle: Duration::from_millis(20),
+        retry_backoff: Duration::from_millis(50),
+    }
+}
+
+/// (channel, the number in the text, event id header) of each created record, per partition
+/// in offset order.
+fn created_records(records: &[OwnedMessage]) -> Vec<(String, usize, String)> {
+    records
+        .iter()
+        .map(|m| {
+            let event = parse_message_event(m.payload().unwrap_or_default()).expect("an event");
+            let header = m
+                .headers()
+                .and_then(|h| h.iter().find(|h| h.key == HEADER_EVENT_ID))
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default();
+            assert_eq!(header, event.event_id, "the header carries the event id");
+            let MessageEvent::Created(c) = event.event else {
+                panic!("not a create: {event:?}");
+            };
+            let n = c
+                .content
+                .rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("n");
+            (c.channel_id, n, header)
+        })
+        .collect()
+}
+
+/// Every record once, and each channel's records in the order they were posted.
+fn assert_once_in_order(records: &[(String, usize, String)], expected: usize) {
+    let ids: std::collections::BTreeSet<&String> = records.iter().map(|r| &r.2).collect();
+    assert_eq!(
+        (records.len(), ids.len()),
+        (expected, expected),
+        "once each"
+    );
+    let mut per_channel: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (channel, n, _) in records {
+        per_channel.entry(channel).or_default().push(*n);
+    }
+    for (channel, ns) in per_channel {
+        assert!(
+            ns.windows(2).all(|w| w[0] < w[1]),
+            "{channel} out of order: {ns:?}"
+        );
+    }
+}
+
+async fn read_created(bench: &Bench) -> Vec<(String, usize, String)> {
+    let topic = &bench.services.config.topics.created;
+    created_records(&read_topic(bench.cluster(), topic).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_relay_publishes_the_embedded_outbox_once_in_order_per_channel() {
+    let bench = Bench::start().await;
+    let store = bench.services.store.clone().expect("the embedded store");
+    for i in 0..300 {
+        store.post(post(i % 5, i), None).await.expect("post");
+    }
+    assert_eq!(store.backlog().await.expect("backlog").rows, 300);
+    let relay = relay(&bench, store.clone());
+    let mut published = 0;
+    while published < 300 {
+        published += relay_once(&relay).await.expect("relay");
+    }
+    assert_eq!(store.backlog().await.expect("backlog").rows, 0);
+    assert_eq!(relay_once(&relay).await.expect("relay"), 0, "nothing left");
+    assert_once_in_order(&read_created(&bench).await, 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relays_on_postgres_never_publish_an_entry_twice() {
+    let bench = Bench::start().await;
+    let url = crate::postgres::database().await;
+    let store: SharedStore = Arc::new(
+        PgStore::open(&url, TopicsConfig::default())
+            .await
+            .expect("postgres store"),
+    );
+    const N: usize = 1_000;
+    // Posts keep arriving while both relays run; they stop once the writer is done and the
+    // outbox is empty.
+    let written = Arc::new(AtomicBool::new(false));
+    let relays: Vec<_> = (0..2)
+        .map(|_| {
+            let relay = relay(&bench, store.clone());
+            let store = store.clone();
+            let written = written.clone();
+            tokio::spawn(async move {
+                let mut mine = 0;
+                loop {
+                    let done = written.load(Ordering::SeqCst);
+                    let n = relay_once(&relay).await.expect("relay");
+                    mine += n;
+                    if n == 0 {
+                        if done && store.backlog().await.expect("backlog").rows == 0 {
+                            return mine;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for i in 0..N {
+        store.post(post(i % 10, i), None).await.expect("post");
+    }
+    written.store(true, Ordering::SeqCst);
+    let mut shares = Vec::new();
+    for r in relays {
+        let share = tokio::time::timeout(Duration::from_secs(60), r)
+            .await
+            .expect("relays drain the outbox")
+            .expect("relay task");
+        shares.push(share);
+    }
+    assert_eq!(store.backlog().await.expect("backlog").rows, 0);
+    assert_eq!(
+        shares.iter().sum::<usize>(),
+        N,
+        "marked published once each: {shares:?}"
+    );
+    let records = read_created(&bench).await;
+    assert_once_in_order(&records, N);
+    println!("relay shares: {shares:?}");
+}
