@@ -29,6 +29,10 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
     )
     .with_index(services.index.clone())
     .with_events(events);
+    let setup = match &services.store {
+        Ok(store) => setup.with_store(store.clone()),
+        Err(_) => setup,
+    };
     let (snapshots, monitor) = spawn_monitor(setup);
     let metrics = (services.config.monitor.metrics_port != 0).then(|| {
         tokio::spawn(serve_metrics(

@@ -30,6 +30,10 @@ pub async fn run(config: Config, workers: &[WorkerId]) -> anyhow::Result<()> {
         )
         .with_index(services.index.clone())
         .with_events(monitor_events);
+        let setup = match &services.store {
+            Ok(store) => setup.with_store(store.clone()),
+            Err(_) => setup,
+        };
         let (snapshots, sampler) = spawn_monitor(setup);
         println!("metrics on http://127.0.0.1:{port}/metrics");
         (sampler, tokio::spawn(serve_metrics(port, snapshots)))

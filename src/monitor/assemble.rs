@@ -21,6 +21,7 @@ impl Engine {
         s.cluster_health = self.cluster_health.clone();
         s.search_health = self.search_health.clone();
         s.indexed_messages = self.indexed;
+        s.outbox = self.outbox.clone();
         s.workers = self.telemetry.workers();
         s.totals = self.telemetry.totals.clone();
         s.notifications = self.telemetry.notifications();

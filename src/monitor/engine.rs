@@ -11,7 +11,7 @@ use super::options::MonitorOptions;
 use super::rates::{newest, rate};
 use super::rebalance::Rebalances;
 use super::sample::{ClusterSample, DescribedGroup, PartitionSample};
-use super::snapshot::{Freshness, Health};
+use super::snapshot::{Freshness, Health, OutboxStatus};
 use super::status::CommitPoint;
 use super::telemetry::Telemetry;
 use crate::workers::report::WorkerEvent;
@@ -57,6 +57,7 @@ pub struct Engine {
     pub(super) cluster_health: Health,
     pub(super) search_health: Health,
     pub(super) indexed: Option<u64>,
+    pub(super) outbox: Option<OutboxStatus>,
     pub(super) taken_ms: i64,
     pub(super) samples: u64,
     pub(super) topics: BTreeMap<String, TopicTrack>,
@@ -79,6 +80,7 @@ impl Engine {
             cluster_health: Health::Unknown,
             search_health: Health::Unknown,
             indexed: None,
+            outbox: None,
             taken_ms: 0,
             samples: 0,
             topics: BTreeMap::new(),
@@ -130,6 +132,10 @@ impl Engine {
         if indexed.is_some() {
             self.indexed = indexed;
         }
+    }
+
+    pub fn set_outbox(&mut self, outbox: OutboxStatus) {
+        self.outbox = Some(outbox);
     }
 
     pub fn ingest(&mut self, sample: ClusterSample) {

@@ -564,3 +564,50 @@ fn the_console_status_and_metrics_give_the_same_verdicts() {
     );
     // The console's lag pane draws these same snapshot fields (ui render tests).
 }
+
+#[test]
+fn the_outbox_backlog_reaches_the_snapshot_the_report_and_the_metrics() {
+    use super::metrics::render as metrics;
+    use super::report::StatusReport;
+    use super::snapshot::OutboxStatus;
+    let mut e = engine();
+    let report = StatusReport::from_snapshot(&e.snapshot());
+    assert!(report.outbox.is_none(), "no store, no outbox field");
+    e.set_outbox(OutboxStatus {
+        store: "embedded store /d/store.db".into(),
+        rows: Some(42),
+        oldest_age_ms: Some(12_500),
+        error: None,
+    });
+    let snapshot = e.snapshot();
+    assert_eq!(snapshot.outbox.as_ref().and_then(|o| o.rows), Some(42));
+    let json = serde_json::to_value(StatusReport::from_snapshot(&snapshot)).expect("json");
+    assert_eq!(
+        json["outbox"],
+        serde_json::json!({"store": "embedded store /d/store.db", "rows": 42,
+                           "oldest_age_seconds": 12.5, "error": null})
+    );
+    let prom = metrics(&snapshot);
+    assert!(
+        prom.contains("eventdeck_outbox_backlog_rows{store=\"embedded store /d/store.db\"} 42"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains(
+            "eventdeck_outbox_oldest_age_seconds{store=\"embedded store /d/store.db\"} 12.5"
+        ),
+        "{prom}"
+    );
+    // A store that does not answer is an error of the report, not a zero backlog.
+    e.set_outbox(OutboxStatus {
+        store: "postgres postgres://db/chat".into(),
+        rows: None,
+        oldest_age_ms: None,
+        error: Some("connection refused".into()),
+    });
+    let report = StatusReport::from_snapshot(&e.snapshot());
+    assert!(report
+        .errors
+        .contains(&"outbox: connection refused".to_string()));
+    assert!(!metrics(&e.snapshot()).contains("eventdeck_outbox_backlog_rows"));
+}

@@ -147,6 +147,23 @@ pub fn render(s: &Snapshot) -> String {
         "High watermark (offset of the next record) of a topic partition.",
         high,
     );
+    if let Some(o) = &s.outbox {
+        let store = labels(&[("store", &o.store)]);
+        if let Some(rows) = o.rows {
+            family(
+                "eventdeck_outbox_backlog_rows",
+                "gauge",
+                "Outbox entries of the write model not yet acknowledged by the broker.",
+                vec![(store.clone(), rows.to_string())],
+            );
+            family(
+                "eventdeck_outbox_oldest_age_seconds",
+                "gauge",
+                "Age of the oldest unpublished outbox entry (0 when none waits).",
+                vec![(store, number(o.oldest_age_ms.unwrap_or(0) as f64 / 1000.0))],
+            );
+        }
+    }
     out
 }
 

@@ -59,6 +59,18 @@ pub struct StatusReport {
     pub errors: Vec<String>,
     pub topics: Vec<TopicReport>,
     pub groups: Vec<GroupReport>,
+    /// The write model's outbox, when the process has a store (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<OutboxReport>,
+}
+
+/// `"outbox": {"store", "rows", "oldest_age_seconds", "error"}`: what waits for the relay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxReport {
+    pub store: String,
+    pub rows: Option<u64>,
+    pub oldest_age_seconds: Option<f64>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +181,9 @@ impl StatusReport {
                 errors.push(format!("group {}: {e}", g.group));
             }
         }
+        if let Some(e) = s.outbox.as_ref().and_then(|o| o.error.as_ref()) {
+            errors.push(format!("outbox: {e}"));
+        }
         StatusReport {
             version: REPORT_VERSION,
             taken_ms: s.taken_ms,
@@ -198,6 +213,12 @@ impl StatusReport {
                 })
                 .collect(),
             groups: s.groups.iter().map(group).collect(),
+            outbox: s.outbox.as_ref().map(|o| OutboxReport {
+                store: o.store.clone(),
+                rows: o.rows,
+                oldest_age_seconds: o.oldest_age_ms.map(|ms| ms as f64 / 1000.0),
+                error: o.error.clone(),
+            }),
         }
     }
 }

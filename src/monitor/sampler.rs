@@ -14,10 +14,11 @@ use super::engine::Engine;
 use super::options::MonitorOptions;
 use super::reader::{ClusterReader, ReaderError};
 use super::sample::{ClusterSample, DescribedGroup};
-use super::snapshot::{Health, Snapshot};
+use super::snapshot::{Health, OutboxStatus, Snapshot};
 use crate::bus::Cluster;
 use crate::event::now_ms;
 use crate::search::SearchIndex;
+use crate::store::{MessageStore, SharedStore};
 use crate::workers::report::WorkerEvent;
 
 /// Snapshots that only carry new worker reports are published at most this often.
@@ -47,6 +48,8 @@ pub struct MonitorSetup {
     pub index: Option<Arc<dyn SearchIndex>>,
     /// The workers' reports; None when no worker runs in this process.
     pub events: Option<mpsc::UnboundedReceiver<WorkerEvent>>,
+    /// The write model, for its outbox backlog.
+    pub store: Option<SharedStore>,
 }
 
 impl MonitorSetup {
@@ -56,7 +59,13 @@ impl MonitorSetup {
             options,
             index: None,
             events: None,
+            store: None,
         }
+    }
+
+    pub fn with_store(mut self, store: SharedStore) -> Self {
+        self.store = Some(store);
+        self
     }
 
     pub fn with_index(mut self, index: Arc<dyn SearchIndex>) -> Self {
@@ -90,6 +99,7 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
         options,
         index,
         mut events,
+        store,
     } = setup;
     let mut reader: Option<Arc<ClusterReader>> = None;
     let mut describing: Option<JoinHandle<Described>> = None;
@@ -127,6 +137,9 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
                 let (mut sample, search) = sample_once(&r, &engine, index.as_deref()).await;
                 if let Some((health, count)) = search {
                     engine.set_search(health, count);
+                }
+                if let Some(store) = &store {
+                    engine.set_outbox(outbox_status(store.as_ref()).await);
                 }
                 if options.describe_groups {
                     // The sample keeps the error as the text it shows.
@@ -262,4 +275,28 @@ pub async fn sample_now(
         }
     }
     Ok(engine.snapshot())
+}
+
+/// The outbox backlog, bounded in time like every other probe of a sample.
+async fn outbox_status(store: &dyn MessageStore) -> OutboxStatus {
+    let answer = tokio::time::timeout(Duration::from_secs(2), store.backlog()).await;
+    let (rows, oldest_age_ms, error) = match answer {
+        Ok(Ok(b)) => (
+            Some(b.rows),
+            b.oldest_ms.map(|t| (now_ms() - t).max(0)),
+            None,
+        ),
+        Ok(Err(e)) => (None, None, Some(e.to_string())),
+        Err(_) => (
+            None,
+            None,
+            Some("the store did not answer within 2 s".into()),
+        ),
+    };
+    OutboxStatus {
+        store: store.describe(),
+        rows,
+        oldest_age_ms,
+        error,
+    }
 }

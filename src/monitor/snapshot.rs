@@ -209,6 +209,20 @@ pub struct Snapshot {
     /// Newest first, bounded.
     pub notifications: Vec<NotificationLine>,
     pub load_generator: Option<u32>,
+    /// The write model's outbox, when this process has one: monitored like a lag.
+    pub outbox: Option<OutboxStatus>,
+}
+
+/// What waits in the outbox for the relay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxStatus {
+    /// "embedded store /…/store.db" or "postgres postgres://…" (never a password).
+    pub store: String,
+    /// Entries not yet acknowledged by the broker; `None` when the store did not answer.
+    pub rows: Option<u64>,
+    /// Age (ms) of the oldest of them at the sample.
+    pub oldest_age_ms: Option<i64>,
+    pub error: Option<String>,
 }
 
 impl Snapshot {
@@ -226,6 +240,7 @@ impl Snapshot {
             totals: Totals::default(),
             notifications: Vec::new(),
             load_generator: None,
+            outbox: None,
         }
     }
 }

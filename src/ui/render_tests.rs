@@ -442,3 +442,20 @@ fn zoom_and_every_size_from_80x24_renders() {
     app.zoomed = true;
     assert_snapshot!("zoomed_throughput_100x30", screen(&app, 100, 30));
 }
+
+#[test]
+fn the_outbox_backlog_shows_under_the_throughput_view() {
+    let mut snapshot = ts::normal();
+    snapshot.outbox = Some(crate::monitor::snapshot::OutboxStatus {
+        store: "embedded store /d/store.db".into(),
+        rows: Some(1_204),
+        oldest_age_ms: Some(12_300),
+        error: None,
+    });
+    let mut app = ts::app(snapshot);
+    app.focus = ViewId::Throughput;
+    app.zoomed = true;
+    let text = screen(&app, 120, 20);
+    assert!(text.contains("outbox 1,204 (oldest 12.3 s)"), "{text}");
+    assert_snapshot!("throughput_with_outbox_backlog_120x20", text);
+}

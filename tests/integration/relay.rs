@@ -169,3 +169,69 @@ async fn two_relays_on_postgres_never_publish_an_entry_twice() {
     assert_once_in_order(&records, N);
     println!("relay shares: {shares:?}");
 }
+
+/// Row → outbox → topic → index → search, through the running pipeline (its relay worker),
+/// with the monitor showing the backlog drain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_posted_message_flows_from_the_row_to_a_search_hit() {
+    use eventdeck::monitor::{spawn_monitor, MonitorOptions, MonitorSetup};
+    let bench = Bench::start().await;
+    let store = bench.services.store.clone().expect("the embedded store");
+    let pipeline = bench
+        .services
+        .spawn_pipeline(bench.reporter.clone())
+        .expect("pipeline");
+    let mut options = MonitorOptions::from_config(&bench.services.config);
+    options.interval = Duration::from_millis(200);
+    let (snapshots, monitor) = spawn_monitor(
+        MonitorSetup::new(bench.cluster().clone(), options).with_store(store.clone()),
+    );
+    let posted = store
+        .post(
+            PostMessage {
+                channel_id: "ch_dev".into(),
+                author_id: "user_001".into(),
+                content: "outboxflow 배포 완료 @user_002".into(),
+                attachments: vec![],
+            },
+            Some("flow-1"),
+        )
+        .await
+        .expect("post");
+    let id = posted.message.message_id.clone();
+    let query = eventdeck::search::SearchQuery {
+        text: "outboxflow".into(),
+        ..Default::default()
+    };
+    let index = bench.services.index.clone();
+    let hit = crate::harness::eventually("the post is searchable", Duration::from_secs(30), || {
+        let (index, query) = (index.clone(), query.clone());
+        async move {
+            index.refresh().await.map_err(|e| e.to_string())?;
+            let found = index.search(&query).await.map_err(|e| e.to_string())?;
+            found
+                .hits
+                .into_iter()
+                .next()
+                .ok_or_else(|| "no hit yet".to_string())
+        }
+    })
+    .await;
+    assert_eq!(hit.doc.message_id, id);
+    crate::harness::eventually(
+        "the monitor sees an empty outbox",
+        Duration::from_secs(10),
+        || {
+            let snapshots = snapshots.clone();
+            async move {
+                match snapshots.borrow().outbox.as_ref().map(|o| o.rows) {
+                    Some(Some(0)) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        },
+    )
+    .await;
+    monitor.abort();
+    assert!(pipeline.stop().await.is_empty());
+}

@@ -135,6 +135,26 @@ fn totals_line(app: &App) -> Line<'static> {
             theme::error(),
         ));
     }
+    if let Some(o) = &app.snapshot.outbox {
+        spans.push(Span::raw(" · outbox "));
+        match (o.rows, &o.error) {
+            (Some(rows), _) => {
+                // Waiting entries are normal for a moment; an old one means the relay is stuck.
+                let age_s = o.oldest_age_ms.unwrap_or(0) as f64 / 1000.0;
+                let style = if age_s >= 10.0 {
+                    theme::error()
+                } else {
+                    theme::header()
+                };
+                spans.push(Span::styled(thousands(rows), style));
+                if rows > 0 {
+                    spans.push(Span::styled(format!(" (oldest {age_s:.1} s)"), style));
+                }
+            }
+            (None, Some(e)) => spans.push(Span::styled(format!("? {e}"), theme::error())),
+            (None, None) => spans.push(Span::raw("–")),
+        }
+    }
     spans.push(Span::raw(" "));
     Line::from(spans)
 }
