@@ -235,3 +235,49 @@ async fn a_posted_message_flows_from_the_row_to_a_search_hit() {
     monitor.abort();
     assert!(pipeline.stop().await.is_empty());
 }
+
+/// The broker down (noida's Kafka stopped, data kept): commands still commit and the backlog
+/// shows them waiting; the broker back: every event is published once, in order per channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_the_broker_down_commands_commit_and_wait_then_publish_once_in_order() {
+    use eventdeck::workers::relay::run_relay;
+    use eventdeck::workers::report::Reporter;
+    let bench = Bench::on(crate::harness::Backend::Noida).await;
+    let store = bench.services.store.clone().expect("the embedded store");
+    // Topics exist (Services created them); then the broker goes away.
+    bench.noida().stop_service("kafka");
+    for i in 0..60 {
+        store
+            .post(post(i % 4, i), None)
+            .await
+            .expect("commits while the broker is down");
+    }
+    assert_eq!(store.backlog().await.expect("backlog").rows, 60);
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run_relay(
+        relay(&bench, store.clone()),
+        Reporter::silent(),
+        shutdown,
+    ));
+    // Nothing can be acknowledged: for a second of the relay trying, every entry stays
+    // waiting and none is marked (polled, like `eventually`, but asserting all along).
+    let watch_until = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < watch_until {
+        assert_eq!(store.backlog().await.expect("backlog").rows, 60);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bench.noida().start_service("kafka");
+    crate::harness::eventually("the backlog drains", Duration::from_secs(60), || {
+        let store = store.clone();
+        async move {
+            match store.backlog().await.map_err(|e| e.to_string())?.rows {
+                0 => Ok(()),
+                n => Err(format!("{n} waiting")),
+            }
+        }
+    })
+    .await;
+    let _ = stop.send(true);
+    task.await.expect("join").expect("relay stopped");
+    assert_once_in_order(&read_created(&bench).await, 60);
+}
