@@ -131,6 +131,58 @@ pub fn key_order_prefix(ours: Vec<Pending>, waiting: &[(i64, String)]) -> Vec<Pe
         .collect()
 }
 
+/// What a store's transaction did with a command.
+pub(crate) enum Applied {
+    Decided(command::Decided),
+    /// An idempotency key seen before: its message, nothing written.
+    Replayed(Message),
+}
+
+impl Applied {
+    pub(crate) fn message(self) -> Message {
+        match self {
+            Applied::Decided(d) => d.message,
+            Applied::Replayed(m) => m,
+        }
+    }
+
+    pub(crate) fn posted(self) -> Posted {
+        match self {
+            Applied::Decided(d) => Posted {
+                message: d.message,
+                created: true,
+            },
+            Applied::Replayed(message) => Posted {
+                message,
+                created: false,
+            },
+        }
+    }
+}
+
+/// A post made ready for a store's transaction: the key checked, a new message id, and the
+/// key with the request's fingerprint.
+pub(crate) struct PreparedPost<'a> {
+    pub id: String,
+    pub change: Change,
+    pub idempotency: Option<(&'a str, String)>,
+}
+
+pub(crate) fn prepare_post(
+    post: PostMessage,
+    idempotency_key: Option<&str>,
+) -> Result<PreparedPost<'_>, CommandError> {
+    if let Some(key) = idempotency_key {
+        command::check_idempotency_key(key)?;
+    }
+    let request = post_fingerprint(&post);
+    Ok(PreparedPost {
+        id: command::new_message_id(),
+        change: Change::Post(post),
+        idempotency: idempotency_key.map(|k| (k, request)),
+    })
+}
+
 /// The fingerprint of a post, to tell a retry from another request under the same key.
 fn post_fingerprint(post: &PostMessage) -> String {
     serde_json::json!({

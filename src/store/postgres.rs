@@ -10,9 +10,9 @@
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
-use super::command::{decide, new_message_id, Change, Decided, Message};
+use super::command::{decide, Change, Message};
 use super::{
-    key_order_prefix, post_fingerprint, Backlog, CommandError, DeleteMessage, EditMessage,
+    key_order_prefix, prepare_post, Applied, Backlog, CommandError, DeleteMessage, EditMessage,
     MessageStore, OutboxClaim, OutboxEntry, Pending, PostMessage, Posted, StoreError,
 };
 use crate::config::{redact_userinfo, TopicsConfig};
@@ -307,21 +307,6 @@ impl OutboxClaim for PgClaim {
     }
 }
 
-/// What a transaction did.
-enum Applied {
-    Decided(Decided),
-    Replayed(Message),
-}
-
-impl Applied {
-    fn message(self) -> Message {
-        match self {
-            Applied::Decided(d) => d.message,
-            Applied::Replayed(m) => m,
-        }
-    }
-}
-
 async fn replay(
     tx: &mut Transaction<'_, Postgres>,
     key: &str,
@@ -354,28 +339,11 @@ impl MessageStore for PgStore {
         post: PostMessage,
         idempotency_key: Option<&str>,
     ) -> Result<Posted, StoreError> {
-        if let Some(key) = idempotency_key {
-            super::command::check_idempotency_key(key)?;
-        }
-        let request = post_fingerprint(&post);
-        let id = new_message_id();
-        let applied = self
-            .apply(
-                &id,
-                &Change::Post(post),
-                idempotency_key.map(|k| (k, request)),
-            )
-            .await?;
-        Ok(match applied {
-            Applied::Decided(d) => Posted {
-                message: d.message,
-                created: true,
-            },
-            Applied::Replayed(message) => Posted {
-                message,
-                created: false,
-            },
-        })
+        let prepared = prepare_post(post, idempotency_key)?;
+        Ok(self
+            .apply(&prepared.id, &prepared.change, prepared.idempotency)
+            .await?
+            .posted())
     }
 
     async fn edit(&self, message_id: &str, edit: EditMessage) -> Result<Message, StoreError> {

@@ -10,10 +10,10 @@ use std::time::Duration;
 use libsql::{params, Connection, TransactionBehavior};
 use tokio::sync::Mutex;
 
-use super::command::{decide, new_message_id, Change, Decided, Message};
+use super::command::{decide, Change, Message};
 use super::{
-    post_fingerprint, Backlog, CommandError, DeleteMessage, EditMessage, MessageStore, OutboxClaim,
-    Pending, PostMessage, Posted, StoreError,
+    prepare_post, Applied, Backlog, CommandError, DeleteMessage, EditMessage, MessageStore,
+    OutboxClaim, Pending, PostMessage, Posted, StoreError,
 };
 use crate::config::TopicsConfig;
 use crate::event::now_ms;
@@ -257,40 +257,25 @@ impl MessageStore for SqliteStore {
         post: PostMessage,
         idempotency_key: Option<&str>,
     ) -> Result<Posted, StoreError> {
-        if let Some(key) = idempotency_key {
-            super::command::check_idempotency_key(key)?;
-        }
-        let request = post_fingerprint(&post);
-        let id = new_message_id();
-        let applied = self
-            .apply(
-                &id,
-                &Change::Post(post),
-                idempotency_key.map(|k| (k, request)),
-            )
-            .await?;
-        Ok(match applied {
-            Applied::Decided(d) => Posted {
-                message: d.message,
-                created: true,
-            },
-            Applied::Replayed(message) => Posted {
-                message,
-                created: false,
-            },
-        })
+        let prepared = prepare_post(post, idempotency_key)?;
+        Ok(self
+            .apply(&prepared.id, &prepared.change, prepared.idempotency)
+            .await?
+            .posted())
     }
 
     async fn edit(&self, message_id: &str, edit: EditMessage) -> Result<Message, StoreError> {
-        self.apply(message_id, &Change::Edit(edit), None)
+        Ok(self
+            .apply(message_id, &Change::Edit(edit), None)
             .await?
-            .message()
+            .message())
     }
 
     async fn delete(&self, message_id: &str, delete: DeleteMessage) -> Result<Message, StoreError> {
-        self.apply(message_id, &Change::Delete(delete), None)
+        Ok(self
+            .apply(message_id, &Change::Delete(delete), None)
             .await?
-            .message()
+            .message())
     }
 
     async fn get(&self, message_id: &str) -> Result<Option<Message>, StoreError> {
@@ -399,22 +384,6 @@ impl OutboxClaim for SqliteClaim<'_> {
 
     async fn finish(self: Box<Self>, published: &[i64], at_ms: i64) -> Result<(), StoreError> {
         self.store.mark_published(published, at_ms).await
-    }
-}
-
-/// What a transaction did.
-enum Applied {
-    Decided(Decided),
-    /// An idempotency key seen before: its message, nothing written.
-    Replayed(Message),
-}
-
-impl Applied {
-    fn message(self) -> Result<Message, StoreError> {
-        Ok(match self {
-            Applied::Decided(d) => d.message,
-            Applied::Replayed(m) => m,
-        })
     }
 }
 
