@@ -10,8 +10,14 @@ use super::client_cluster;
 use super::run::wait_for_signal;
 use crate::config::Config;
 use crate::monitor::report::StatusReport;
+use crate::monitor::sampler::outbox_status;
 use crate::monitor::snapshot::{Health, Snapshot};
 use crate::monitor::{sample_now, spawn_monitor, table, MonitorOptions, MonitorSetup};
+use crate::store::postgres::PgStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::SharedStore;
+use crate::workers::supervisor::STORE_FILE;
+use std::sync::Arc;
 
 /// Samples taken by the one-shot form: rates need two. Fewer than a status window: the
 /// verdicts come from the rules for an incomplete window (`monitor.stall_after_seconds`),
@@ -22,15 +28,19 @@ pub async fn status(config: Config, json: bool, watch: bool) -> anyhow::Result<(
     let cluster = client_cluster(&config);
     let options = MonitorOptions::from_config(&config);
     if watch {
-        return watch_status(cluster, options, json).await;
+        let store = existing_store(&config).await;
+        return watch_status(cluster, options, store, json).await;
     }
     // Fresh connections are slow to the first fetch, and nothing draws meanwhile: give the
     // reads of the records at committed offsets (the time lag) as long as any other call.
     let mut options = options;
     options.record_budget = options.call_timeout;
-    let snapshot = sample_now(&cluster, options, ONE_SHOT_SAMPLES)
+    let mut snapshot = sample_now(&cluster, options, ONE_SHOT_SAMPLES)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(store) = existing_store(&config).await {
+        snapshot.outbox = Some(outbox_status(store.as_ref()).await);
+    }
     print(&snapshot, json, false)?;
     if let Health::Down(e) = &snapshot.cluster_health {
         anyhow::bail!("cannot reach {}: {e}", snapshot.cluster);
@@ -38,14 +48,49 @@ pub async fn status(config: Config, json: bool, watch: bool) -> anyhow::Result<(
     Ok(())
 }
 
+/// The write model, when there is one to look at: `[store] url`, or the embedded file an
+/// eventdeck created in the data directory (never created by `status`). An unreachable
+/// PostgreSQL shows as the outbox's error.
+async fn existing_store(config: &Config) -> Option<SharedStore> {
+    let opened = if !config.store.url.is_empty() {
+        PgStore::open(&config.store.url, config.topics.clone())
+            .await
+            .map(|s| Arc::new(s) as SharedStore)
+    } else {
+        let file = config.data_dir().join(STORE_FILE);
+        if !file.exists() {
+            return None;
+        }
+        SqliteStore::open(&file, config.topics.clone())
+            .await
+            .map(|s| Arc::new(s) as SharedStore)
+    };
+    match opened {
+        Ok(store) => Some(store),
+        Err(e) => {
+            eprintln!(
+                "eventdeck: write store: {}",
+                crate::config::redact_userinfo(&e.to_string())
+            );
+            None
+        }
+    }
+}
+
 /// Prints every new sample until Ctrl-C: the table redrawn in place on a terminal, one JSON
 /// document a line with `--json`.
 async fn watch_status(
     cluster: crate::bus::Cluster,
     options: MonitorOptions,
+    store: Option<SharedStore>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let (mut snapshots, task) = spawn_monitor(MonitorSetup::new(cluster, options));
+    let setup = MonitorSetup::new(cluster, options);
+    let setup = match store {
+        Some(store) => setup.with_store(store),
+        None => setup,
+    };
+    let (mut snapshots, task) = spawn_monitor(setup);
     let signal = wait_for_signal();
     tokio::pin!(signal);
     loop {

@@ -278,7 +278,7 @@ pub async fn sample_now(
 }
 
 /// The outbox backlog, bounded in time like every other probe of a sample.
-async fn outbox_status(store: &dyn MessageStore) -> OutboxStatus {
+pub async fn outbox_status(store: &dyn MessageStore) -> OutboxStatus {
     let answer = tokio::time::timeout(Duration::from_secs(2), store.backlog()).await;
     let (rows, oldest_age_ms, error) = match answer {
         Ok(Ok(b)) => (
