@@ -37,10 +37,18 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// util-linux's `runuser`, found even when sbin is not on PATH (a bare CI environment).
+fn runuser() -> &'static str {
+    ["/usr/sbin/runuser", "/sbin/runuser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("runuser")
+}
+
 /// `program args…`, as the `postgres` user when we are root.
 fn as_postgres(program: &Path) -> Command {
     if is_root() {
-        let mut c = Command::new("runuser");
+        let mut c = Command::new(runuser());
         c.args(["-u", "postgres", "--"]).arg(program);
         c
     } else {
@@ -101,7 +109,11 @@ fn start() -> Server {
         .args(["-w", "start"]);
     run(pg_ctl, "pg_ctl start");
     let stop = if is_root() {
-        format!("runuser -u postgres -- {}", bin.join("pg_ctl").display())
+        format!(
+            "{} -u postgres -- {}",
+            runuser(),
+            bin.join("pg_ctl").display()
+        )
     } else {
         bin.join("pg_ctl").display().to_string()
     };
