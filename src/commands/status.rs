@@ -13,11 +13,8 @@ use crate::monitor::report::StatusReport;
 use crate::monitor::sampler::outbox_status;
 use crate::monitor::snapshot::{Health, Snapshot};
 use crate::monitor::{sample_now, spawn_monitor, table, MonitorOptions, MonitorSetup};
-use crate::store::postgres::PgStore;
-use crate::store::sqlite::SqliteStore;
 use crate::store::SharedStore;
-use crate::workers::supervisor::STORE_FILE;
-use std::sync::Arc;
+use crate::workers::supervisor::{open_store, STORE_FILE};
 
 /// Samples taken by the one-shot form: rates need two. Fewer than a status window: the
 /// verdicts come from the rules for an incomplete window (`monitor.stall_after_seconds`),
@@ -52,26 +49,14 @@ pub async fn status(config: Config, json: bool, watch: bool) -> anyhow::Result<(
 /// eventdeck created in the data directory (never created by `status`). An unreachable
 /// PostgreSQL shows as the outbox's error.
 async fn existing_store(config: &Config) -> Option<SharedStore> {
-    let opened = if !config.store.url.is_empty() {
-        PgStore::open(&config.store.url, config.topics.clone())
-            .await
-            .map(|s| Arc::new(s) as SharedStore)
-    } else {
-        let file = config.data_dir().join(STORE_FILE);
-        if !file.exists() {
-            return None;
-        }
-        SqliteStore::open(&file, config.topics.clone())
-            .await
-            .map(|s| Arc::new(s) as SharedStore)
-    };
-    match opened {
+    let data_dir = config.data_dir();
+    if config.store.url.is_empty() && !data_dir.join(STORE_FILE).exists() {
+        return None;
+    }
+    match open_store(config, &data_dir).await {
         Ok(store) => Some(store),
         Err(e) => {
-            eprintln!(
-                "eventdeck: write store: {}",
-                crate::config::redact_userinfo(&e.to_string())
-            );
+            eprintln!("eventdeck: write store: {e}");
             None
         }
     }

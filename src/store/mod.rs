@@ -44,6 +44,30 @@ impl StoreError {
     }
 }
 
+/// Why the write store could not be opened: kept by the services and shared with the relay
+/// (which then reports it) and the start-up warnings. Displayed with any password of a URL
+/// masked, whatever the database library put in its message.
+#[derive(Debug, Clone)]
+pub struct StoreUnavailable(pub Arc<StoreError>);
+
+impl std::fmt::Display for StoreUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::config::redact_userinfo(&self.0.to_string()))
+    }
+}
+
+impl std::error::Error for StoreUnavailable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
+    }
+}
+
+impl From<StoreError> for StoreUnavailable {
+    fn from(e: StoreError) -> Self {
+        Self(Arc::new(e))
+    }
+}
+
 /// A post's answer: the message, and whether this request created it (false: an earlier
 /// request with the same `Idempotency-Key` did, and this is its message).
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +94,16 @@ pub struct Backlog {
 
 #[async_trait::async_trait]
 pub trait MessageStore: Send + Sync {
+    /// The one transaction of every command: read the row, [`command::decide`], write the row
+    /// and its outbox entry. With an idempotency key (and the request's fingerprint), a key
+    /// seen before answers with its message instead, checked inside the same transaction.
+    async fn apply(
+        &self,
+        message_id: &str,
+        change: &Change,
+        idempotency: Option<(&str, String)>,
+    ) -> Result<Applied, StoreError>;
+
     /// Posts a message. With an idempotency key, a retry of the same request returns the
     /// first answer (`created: false`) and writes nothing; the same key with a different
     /// request is refused.
@@ -77,9 +111,28 @@ pub trait MessageStore: Send + Sync {
         &self,
         post: PostMessage,
         idempotency_key: Option<&str>,
-    ) -> Result<Posted, StoreError>;
-    async fn edit(&self, message_id: &str, edit: EditMessage) -> Result<Message, StoreError>;
-    async fn delete(&self, message_id: &str, delete: DeleteMessage) -> Result<Message, StoreError>;
+    ) -> Result<Posted, StoreError> {
+        let prepared = prepare_post(post, idempotency_key)?;
+        Ok(self
+            .apply(&prepared.id, &prepared.change, prepared.idempotency)
+            .await?
+            .posted())
+    }
+
+    async fn edit(&self, message_id: &str, edit: EditMessage) -> Result<Message, StoreError> {
+        Ok(self
+            .apply(message_id, &Change::Edit(edit), None)
+            .await?
+            .message())
+    }
+
+    async fn delete(&self, message_id: &str, delete: DeleteMessage) -> Result<Message, StoreError> {
+        Ok(self
+            .apply(message_id, &Change::Delete(delete), None)
+            .await?
+            .message())
+    }
+
     /// The row as the write model has it (deleted ones too, with `deleted_at`).
     async fn get(&self, message_id: &str) -> Result<Option<Message>, StoreError>;
     /// The oldest unpublished entries, in commit order.
@@ -132,21 +185,21 @@ pub fn key_order_prefix(ours: Vec<Pending>, waiting: &[(i64, String)]) -> Vec<Pe
 }
 
 /// What a store's transaction did with a command.
-pub(crate) enum Applied {
+pub enum Applied {
     Decided(command::Decided),
     /// An idempotency key seen before: its message, nothing written.
     Replayed(Message),
 }
 
 impl Applied {
-    pub(crate) fn message(self) -> Message {
+    pub fn message(self) -> Message {
         match self {
             Applied::Decided(d) => d.message,
             Applied::Replayed(m) => m,
         }
     }
 
-    pub(crate) fn posted(self) -> Posted {
+    pub fn posted(self) -> Posted {
         match self {
             Applied::Decided(d) => Posted {
                 message: d.message,
@@ -162,13 +215,13 @@ impl Applied {
 
 /// A post made ready for a store's transaction: the key checked, a new message id, and the
 /// key with the request's fingerprint.
-pub(crate) struct PreparedPost<'a> {
-    pub id: String,
-    pub change: Change,
-    pub idempotency: Option<(&'a str, String)>,
+struct PreparedPost<'a> {
+    id: String,
+    change: Change,
+    idempotency: Option<(&'a str, String)>,
 }
 
-pub(crate) fn prepare_post(
+fn prepare_post(
     post: PostMessage,
     idempotency_key: Option<&str>,
 ) -> Result<PreparedPost<'_>, CommandError> {

@@ -12,8 +12,8 @@ use sqlx::{Postgres, Row, Transaction};
 
 use super::command::{decide, Change, Message};
 use super::{
-    key_order_prefix, prepare_post, Applied, Backlog, CommandError, DeleteMessage, EditMessage,
-    MessageStore, OutboxClaim, OutboxEntry, Pending, PostMessage, Posted, StoreError,
+    key_order_prefix, Applied, Backlog, CommandError, MessageStore, OutboxClaim, OutboxEntry,
+    Pending, StoreError,
 };
 use crate::config::{redact_userinfo, TopicsConfig};
 use crate::event::now_ms;
@@ -82,7 +82,7 @@ impl PgStore {
     }
 
     /// Reads the row, decides, writes the row and the outbox entry: one transaction.
-    async fn apply(
+    async fn transact(
         &self,
         message_id: &str,
         change: &Change,
@@ -334,30 +334,13 @@ async fn replay(
 
 #[async_trait::async_trait]
 impl MessageStore for PgStore {
-    async fn post(
+    async fn apply(
         &self,
-        post: PostMessage,
-        idempotency_key: Option<&str>,
-    ) -> Result<Posted, StoreError> {
-        let prepared = prepare_post(post, idempotency_key)?;
-        Ok(self
-            .apply(&prepared.id, &prepared.change, prepared.idempotency)
-            .await?
-            .posted())
-    }
-
-    async fn edit(&self, message_id: &str, edit: EditMessage) -> Result<Message, StoreError> {
-        Ok(self
-            .apply(message_id, &Change::Edit(edit), None)
-            .await?
-            .message())
-    }
-
-    async fn delete(&self, message_id: &str, delete: DeleteMessage) -> Result<Message, StoreError> {
-        Ok(self
-            .apply(message_id, &Change::Delete(delete), None)
-            .await?
-            .message())
+        message_id: &str,
+        change: &Change,
+        idempotency: Option<(&str, String)>,
+    ) -> Result<Applied, StoreError> {
+        self.transact(message_id, change, idempotency).await
     }
 
     async fn get(&self, message_id: &str) -> Result<Option<Message>, StoreError> {

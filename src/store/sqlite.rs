@@ -11,10 +11,7 @@ use libsql::{params, Connection, TransactionBehavior};
 use tokio::sync::Mutex;
 
 use super::command::{decide, Change, Message};
-use super::{
-    prepare_post, Applied, Backlog, CommandError, DeleteMessage, EditMessage, MessageStore,
-    OutboxClaim, Pending, PostMessage, Posted, StoreError,
-};
+use super::{Applied, Backlog, CommandError, MessageStore, OutboxClaim, Pending, StoreError};
 use crate::config::TopicsConfig;
 use crate::event::now_ms;
 
@@ -91,7 +88,7 @@ impl SqliteStore {
     /// Reads the row, decides, writes the row and the outbox entry: one transaction. With an
     /// idempotency key, a key seen before answers with its message instead (checked inside
     /// the same transaction, so two concurrent retries cannot both create).
-    async fn apply(
+    async fn transact(
         &self,
         message_id: &str,
         change: &Change,
@@ -252,30 +249,13 @@ async fn write_message(conn: &Connection, m: &Message, new: bool) -> Result<(), 
 
 #[async_trait::async_trait]
 impl MessageStore for SqliteStore {
-    async fn post(
+    async fn apply(
         &self,
-        post: PostMessage,
-        idempotency_key: Option<&str>,
-    ) -> Result<Posted, StoreError> {
-        let prepared = prepare_post(post, idempotency_key)?;
-        Ok(self
-            .apply(&prepared.id, &prepared.change, prepared.idempotency)
-            .await?
-            .posted())
-    }
-
-    async fn edit(&self, message_id: &str, edit: EditMessage) -> Result<Message, StoreError> {
-        Ok(self
-            .apply(message_id, &Change::Edit(edit), None)
-            .await?
-            .message())
-    }
-
-    async fn delete(&self, message_id: &str, delete: DeleteMessage) -> Result<Message, StoreError> {
-        Ok(self
-            .apply(message_id, &Change::Delete(delete), None)
-            .await?
-            .message())
+        message_id: &str,
+        change: &Change,
+        idempotency: Option<(&str, String)>,
+    ) -> Result<Applied, StoreError> {
+        self.transact(message_id, change, idempotency).await
     }
 
     async fn get(&self, message_id: &str) -> Result<Option<Message>, StoreError> {

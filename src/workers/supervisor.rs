@@ -23,25 +23,23 @@ use crate::ops::{Command, WorkerId};
 use crate::search::{self, SearchIndex};
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::SharedStore;
+use crate::store::{SharedStore, StoreUnavailable};
 
 /// The store file of the embedded write model, in the data directory.
 pub const STORE_FILE: &str = "store.db";
 
-/// PostgreSQL when `[store] url` is set, else the embedded file; an error is kept as text
-/// (the URL's password never in it) for the relay and the title bar to show.
-async fn open_store(config: &Config, data_dir: &std::path::Path) -> Result<SharedStore, String> {
+/// PostgreSQL when `[store] url` is set, else the embedded file.
+pub async fn open_store(
+    config: &Config,
+    data_dir: &std::path::Path,
+) -> Result<SharedStore, StoreUnavailable> {
     let topics = config.topics.clone();
-    let opened: Result<SharedStore, _> = if config.store.url.is_empty() {
-        SqliteStore::open(&data_dir.join(STORE_FILE), topics)
-            .await
-            .map(|s| Arc::new(s) as SharedStore)
+    let store: SharedStore = if config.store.url.is_empty() {
+        Arc::new(SqliteStore::open(&data_dir.join(STORE_FILE), topics).await?)
     } else {
-        PgStore::open(&config.store.url, topics)
-            .await
-            .map(|s| Arc::new(s) as SharedStore)
+        Arc::new(PgStore::open(&config.store.url, topics).await?)
     };
-    opened.map_err(|e| crate::config::redact_userinfo(&e.to_string()))
+    Ok(store)
 }
 
 /// File in the data directory holding the embedded broker's address, for `eventdeck send`
@@ -56,7 +54,7 @@ pub struct Services {
     pub cluster: Cluster,
     pub index: Arc<dyn SearchIndex>,
     /// The write model, or why it could not be opened (the relay then reports that).
-    pub store: Result<SharedStore, String>,
+    pub store: Result<SharedStore, StoreUnavailable>,
     /// Problems met at start that the workers will retry (an unreachable cluster, say).
     pub warnings: Vec<String>,
 }

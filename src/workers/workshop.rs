@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::batch::BatchLimits;
-use super::consumer::{run_worker, ConsumerSpec, Lifecycle};
+use super::consumer::{run_worker, BatchHandler, ConsumerSpec, Lifecycle};
 use super::dlq::DeadLetters;
 use super::indexer::Indexer;
 use super::notifier::{Notifier, SentMemory};
@@ -23,7 +23,7 @@ use crate::bus::Cluster;
 use crate::config::Config;
 use crate::ops::WorkerId;
 use crate::search::SearchIndex;
-use crate::store::SharedStore;
+use crate::store::{SharedStore, StoreUnavailable};
 
 /// Requests the producer worker can queue before a sender is told it is busy.
 const PUBLISH_QUEUE: usize = 1024;
@@ -57,7 +57,7 @@ pub struct Workshop {
     /// The data directory (its lock is held by the `Services` that made this workshop).
     pub data_dir: PathBuf,
     /// The write model, or why it could not be opened.
-    pub store: Result<SharedStore, String>,
+    pub store: Result<SharedStore, StoreUnavailable>,
 }
 
 impl Workshop {
@@ -180,24 +180,12 @@ impl Workshop {
     fn start_indexer(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
         let spec = self.spec(WorkerId::Indexer)?;
         let producer = EventProducer::new(&self.cluster, &self.config.producer, "indexer-dlq")?;
-        let dead_letters = self.dead_letters(producer, &spec, &reporter);
         let handler = Indexer {
             index: self.index.clone(),
             max_retries: self.config.indexer.max_retries,
             retry_backoff: self.retry_backoff(),
         };
-        let task = tokio::spawn(run_worker(
-            self.cluster.clone(),
-            spec,
-            handler,
-            dead_letters,
-            reporter,
-            lifecycle,
-        ));
-        Ok(Started {
-            task,
-            requests: None,
-        })
+        Ok(self.spawn_consumer(spec, handler, producer, reporter, lifecycle))
     }
 
     fn start_notifier(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
@@ -207,14 +195,26 @@ impl Workshop {
             self.config.notifier.memory_retention(),
         )?;
         let producer = EventProducer::new(&self.cluster, &self.config.producer, "notifier")?;
-        let dead_letters = self.dead_letters(producer.clone(), &spec, &reporter);
         let handler = Notifier {
-            producer,
+            producer: producer.clone(),
             topic: self.config.topics.notifications.clone(),
             memory,
             reporter: reporter.clone(),
             cluster: self.cluster.clone(),
         };
+        Ok(self.spawn_consumer(spec, handler, producer, reporter, lifecycle))
+    }
+
+    /// Runs a consuming worker's loop, its poison dead-lettered through `producer`.
+    fn spawn_consumer<H: BatchHandler + 'static>(
+        &self,
+        spec: ConsumerSpec,
+        handler: H,
+        producer: EventProducer,
+        reporter: Reporter,
+        lifecycle: Lifecycle,
+    ) -> Started {
+        let dead_letters = self.dead_letters(producer, &spec, &reporter);
         let task = tokio::spawn(run_worker(
             self.cluster.clone(),
             spec,
@@ -223,10 +223,10 @@ impl Workshop {
             reporter,
             lifecycle,
         ));
-        Ok(Started {
+        Started {
             task,
             requests: None,
-        })
+        }
     }
 }
 

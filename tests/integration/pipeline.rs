@@ -212,7 +212,11 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing(bac
         broker: None,
         cluster: bench.services.cluster.clone(),
         index: bench.services.index.clone(),
-        store: Err("not used by the replayer".into()),
+        store: Err(eventdeck::store::StoreError::db(
+            "not opened",
+            std::io::Error::other("the replayer needs no write store"),
+        )
+        .into()),
         warnings: vec![],
     };
     // Its own reporter: what the replayer handled, apart from anything the first indexer

@@ -4,7 +4,6 @@
 //! entry twice and keep each channel's order.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +11,8 @@ use eventdeck::config::TopicsConfig;
 use eventdeck::event::{parse_message_event, MessageEvent};
 use eventdeck::store::postgres::PgStore;
 use eventdeck::store::{PostMessage, SharedStore};
-use eventdeck::workers::relay::{relay_once, Relay, HEADER_EVENT_ID};
+use eventdeck::workers::relay::{relay_once, run_relay, Relay, HEADER_EVENT_ID};
+use eventdeck::workers::report::{Reporter, WorkerEvent};
 use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::Message;
 
@@ -116,53 +116,41 @@ async fn the_relay_publishes_the_embedded_outbox_once_in_order_per_channel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_relays_on_postgres_never_publish_an_entry_twice() {
     let bench = Bench::start().await;
-    let url = crate::postgres::database().await;
-    let store: SharedStore = Arc::new(
-        PgStore::open(&url, TopicsConfig::default())
-            .await
-            .expect("postgres store"),
-    );
+    let store = postgres_store().await;
     const N: usize = 1_000;
-    // Posts keep arriving while both relays run; they stop once the writer is done and the
-    // outbox is empty.
-    let written = Arc::new(AtomicBool::new(false));
+    // Posts keep arriving while both relays run (the worker loop, as in production); each
+    // relay's reports say how many entries it marked published.
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
     let relays: Vec<_> = (0..2)
         .map(|_| {
-            let relay = relay(&bench, store.clone());
-            let store = store.clone();
-            let written = written.clone();
-            tokio::spawn(async move {
-                let mut mine = 0;
-                loop {
-                    let done = written.load(Ordering::SeqCst);
-                    let n = relay_once(&relay).await.expect("relay");
-                    mine += n;
-                    if n == 0 {
-                        if done && store.backlog().await.expect("backlog").rows == 0 {
-                            return mine;
-                        }
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
-            })
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let task = tokio::spawn(run_relay(
+                relay(&bench, store.clone()),
+                Reporter::new(tx),
+                shutdown.clone(),
+            ));
+            (task, rx)
         })
         .collect();
     for i in 0..N {
         store.post(post(i % 10, i), None).await.expect("post");
     }
-    written.store(true, Ordering::SeqCst);
+    backlog_below(&store, 1).await;
+    let _ = stop.send(true);
     let mut shares = Vec::new();
-    for r in relays {
-        let share = tokio::time::timeout(Duration::from_secs(60), r)
-            .await
-            .expect("relays drain the outbox")
-            .expect("relay task");
-        shares.push(share);
+    for (task, mut reports) in relays {
+        task.await.expect("join").expect("relay stopped");
+        let mut marked = 0;
+        while let Ok(event) = reports.try_recv() {
+            if let WorkerEvent::Processed { records, .. } = event {
+                marked += records;
+            }
+        }
+        shares.push(marked);
     }
-    assert_eq!(store.backlog().await.expect("backlog").rows, 0);
     assert_eq!(
-        shares.iter().sum::<usize>(),
-        N,
+        shares.iter().sum::<u64>(),
+        N as u64,
         "marked published once each: {shares:?}"
     );
     let records = read_created(&bench).await;
@@ -240,8 +228,6 @@ async fn a_posted_message_flows_from_the_row_to_a_search_hit() {
 /// shows them waiting; the broker back: every event is published once, in order per channel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_the_broker_down_commands_commit_and_wait_then_publish_once_in_order() {
-    use eventdeck::workers::relay::run_relay;
-    use eventdeck::workers::report::Reporter;
     let bench = Bench::on(crate::harness::Backend::Noida).await;
     let store = bench.services.store.clone().expect("the embedded store");
     // Topics exist (Services created them); then the broker goes away.
@@ -267,16 +253,7 @@ async fn with_the_broker_down_commands_commit_and_wait_then_publish_once_in_orde
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bench.noida().start_service("kafka");
-    crate::harness::eventually("the backlog drains", Duration::from_secs(60), || {
-        let store = store.clone();
-        async move {
-            match store.backlog().await.map_err(|e| e.to_string())?.rows {
-                0 => Ok(()),
-                n => Err(format!("{n} waiting")),
-            }
-        }
-    })
-    .await;
+    backlog_below(&store, 1).await;
     let _ = stop.send(true);
     task.await.expect("join").expect("relay stopped");
     assert_once_in_order(&read_created(&bench).await, 60);
@@ -287,15 +264,8 @@ async fn with_the_broker_down_commands_commit_and_wait_then_publish_once_in_orde
 /// the dead one had sent comes again with the same event id, never out of order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_relay_killed_mid_batch_and_restarted_loses_nothing() {
-    use eventdeck::workers::relay::run_relay;
-    use eventdeck::workers::report::Reporter;
     let bench = Bench::start().await;
-    let url = crate::postgres::database().await;
-    let store: SharedStore = Arc::new(
-        PgStore::open(&url, TopicsConfig::default())
-            .await
-            .expect("postgres store"),
-    );
+    let store = postgres_store().await;
     const N: usize = 2_000;
     for i in 0..N {
         store.post(post(i % 8, i), None).await.expect("post");
@@ -349,4 +319,14 @@ async fn backlog_below(store: &SharedStore, n: u64) {
         },
     )
     .await;
+}
+
+/// A write store on a fresh database of the test PostgreSQL.
+async fn postgres_store() -> SharedStore {
+    let url = crate::postgres::database().await;
+    Arc::new(
+        PgStore::open(&url, TopicsConfig::default())
+            .await
+            .expect("postgres store"),
+    )
 }
