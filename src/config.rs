@@ -32,6 +32,31 @@ pub struct Config {
     pub monitor: MonitorConfig,
     pub notifier: NotifierConfig,
     pub store: StoreConfig,
+    pub api: ApiConfig,
+}
+
+/// The HTTP API (`eventdeck serve`, and the console when `addr` is set).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// `127.0.0.1:8080`. Empty: `serve` listens on [`DEFAULT_API_ADDR`], the console not at all.
+    pub addr: String,
+    /// Bearer token the write routes require; empty: none. Never printed.
+    pub token: Secret,
+}
+
+/// Where `eventdeck serve` listens when `[api] addr` is empty: loopback only.
+pub const DEFAULT_API_ADDR: &str = "127.0.0.1:8080";
+
+impl ApiConfig {
+    /// The configured address, or `None` when empty.
+    pub fn socket_addr(&self) -> Option<Result<std::net::SocketAddr, String>> {
+        let addr = self.addr.trim();
+        (!addr.is_empty()).then(|| {
+            addr.parse()
+                .map_err(|_| format!("expected host:port with an IP address, got {addr:?}"))
+        })
+    }
 }
 
 /// The write model (CQRS command side). `Debug` by hand: the URL may carry a password.
@@ -449,6 +474,9 @@ impl Config {
             ));
         }
         self.search_backend().map_err(|e| bad(e.key, &e.message))?;
+        if let Some(Err(message)) = self.api.socket_addr() {
+            return Err(bad("api.addr", &message));
+        }
         for b in self
             .kafka
             .brokers

@@ -47,6 +47,13 @@ enum Command {
         #[arg(long, value_name = "LIST")]
         workers: Option<String>,
     },
+    /// The HTTP API ([api] addr, default 127.0.0.1:8080) and every worker: POST/PATCH/DELETE
+    /// /messages go through the write model and its outbox, GET /messages/search to the index.
+    Serve {
+        /// Only these workers, comma-separated, as for `run`.
+        #[arg(long, value_name = "LIST")]
+        workers: Option<String>,
+    },
     /// Publish one message.created, e.g. `eventdeck send --channel ch_dev --author user_001 "deployed @user_002"`.
     Send {
         #[arg(long, default_value = "ch_general")]
@@ -141,19 +148,26 @@ fn main() -> ExitCode {
     }
 }
 
+fn worker_list(list: Option<String>) -> anyhow::Result<Vec<WorkerId>> {
+    match list {
+        Some(list) => WorkerId::parse_list(&list).map_err(|e| anyhow::anyhow!("--workers: {e}")),
+        None => Ok(WorkerId::ALL.to_vec()),
+    }
+}
+
 async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()> {
     use eventdeck::commands;
     match command {
         None => commands::console::console(config).await,
         Some(Command::Run { workers }) => {
-            let workers = match workers {
-                Some(list) => {
-                    WorkerId::parse_list(&list).map_err(|e| anyhow::anyhow!("--workers: {e}"))?
-                }
-                None => WorkerId::ALL.to_vec(),
-            };
+            let workers = worker_list(workers)?;
             eventdeck::logging::to_stderr();
             commands::run::run(config, &workers).await
+        }
+        Some(Command::Serve { workers }) => {
+            let workers = worker_list(workers)?;
+            eventdeck::logging::to_stderr();
+            commands::serve::serve(config, &workers).await
         }
         Some(Command::Send {
             channel,

@@ -1,9 +1,11 @@
-//! The subcommands other than the console: headless run, send, load, search.
+//! The subcommands other than the console: headless run, serve (API + workers), send, load,
+//! search, status.
 
 pub mod console;
 pub mod run;
 pub mod search;
 pub mod send;
+pub mod serve;
 pub mod status;
 
 use crate::bus::Cluster;

@@ -63,7 +63,7 @@ pub async fn run(config: Config, workers: &[WorkerId]) -> anyhow::Result<()> {
     }
 }
 
-fn log_event(event: &WorkerEvent) {
+pub(super) fn log_event(event: &WorkerEvent) {
     match event {
         WorkerEvent::State { worker, state } => tracing::info!(%worker, ?state, "worker state"),
         WorkerEvent::Assigned {

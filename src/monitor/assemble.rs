@@ -22,6 +22,7 @@ impl Engine {
         s.search_health = self.search_health.clone();
         s.indexed_messages = self.indexed;
         s.outbox = self.outbox.clone();
+        s.cqrs = self.cqrs.clone();
         s.workers = self.telemetry.workers();
         s.totals = self.telemetry.totals.clone();
         s.notifications = self.telemetry.notifications();

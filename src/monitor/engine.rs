@@ -58,6 +58,7 @@ pub struct Engine {
     pub(super) search_health: Health,
     pub(super) indexed: Option<u64>,
     pub(super) outbox: Option<OutboxStatus>,
+    pub(super) cqrs: Option<super::cqrs::CqrsFigures>,
     pub(super) taken_ms: i64,
     pub(super) samples: u64,
     pub(super) topics: BTreeMap<String, TopicTrack>,
@@ -81,6 +82,7 @@ impl Engine {
             search_health: Health::Unknown,
             indexed: None,
             outbox: None,
+            cqrs: None,
             taken_ms: 0,
             samples: 0,
             topics: BTreeMap::new(),
@@ -132,6 +134,10 @@ impl Engine {
         if indexed.is_some() {
             self.indexed = indexed;
         }
+    }
+
+    pub fn set_cqrs(&mut self, figures: super::cqrs::CqrsFigures) {
+        self.cqrs = Some(figures);
     }
 
     pub fn set_outbox(&mut self, outbox: OutboxStatus) {

@@ -164,6 +164,39 @@ pub fn render(s: &Snapshot) -> String {
             );
         }
     }
+    if let Some(c) = &s.cqrs {
+        let sides = [
+            ("write", &c.write),
+            ("read", &c.read),
+            ("commit_to_searchable", &c.commit_to_searchable),
+        ];
+        family(
+            "eventdeck_cqrs_operations_total",
+            "counter",
+            "Commands committed (write), searches answered (read), changes seen searchable by the indexer (commit_to_searchable).",
+            sides
+                .iter()
+                .map(|(side, f)| (labels(&[("side", side)]), f.total.to_string()))
+                .collect(),
+        );
+        let mut quantiles = Vec::new();
+        for (side, f) in sides {
+            if let Some(p) = f.latency {
+                for (q, ms) in [("0.5", p.p50_ms), ("0.95", p.p95_ms), ("0.99", p.p99_ms)] {
+                    quantiles.push((
+                        labels(&[("side", side), ("quantile", q)]),
+                        number(ms / 1000.0),
+                    ));
+                }
+            }
+        }
+        family(
+            "eventdeck_cqrs_latency_seconds",
+            "gauge",
+            "Latency over the last minute: a command's commit (write), a search (read), a change's commit to searchable.",
+            quantiles,
+        );
+    }
     out
 }
 

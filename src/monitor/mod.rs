@@ -10,6 +10,7 @@
 //!   (the task that samples every interval and publishes snapshots on a watch channel).
 
 mod assemble;
+pub mod cqrs;
 pub mod engine;
 pub mod history;
 pub mod lag;

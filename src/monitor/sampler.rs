@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use super::cqrs::CqrsMeter;
 use super::engine::Engine;
 use super::options::MonitorOptions;
 use super::reader::{ClusterReader, ReaderError};
@@ -50,6 +51,8 @@ pub struct MonitorSetup {
     pub events: Option<mpsc::UnboundedReceiver<WorkerEvent>>,
     /// The write model, for its outbox backlog.
     pub store: Option<SharedStore>,
+    /// Write vs read figures, when this process serves commands or searches.
+    pub meter: Option<Arc<CqrsMeter>>,
 }
 
 impl MonitorSetup {
@@ -60,11 +63,17 @@ impl MonitorSetup {
             index: None,
             events: None,
             store: None,
+            meter: None,
         }
     }
 
     pub fn with_store(mut self, store: SharedStore) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    pub fn with_meter(mut self, meter: Arc<CqrsMeter>) -> Self {
+        self.meter = Some(meter);
         self
     }
 
@@ -100,6 +109,7 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
         index,
         mut events,
         store,
+        meter,
     } = setup;
     let mut reader: Option<Arc<ClusterReader>> = None;
     let mut describing: Option<JoinHandle<Described>> = None;
@@ -140,6 +150,9 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
                 }
                 if let Some(store) = &store {
                     engine.set_outbox(outbox_status(store.as_ref()).await);
+                }
+                if let Some(meter) = &meter {
+                    engine.set_cqrs(meter.figures());
                 }
                 if options.describe_groups {
                     // The sample keeps the error as the text it shows.

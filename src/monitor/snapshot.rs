@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+pub use super::cqrs::CqrsFigures;
+
 use crate::event::NotificationSent;
 use crate::ops::WorkerState;
 
@@ -211,6 +213,8 @@ pub struct Snapshot {
     pub load_generator: Option<u32>,
     /// The write model's outbox, when this process has one: monitored like a lag.
     pub outbox: Option<OutboxStatus>,
+    /// Write vs read figures, when this process serves commands and searches.
+    pub cqrs: Option<CqrsFigures>,
 }
 
 /// What waits in the outbox for the relay.
@@ -241,6 +245,7 @@ impl Snapshot {
             notifications: Vec::new(),
             load_generator: None,
             outbox: None,
+            cqrs: None,
         }
     }
 }

@@ -16,6 +16,9 @@ pub use worker_id::{UnknownWorker, WorkerId};
 
 use crate::event::ParsedEvent;
 use crate::search::{SearchError, SearchQuery, SearchResults};
+use crate::store::{
+    DeleteMessage, EditMessage, Message, MessageStore, PostMessage, StoreError, StoreUnavailable,
+};
 
 /// How a worker is doing, as it reports itself (shown by the console and `status`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,6 +46,12 @@ pub enum Command {
         event: ParsedEvent,
         reply: Option<oneshot::Sender<Result<Delivered, PublishError>>>,
     },
+    /// Post, edit or delete a message through the write model (row + outbox entry in one
+    /// transaction); the reply is the row as committed. The relay publishes the event.
+    Write {
+        write: Write,
+        reply: Option<oneshot::Sender<Result<Message, WriteError>>>,
+    },
     /// Turn the load generator on or off.
     SetLoad(bool),
     /// Events per second of the load generator.
@@ -54,6 +63,52 @@ pub enum Command {
         control: Control,
         reply: Option<oneshot::Sender<Result<(), ControlError>>>,
     },
+}
+
+/// A change to the write model, as the console and `eventdeck send` ask for it (the HTTP API
+/// calls the store the same way).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Post(PostMessage),
+    Edit {
+        message_id: String,
+        edit: EditMessage,
+    },
+    Delete {
+        message_id: String,
+        delete: DeleteMessage,
+    },
+}
+
+impl Write {
+    /// "post to ch_dev", "edit msg_…", "delete msg_…": for footers and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Write::Post(p) => format!("post to {}", p.channel_id),
+            Write::Edit { message_id, .. } => format!("edit {message_id}"),
+            Write::Delete { message_id, .. } => format!("delete {message_id}"),
+        }
+    }
+
+    /// Applies this change to `store`: one transaction, row and outbox entry.
+    pub async fn apply(self, store: &dyn MessageStore) -> Result<Message, StoreError> {
+        match self {
+            Write::Post(post) => Ok(store.post(post, None).await?.message),
+            Write::Edit { message_id, edit } => store.edit(&message_id, edit).await,
+            Write::Delete { message_id, delete } => store.delete(&message_id, delete).await,
+        }
+    }
+}
+
+/// Why a [`Command::Write`] was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+    #[error("the supervisor stopped")]
+    SupervisorGone,
 }
 
 /// What can be done to one worker.

@@ -14,7 +14,8 @@ use super::consumer::Lifecycle;
 use super::publisher::PublisherRequest;
 use super::report::Reporter;
 use super::workshop::Workshop;
-use crate::ops::{Command, Control, ControlError, PublishError, WorkerId};
+use crate::ops::{Command, Control, ControlError, PublishError, WorkerId, Write, WriteError};
+use crate::store::Message;
 
 /// How long a worker may take to flush, commit and leave its group when stopped.
 const STOP_GRACE: Duration = Duration::from_secs(30);
@@ -145,6 +146,27 @@ impl Supervisor {
         }
     }
 
+    /// Applies a write off the command loop: a slow store never holds up worker controls.
+    fn write(&self, write: Write, reply: Option<oneshot::Sender<Result<Message, WriteError>>>) {
+        let store = self.workshop.store.clone();
+        let meter = self.workshop.meter.clone();
+        tokio::spawn(async move {
+            let what = write.describe();
+            let started = std::time::Instant::now();
+            let result = match store {
+                Ok(store) => write.apply(store.as_ref()).await.map_err(WriteError::from),
+                Err(e) => Err(WriteError::from(e)),
+            };
+            match &result {
+                Ok(_) => meter.record_write(started.elapsed()),
+                Err(e) => tracing::warn!(%what, error = %e, "write refused or failed"),
+            }
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
+        });
+    }
+
     /// Takes commands until shutdown (or until every sender is gone), then stops every
     /// worker. Returns the errors of workers that failed or did not stop cleanly.
     pub(super) async fn run(
@@ -164,6 +186,7 @@ impl Supervisor {
                     Some(Command::Publish { event, reply }) => {
                         self.forward(PublisherRequest::Publish { event, reply })
                     }
+                    Some(Command::Write { write, reply }) => self.write(write, reply),
                     Some(Command::SetLoad(on)) => self.forward(PublisherRequest::SetLoad(on)),
                     Some(Command::SetRate(r)) => self.forward(PublisherRequest::SetRate(r)),
                     Some(Command::Control { worker, control, reply }) => {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::batch::Record;
 use super::consumer::{BatchHandler, HandleError, Handled, Poison};
 use crate::event::{parse_message_event, ParsedEvent};
+use crate::monitor::cqrs::CqrsMeter;
 use crate::search::plan::{ids_to_look_up, plan_bulk};
 use crate::search::{ItemOutcome, SearchDoc, SearchError, SearchIndex};
 
@@ -65,6 +66,29 @@ pub struct Indexer {
     pub index: Arc<dyn SearchIndex>,
     pub max_retries: u32,
     pub retry_backoff: Duration,
+    /// Where commit→searchable delays go (`:cqrs`, `bench cqrs`).
+    pub meter: Arc<CqrsMeter>,
+}
+
+/// For each event the relay published from the write model (its records carry the
+/// `event_id` header), how long ago it was committed: the event's timestamp is the commit's.
+fn commit_delays(
+    events: &[ParsedEvent],
+    event_records: &[usize],
+    records: &[Record],
+    now_ms: i64,
+) -> Vec<Duration> {
+    events
+        .iter()
+        .zip(event_records)
+        .filter(|(_, &r)| {
+            records[r]
+                .headers
+                .iter()
+                .any(|(k, _)| k == crate::workers::relay::HEADER_EVENT_ID)
+        })
+        .map(|(e, _)| Duration::from_millis(now_ms.saturating_sub(e.timestamp).max(0) as u64))
+        .collect()
 }
 
 impl Indexer {
@@ -155,6 +179,10 @@ impl BatchHandler for Indexer {
             .make_durable()
             .await
             .map_err(IndexerError::Durable)?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for delay in commit_delays(&events, &event_records, records, now_ms) {
+            self.meter.record_visible(delay);
+        }
         poison.extend(rejected_poison(&outcomes, &plan.sources, &event_records));
         Ok(Handled {
             newest_event_ms,

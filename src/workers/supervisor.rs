@@ -19,6 +19,7 @@ use crate::bus::Cluster;
 use crate::config::Config;
 use crate::embedded::broker::EmbeddedBroker;
 use crate::embedded::datadir::DataDir;
+use crate::monitor::cqrs::CqrsMeter;
 use crate::ops::{Command, WorkerId};
 use crate::search::{self, SearchIndex};
 use crate::store::postgres::PgStore;
@@ -57,6 +58,8 @@ pub struct Services {
     pub store: Result<SharedStore, StoreUnavailable>,
     /// Problems met at start that the workers will retry (an unreachable cluster, say).
     pub warnings: Vec<String>,
+    /// Write vs read figures, shared by the API, the indexer and the monitor.
+    pub meter: Arc<CqrsMeter>,
 }
 
 impl Services {
@@ -116,6 +119,7 @@ impl Services {
             index,
             store,
             warnings,
+            meter: Arc::default(),
         })
     }
 
@@ -127,6 +131,7 @@ impl Services {
             index: self.index.clone(),
             data_dir: self.data_dir.path().to_path_buf(),
             store: self.store.clone(),
+            meter: self.meter.clone(),
         }
     }
 

@@ -21,6 +21,7 @@ use super::report::Reporter;
 use crate::bus::producer::EventProducer;
 use crate::bus::Cluster;
 use crate::config::Config;
+use crate::monitor::cqrs::CqrsMeter;
 use crate::ops::WorkerId;
 use crate::search::SearchIndex;
 use crate::store::{SharedStore, StoreUnavailable};
@@ -58,6 +59,8 @@ pub struct Workshop {
     pub data_dir: PathBuf,
     /// The write model, or why it could not be opened.
     pub store: Result<SharedStore, StoreUnavailable>,
+    /// Write/read figures; the indexer records commit→searchable delays.
+    pub meter: Arc<CqrsMeter>,
 }
 
 impl Workshop {
@@ -184,6 +187,7 @@ impl Workshop {
             index: self.index.clone(),
             max_retries: self.config.indexer.max_retries,
             retry_backoff: self.retry_backoff(),
+            meter: self.meter.clone(),
         };
         Ok(self.spawn_consumer(spec, handler, producer, reporter, lifecycle))
     }

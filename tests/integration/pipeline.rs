@@ -218,6 +218,7 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing(bac
         )
         .into()),
         warnings: vec![],
+        meter: Default::default(),
     };
     // Its own reporter: what the replayer handled, apart from anything the first indexer
     // reported.
