@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(q.text, "deploy 배포");
         assert_eq!(q.channel.as_deref(), Some("ch_dev"));
         assert_eq!(q.author.as_deref(), Some("user_1"));
-        assert_eq!(q.created_from, Some(1_764_547_200_000));
+        assert_eq!(q.created_from, Some(1_796_083_200_000));
         assert_eq!(q.created_to, Some(1_800_000_000_000));
         assert_eq!((q.page, q.page_size), (2, 50));
         assert_eq!(q.sort, SortOrder::NewestFirst);
