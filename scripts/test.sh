@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of eventdeck. Installs what the tests need from this repository's own pins
-# (osmem-server and noida-db from PyPI, sha256-checked; tmux and PostgreSQL from Debian when
-# missing), checks
+# (osmem-server and noida-db from PyPI, sha256-checked; schemathesis from PyPI with every
+# dependency pinned; tmux and PostgreSQL from Debian when missing), checks
 # formatting and clippy, then `cargo test`. The tests start their own services: the embedded
 # broker (tansu, in-process), osmem-server (Elasticsearch API) and noida-db (a second,
 # external Kafka + Elasticsearch).
@@ -88,9 +88,13 @@ fi
 PG_BIN=$(pg_bin)
 export PG_BIN
 
+# --- schemathesis (PyPI, pinned) checks api/openapi.yaml against the running API ---
+SCHEMATHESIS_BIN=$(bash scripts/schemathesis.sh --install)
+export SCHEMATHESIS_BIN
+
 if [ "${1:-}" = "--install" ]; then
-  printf 'export OSMEM_SERVER_BIN=%q NOIDA_DB_BIN=%q PG_BIN=%q CARGO_TARGET_DIR=%q\n' \
-    "$OSMEM_SERVER_BIN" "$NOIDA_DB_BIN" "$PG_BIN" "$CARGO_TARGET_DIR"
+  printf 'export OSMEM_SERVER_BIN=%q NOIDA_DB_BIN=%q PG_BIN=%q SCHEMATHESIS_BIN=%q CARGO_TARGET_DIR=%q\n' \
+    "$OSMEM_SERVER_BIN" "$NOIDA_DB_BIN" "$PG_BIN" "$SCHEMATHESIS_BIN" "$CARGO_TARGET_DIR"
   exit 0
 fi
 

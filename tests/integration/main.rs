@@ -1,11 +1,13 @@
 //! Integration tests against real services (one binary, so the large dependency set is
 //! linked once). See harness.rs for what is started and how.
 
+mod api;
 mod console;
 mod crash;
 mod dead_letters;
 mod default_setup;
 mod harness;
+mod http;
 mod monitor;
 mod monitor_noida;
 mod monitor_status;
