@@ -2,10 +2,12 @@
 //! `run`, the monitor that turns samples and worker reports into snapshots, the search
 //! service, and hands the terminal to the UI. Logs go to a file: never onto the screen.
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use super::serve::{api_state, monitor_setup};
+use crate::api;
 use crate::config::Config;
-use crate::monitor::{serve_metrics, spawn_monitor, MonitorOptions, MonitorSetup};
+use crate::monitor::{serve_metrics, spawn_monitor};
 use crate::ui::{self, ConsoleLink};
 use crate::workers::report::Reporter;
 use crate::workers::search_service::run_search_service;
@@ -23,17 +25,17 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
     let services = Services::start(config).await?;
     let (tx, events) = mpsc::unbounded_channel();
     let pipeline = services.spawn_pipeline(Reporter::new(tx))?;
-    let setup = MonitorSetup::new(
-        services.cluster.clone(),
-        MonitorOptions::from_config(&services.config),
-    )
-    .with_index(services.index.clone())
-    .with_events(events);
-    let setup = match &services.store {
-        Ok(store) => setup.with_store(store.clone()),
-        Err(_) => setup,
+    let (snapshots, monitor) = spawn_monitor(monitor_setup(&services).with_events(events));
+    // With [api] addr set, the console serves the API too (one process, as `serve`).
+    let (stop_api, api_stopping) = watch::channel(false);
+    let api = match services.config.api.socket_addr() {
+        Some(addr) => {
+            let addr = addr.map_err(|e| anyhow::anyhow!("api.addr: {e}"))?;
+            let state = api_state(&services, Some(snapshots.clone()));
+            Some(tokio::spawn(api::serve(addr, state, api_stopping)))
+        }
+        None => None,
     };
-    let (snapshots, monitor) = spawn_monitor(setup);
     let metrics = (services.config.monitor.metrics_port != 0).then(|| {
         tokio::spawn(serve_metrics(
             services.config.monitor.metrics_port,
@@ -44,6 +46,7 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
     let (responses, search_responses) = mpsc::channel(16);
     let search = tokio::spawn(run_search_service(
         services.index.clone(),
+        services.meter.clone(),
         requests,
         responses,
     ));
@@ -55,6 +58,14 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
         log_path: Some(data_dir.join("eventdeck.log")),
     })
     .await;
+    let _ = stop_api.send(true);
+    if let Some(api) = api {
+        match api.await {
+            Ok(Err(e)) => eprintln!("eventdeck: API: {e:#}"),
+            Err(e) => eprintln!("eventdeck: API: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
     eprintln!("eventdeck: stopping workers (flushing and committing)…");
     let errors = pipeline.stop().await;
     monitor.abort();

@@ -4,7 +4,7 @@
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::monitor::{serve_metrics, spawn_monitor, MonitorOptions, MonitorSetup};
+use crate::monitor::{serve_metrics, spawn_monitor};
 use crate::ops::WorkerId;
 use crate::workers::report::{Reporter, WorkerEvent};
 use crate::workers::supervisor::Services;
@@ -24,16 +24,7 @@ pub async fn run(config: Config, workers: &[WorkerId]) -> anyhow::Result<()> {
     let (to_monitor, monitor_events) = mpsc::unbounded_channel();
     let port = services.config.monitor.metrics_port;
     let monitor = (port != 0).then(|| {
-        let setup = MonitorSetup::new(
-            services.cluster.clone(),
-            MonitorOptions::from_config(&services.config),
-        )
-        .with_index(services.index.clone())
-        .with_events(monitor_events);
-        let setup = match &services.store {
-            Ok(store) => setup.with_store(store.clone()),
-            Err(_) => setup,
-        };
+        let setup = super::serve::monitor_setup(&services).with_events(monitor_events);
         let (snapshots, sampler) = spawn_monitor(setup);
         println!("metrics on http://127.0.0.1:{port}/metrics");
         (sampler, tokio::spawn(serve_metrics(port, snapshots)))

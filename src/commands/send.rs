@@ -1,5 +1,6 @@
-//! `eventdeck send` publishes one test message (and waits for its acknowledgement);
-//! `eventdeck load` publishes a stream of generated traffic and prints the rate.
+//! `eventdeck send` posts one message through the write model and waits until it is
+//! published; `eventdeck load` publishes a stream of generated traffic straight to the topics
+//! and prints the rate.
 
 use std::time::{Duration, Instant};
 
@@ -8,9 +9,14 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use super::client_cluster;
 use crate::bus::producer::{resolve, EventProducer};
 use crate::config::Config;
+use crate::embedded::datadir::DataDir;
 use crate::event::{extract_mentions, new_event_id, MessageCreated, MessageEvent, ParsedEvent};
+use crate::ops::{PostMessage, Write};
+use crate::store::{MessageStore, SharedStore};
 use crate::workers::loadgen::LoadGenerator;
 use crate::workers::publisher::Publisher;
+use crate::workers::relay::{relay_once, Relay};
+use crate::workers::supervisor::open_store;
 
 pub fn created(channel: &str, author: &str, text: &str) -> MessageEvent {
     MessageEvent::Created(MessageCreated {
@@ -36,26 +42,110 @@ fn publisher(config: &Config) -> anyhow::Result<(Publisher, String)> {
     ))
 }
 
+/// How long `send` waits for its message to leave the outbox.
+const PUBLISH_WAIT: Duration = Duration::from_secs(30);
+
+/// Posts one message through the write model (row + outbox entry, one transaction), then
+/// sees it published: by the relay of the eventdeck running on this data directory, or by
+/// this process (always on PostgreSQL, where relays never publish an entry twice at once).
 pub async fn send(config: Config, channel: &str, author: &str, text: &str) -> anyhow::Result<()> {
-    let (publisher, where_) = publisher(&config)?;
-    // Minted once: a retried enqueue publishes the same event id and time.
-    let event = ParsedEvent::mint(created(channel, author, text));
-    let topic = publisher.topic_for(&event.event).to_string();
-    let delivery = publisher
-        .enqueue(&event)
+    let data_dir = config.data_dir();
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", data_dir.display()))?;
+    let store = open_store(&config, &data_dir).await?;
+    let post = PostMessage {
+        channel_id: channel.to_string(),
+        author_id: author.to_string(),
+        content: text.to_string(),
+        attachments: vec![],
+    };
+    let message = Write::Post(post)
+        .apply(store.as_ref())
         .await
-        .map_err(|e| anyhow::anyhow!("cannot publish to {where_}: {e}"))?;
-    let d = tokio::time::timeout(Duration::from_secs(30), resolve(delivery))
-        .await
-        .map_err(|_| anyhow::anyhow!("no acknowledgement from {where_} within 30 s"))?
-        .map_err(|e| anyhow::anyhow!("{where_} refused the message: {e}"))?;
-    if let MessageEvent::Created(c) = &event.event {
-        println!(
-            "published {} to {topic} [partition {} @ offset {}] on {where_}",
-            c.message_id, d.partition, d.offset
-        );
+        .map_err(|e| anyhow::anyhow!("not posted: {e}"))?;
+    println!(
+        "committed {} to {} in {} (row and outbox entry, one transaction)",
+        message.message_id,
+        message.channel_id,
+        store.describe()
+    );
+    // The embedded store's running eventdeck holds the data directory: its relay publishes.
+    let running_elsewhere = config.store.url.is_empty() && DataDir::open(&data_dir).is_err();
+    let published = if running_elsewhere {
+        wait_for_relay(store.as_ref(), message.created_at).await
+    } else {
+        let (publisher, _) = publisher(&config)?;
+        relay_until_published(store.clone(), publisher.producer, message.created_at).await
+    };
+    match published {
+        Ok(by) => {
+            println!(
+                "published to {} on {} by {by}",
+                config.topics.created,
+                client_cluster(&config).describe()
+            );
+            Ok(())
+        }
+        Err(why) => anyhow::bail!(
+            "{} is committed but not yet published ({why}); it waits in the outbox and is published when a relay runs (eventdeck, eventdeck serve or eventdeck run)",
+            message.message_id
+        ),
     }
-    Ok(())
+}
+
+/// True when nothing committed at or before `committed_ms` waits in the outbox.
+async fn is_published(store: &dyn MessageStore, committed_ms: i64) -> Result<bool, String> {
+    let backlog = store.backlog().await.map_err(|e| e.to_string())?;
+    Ok(backlog.oldest_ms.is_none_or(|oldest| oldest > committed_ms))
+}
+
+async fn wait_for_relay(store: &dyn MessageStore, committed_ms: i64) -> Result<String, String> {
+    let deadline = tokio::time::Instant::now() + PUBLISH_WAIT;
+    loop {
+        if is_published(store, committed_ms).await? {
+            return Ok("the running eventdeck's relay".into());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!(
+                "the running eventdeck's relay did not publish it within {} s",
+                PUBLISH_WAIT.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn relay_until_published(
+    store: SharedStore,
+    producer: EventProducer,
+    committed_ms: i64,
+) -> Result<String, String> {
+    let relay = Relay {
+        store,
+        producer,
+        batch: 500,
+        idle: Duration::from_millis(50),
+        retry_backoff: Duration::from_millis(200),
+    };
+    let attempt = async {
+        loop {
+            if let Err(e) = relay_once(&relay).await {
+                tracing::debug!(error = %e, "relay round");
+            }
+            if is_published(relay.store.as_ref(), committed_ms).await? {
+                return Ok("this command's relay".to_string());
+            }
+            tokio::time::sleep(relay.idle).await;
+        }
+    };
+    tokio::time::timeout(PUBLISH_WAIT, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no broker acknowledged it within {} s",
+                PUBLISH_WAIT.as_secs()
+            ))
+        })
 }
 
 /// Publishes `count` generated events as fast as the producer takes them (`rate` 0) or at

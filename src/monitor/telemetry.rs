@@ -102,8 +102,11 @@ impl Telemetry {
             WorkerEvent::Processed {
                 worker, records, ..
             } => {
-                if worker == WorkerId::Indexer {
-                    self.totals.indexed += records;
+                match worker {
+                    WorkerId::Indexer => self.totals.indexed += records,
+                    // What the relay published from the outbox counts as produced too.
+                    WorkerId::Relay => self.totals.produced += records,
+                    _ => {}
                 }
                 self.worker(worker.as_str()).processed += records;
             }

@@ -16,8 +16,9 @@ pub use worker_id::{UnknownWorker, WorkerId};
 
 use crate::event::ParsedEvent;
 use crate::search::{SearchError, SearchQuery, SearchResults};
-use crate::store::{
-    DeleteMessage, EditMessage, Message, MessageStore, PostMessage, StoreError, StoreUnavailable,
+pub use crate::store::{
+    CommandError, DeleteMessage, EditMessage, Message, MessageStore, PostMessage, StoreError,
+    StoreUnavailable,
 };
 
 /// How a worker is doing, as it reports itself (shown by the console and `status`).
@@ -87,6 +88,27 @@ impl Write {
             Write::Post(p) => format!("post to {}", p.channel_id),
             Write::Edit { message_id, .. } => format!("edit {message_id}"),
             Write::Delete { message_id, .. } => format!("delete {message_id}"),
+        }
+    }
+
+    /// The write side's rules that need no stored row (ids, text): what a form can check
+    /// before sending. The store checks everything again in its transaction.
+    pub fn check(&self) -> Result<(), CommandError> {
+        use crate::store::command::{decide, Change};
+        match self {
+            Write::Post(post) => {
+                decide("msg_check", &Change::Post(post.clone()), None, 0).map(|_| ())
+            }
+            Write::Edit { edit, .. } => {
+                if let Some(editor) = &edit.editor_id {
+                    crate::store::command::check_id("editor_id", "user_", editor)?;
+                }
+                crate::store::command::check_content(&edit.content)
+            }
+            Write::Delete { delete, .. } => match &delete.deleted_by {
+                Some(by) => crate::store::command::check_id("deleted_by", "user_", by),
+                None => Ok(()),
+            },
         }
     }
 

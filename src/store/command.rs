@@ -161,7 +161,7 @@ pub fn check_id(field: &'static str, prefix: &str, id: &str) -> Result<(), Comma
     Ok(())
 }
 
-fn check_content(content: &str) -> Result<(), CommandError> {
+pub fn check_content(content: &str) -> Result<(), CommandError> {
     if content.trim().is_empty() {
         return Err(CommandError::invalid("content", "must not be empty"));
     }

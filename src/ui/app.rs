@@ -3,10 +3,9 @@
 //! deliveries; keys are handled in `input.rs`, `keymap.rs` and the views, drawing in the
 //! views and `layout.rs`.
 
-use crate::ops::{Control, WorkerId};
+use crate::ops::{Control, WorkerId, Write};
 use std::collections::HashMap;
 
-use crate::event::MessageEvent;
 use crate::monitor::snapshot::Snapshot;
 use crate::search::{SearchError, SearchQuery, SearchResults, SortOrder};
 
@@ -55,7 +54,8 @@ pub enum Mode {
 /// What the I/O loop must do on behalf of the pure state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Publish(MessageEvent),
+    /// Post, edit or delete through the write model (committed, then relayed).
+    Write(Write),
     Search {
         id: u64,
         query: SearchQuery,

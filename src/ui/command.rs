@@ -108,8 +108,12 @@ pub fn run_command(app: &mut App, line: &str) -> Vec<Action> {
         "send" => {
             let mut form = ComposeForm::new_message(&app.channel, &app.author);
             form.text.set(rest);
-            if let FormOutcome::Submit(event) = form.submit() {
-                return vec![Action::Publish(event)];
+            match form.submit() {
+                FormOutcome::Submit(write) => return vec![Action::Write(write)],
+                _ => app.flash_error(format!(
+                    ":send: {}",
+                    form.error.as_deref().unwrap_or("not sent")
+                )),
             }
         }
         "load" => match rest {

@@ -1,11 +1,11 @@
 //! The compose form (`s`, and `e` on a search hit): channel, author and text fields, turned
-//! into a `message.created` or `message.updated` event with the mentions found in the text.
+//! into a post or an edit for the write model, checked by the write side's own rules first so
+//! that a mistake keeps the form open with the reason.
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::event::{
-    extract_mentions, new_event_id, now_ms, MessageCreated, MessageEvent, MessageUpdated,
-};
+use crate::event::extract_mentions;
+use crate::ops::{EditMessage, PostMessage, Write};
 
 use super::text_input::{Edit, TextField};
 
@@ -42,7 +42,7 @@ pub struct ComposeForm {
 pub enum FormOutcome {
     Editing,
     Cancel,
-    Submit(MessageEvent),
+    Submit(Write),
 }
 
 impl ComposeForm {
@@ -139,28 +139,25 @@ impl ComposeForm {
             self.error = Some(m.to_string());
             return FormOutcome::Editing;
         }
-        let mentions = extract_mentions(&text);
-        let event = match &self.kind {
-            ComposeKind::New => MessageEvent::Created(MessageCreated {
-                message_id: format!("msg_{}", new_event_id()),
+        let write = match &self.kind {
+            ComposeKind::New => Write::Post(PostMessage {
                 channel_id: channel,
                 author_id: author,
                 content: text,
-                mentions,
                 attachments: vec![],
             }),
-            ComposeKind::Edit {
-                message_id,
-                channel_id,
-            } => MessageEvent::Updated(MessageUpdated {
+            ComposeKind::Edit { message_id, .. } => Write::Edit {
                 message_id: message_id.clone(),
-                channel_id: channel_id.clone(),
-                content: text,
-                mentions,
-                edited_at: Some(now_ms()),
-                editor_id: Some(author),
-            }),
+                edit: EditMessage {
+                    content: text,
+                    editor_id: Some(author),
+                },
+            },
         };
-        FormOutcome::Submit(event)
+        if let Err(e) = write.check() {
+            self.error = Some(e.to_string());
+            return FormOutcome::Editing;
+        }
+        FormOutcome::Submit(write)
     }
 }

@@ -8,7 +8,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::event::{MessageDeleted, MessageEvent};
+use crate::ops::{DeleteMessage, Write};
 
 use super::app::{Action, App, Confirm, Mode, PromptTarget};
 use super::command;
@@ -112,13 +112,13 @@ fn compose(app: &mut App, mut form: ComposeForm, key: KeyEvent) -> Vec<Action> {
             Vec::new()
         }
         FormOutcome::Cancel => Vec::new(),
-        FormOutcome::Submit(event) => {
+        FormOutcome::Submit(write) => {
             // Remember who/where for the next message, as a chat client would.
-            if let MessageEvent::Created(c) = &event {
-                app.channel = c.channel_id.clone();
-                app.author = c.author_id.clone();
+            if let Write::Post(p) = &write {
+                app.channel = p.channel_id.clone();
+                app.author = p.author_id.clone();
             }
-            vec![Action::Publish(event)]
+            vec![Action::Write(write)]
         }
     }
 }
@@ -144,17 +144,13 @@ fn confirm(app: &mut App, c: Confirm, key: KeyEvent) -> Vec<Action> {
                 app.quit = true;
                 vec![Action::Quit]
             }
-            Confirm::Delete {
-                message_id,
-                channel_id,
-                ..
-            } => {
-                let event = MessageEvent::Deleted(MessageDeleted {
+            Confirm::Delete { message_id, .. } => {
+                vec![Action::Write(Write::Delete {
                     message_id,
-                    channel_id,
-                    deleted_by: app.author.clone(),
-                });
-                vec![Action::Publish(event)]
+                    delete: DeleteMessage {
+                        deleted_by: Some(app.author.clone()),
+                    },
+                })]
             }
         };
     }

@@ -7,7 +7,7 @@ use super::compose::Field;
 use super::input::handle_key;
 use super::test_support::{self as ts, NOW};
 use super::views::ViewId;
-use crate::event::MessageEvent;
+use crate::ops::Write;
 use crate::search::{SearchError, SortOrder};
 
 fn key(app: &mut App, code: KeyCode) -> Vec<Action> {
@@ -197,9 +197,8 @@ fn command_mode_load_and_rate() {
     ch(&mut a, ':');
     typed(&mut a, "send hi @bob");
     match key(&mut a, KeyCode::Enter).as_slice() {
-        [Action::Publish(MessageEvent::Created(c))] => {
-            assert_eq!(c.content, "hi @bob");
-            assert_eq!(c.mentions, vec!["bob"]);
+        [Action::Write(Write::Post(p))] => {
+            assert_eq!(p.content, "hi @bob");
         }
         other => panic!("{other:?}"),
     }
@@ -311,12 +310,10 @@ fn compose_sends_message_created_with_mentions() {
     key(&mut a, KeyCode::Enter); // text
     let out = key(&mut a, KeyCode::Enter);
     match out.as_slice() {
-        [Action::Publish(MessageEvent::Created(c))] => {
-            assert_eq!(c.channel_id, "ch_dev");
-            assert_eq!(c.author_id, "user_001");
-            assert_eq!(c.content, "프로젝트 배포 완료 @user_002");
-            assert_eq!(c.mentions, vec!["user_002"]);
-            assert!(c.message_id.starts_with("msg_"));
+        [Action::Write(Write::Post(p))] => {
+            assert_eq!(p.channel_id, "ch_dev");
+            assert_eq!(p.author_id, "user_001");
+            assert_eq!(p.content, "프로젝트 배포 완료 @user_002");
         }
         other => panic!("{other:?}"),
     }
@@ -335,6 +332,20 @@ fn compose_refuses_empty_text_and_esc_cancels() {
     assert_eq!(form.error.as_deref(), Some("text is empty"));
     key(&mut a, KeyCode::Esc);
     assert_eq!(a.mode, Mode::Normal);
+}
+
+#[test]
+fn compose_checks_the_write_sides_rules_before_sending() {
+    let mut a = app();
+    a.channel = "general".into();
+    ch(&mut a, 's');
+    typed(&mut a, "hello");
+    assert!(key(&mut a, KeyCode::Enter).is_empty(), "not sent");
+    let Mode::Compose(form) = &a.mode else {
+        panic!("form stays open")
+    };
+    let error = form.error.as_deref().unwrap_or_default();
+    assert!(error.starts_with("channel_id: must start with"), "{error}");
 }
 
 fn with_hits() -> App {
@@ -361,13 +372,10 @@ fn edit_a_hit_publishes_message_updated() {
     );
     typed(&mut a, " @user_009");
     match key(&mut a, KeyCode::Enter).as_slice() {
-        [Action::Publish(MessageEvent::Updated(u))] => {
-            assert_eq!(u.message_id, "msg_0190b5d2-0002");
-            assert_eq!(u.channel_id, "ch_ops");
-            assert!(u.content.ends_with("@user_009"));
-            assert_eq!(u.mentions, vec!["user_009"]);
-            assert_eq!(u.editor_id.as_deref(), Some("user_001"));
-            assert!(u.edited_at.is_some());
+        [Action::Write(Write::Edit { message_id, edit })] => {
+            assert_eq!(message_id, "msg_0190b5d2-0002");
+            assert!(edit.content.ends_with("@user_009"));
+            assert_eq!(edit.editor_id.as_deref(), Some("user_001"));
         }
         other => panic!("{other:?}"),
     }
@@ -385,10 +393,9 @@ fn delete_a_hit_asks_then_publishes_message_deleted() {
     assert_eq!(a.mode, Mode::Normal);
     ch(&mut a, 'd');
     match ch(&mut a, 'y').as_slice() {
-        [Action::Publish(MessageEvent::Deleted(d))] => {
-            assert_eq!(d.message_id, "msg_0190b5d2-0001");
-            assert_eq!(d.channel_id, "ch_dev");
-            assert_eq!(d.deleted_by, "user_001");
+        [Action::Write(Write::Delete { message_id, delete })] => {
+            assert_eq!(message_id, "msg_0190b5d2-0001");
+            assert_eq!(delete.deleted_by.as_deref(), Some("user_001"));
         }
         other => panic!("{other:?}"),
     }

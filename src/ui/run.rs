@@ -10,8 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::app::{Action, App};
 use super::{input, layout, ConsoleLink};
-use crate::event::{now_ms, MessageEvent, ParsedEvent};
-use crate::ops::{Command, ControlError, Delivered, SearchRequest};
+use crate::event::now_ms;
+use crate::ops::{Command, ControlError, Message, SearchRequest};
 
 const TICK: Duration = Duration::from_millis(100);
 /// A delivery not acknowledged by then is reported as lost (the producer's own timeout is 30 s).
@@ -35,8 +35,17 @@ struct DeliveryReport {
 }
 
 enum Done {
-    Delivered(Delivered),
+    /// The write model committed the row and its outbox entry; the relay publishes it.
+    Committed(Message),
     Controlled,
+}
+
+/// "post to ch_dev: msg_… v1 committed; the relay publishes it".
+fn committed(what: &str, m: &Message) -> String {
+    format!(
+        "{what}: {} v{} committed; the relay publishes it",
+        m.message_id, m.version
+    )
 }
 
 /// Why a publish was not acknowledged.
@@ -47,7 +56,7 @@ enum DeliveryError {
     #[error(transparent)]
     Rejected(Box<dyn std::error::Error + Send + Sync>),
     /// The reply channel closed without an answer.
-    #[error("the producer stopped")]
+    #[error("the supervisor stopped")]
     ProducerStopped,
     #[error("no acknowledgement within {} s", DELIVERY_WAIT.as_secs())]
     NoAcknowledgement,
@@ -139,7 +148,7 @@ async fn event_loop(
             },
             Some(report) = reports.recv() => {
                 match report.result {
-                    Ok(Done::Delivered(d)) => app.flash_info(format!("{} → partition {} @ offset {}", report.what, d.partition, d.offset)),
+                    Ok(Done::Committed(m)) => app.flash_info(committed(&report.what, &m)),
                     Ok(Done::Controlled) => app.flash_info(format!("{}: done", report.what)),
                     Err(e) => app.flash_error(format!("{} failed: {e}", report.what)),
                 }
@@ -177,23 +186,22 @@ fn perform(
         Action::SetRate(rate) => commands
             .try_send(Command::SetRate(rate))
             .map_err(|e| format!("rate not changed: {e}")),
-        Action::Publish(event) => {
-            let what = describe(&event);
+        Action::Write(write) => {
+            let what = write.describe();
             let (tx, rx) = oneshot::channel();
             let sent = commands
-                .try_send(Command::Publish {
-                    // Written now: the id and time are fixed here, once.
-                    event: ParsedEvent::mint(event),
+                .try_send(Command::Write {
+                    write,
                     reply: Some(tx),
                 })
                 .map_err(|e| format!("{what} not sent: {e}"));
             if sent.is_ok() {
-                app.flash_info(format!("{what}: sending…"));
+                app.flash_info(format!("{what}: committing…"));
                 let reports = reports.clone();
                 tokio::spawn(async move {
                     let result = match tokio::time::timeout(DELIVERY_WAIT, rx).await {
                         Ok(Ok(r)) => r
-                            .map(Done::Delivered)
+                            .map(Done::Committed)
                             .map_err(|e| DeliveryError::Rejected(Box::new(e))),
                         Ok(Err(_)) => Err(DeliveryError::ProducerStopped),
                         Err(_) => Err(DeliveryError::NoAcknowledgement),
@@ -231,14 +239,6 @@ fn perform(
     };
     if let Err(e) = sent {
         app.flash_error(e);
-    }
-}
-
-fn describe(event: &MessageEvent) -> String {
-    match event {
-        MessageEvent::Created(c) => format!("message.created {}", c.message_id),
-        MessageEvent::Updated(u) => format!("message.updated {}", u.message_id),
-        MessageEvent::Deleted(d) => format!("message.deleted {}", d.message_id),
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::monitor::cqrs::CqrsMeter;
 pub use crate::ops::{SearchRequest, SearchResponse};
 use crate::search::SearchIndex;
 
@@ -12,6 +13,7 @@ use crate::search::SearchIndex;
 /// person typing fast) only the newest waiting one is run.
 pub async fn run_search_service(
     index: Arc<dyn SearchIndex>,
+    meter: Arc<CqrsMeter>,
     mut requests: mpsc::Receiver<SearchRequest>,
     responses: mpsc::Sender<SearchResponse>,
 ) {
@@ -19,7 +21,11 @@ pub async fn run_search_service(
         while let Ok(newer) = requests.try_recv() {
             request = newer;
         }
+        let started = std::time::Instant::now();
         let result = index.search(&request.query).await;
+        if result.is_ok() {
+            meter.record_read(started.elapsed());
+        }
         if responses
             .send(SearchResponse {
                 id: request.id,
