@@ -39,6 +39,27 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+enum Bench {
+    /// Write vs read: posts through the command side while searching the index, on a fresh
+    /// data directory; throughput, p50/p95/p99 of each, commit→searchable p50/p99.
+    Cqrs {
+        /// Messages to post.
+        #[arg(long, default_value_t = 5000)]
+        messages: usize,
+        /// Searches to run meanwhile.
+        #[arg(long, default_value_t = 5000)]
+        searches: usize,
+        #[arg(long, default_value_t = 8)]
+        writers: usize,
+        #[arg(long, default_value_t = 4)]
+        searchers: usize,
+        /// The write model on PostgreSQL (postgres://…); default: the embedded store.
+        #[arg(long, default_value = "")]
+        store: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum Command {
     /// Run the producer, indexer and notifier without the console (logs to stderr).
     Run {
@@ -54,7 +75,12 @@ enum Command {
         #[arg(long, value_name = "LIST")]
         workers: Option<String>,
     },
-    /// Publish one message.created, e.g. `eventdeck send --channel ch_dev --author user_001 "deployed @user_002"`.
+    /// Benchmarks, printed with ratios against a baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        bench: Bench,
+    },
+    /// Post one message through the write model, e.g. `eventdeck send --channel ch_dev --author user_001 "deployed @user_002"`.
     Send {
         #[arg(long, default_value = "ch_general")]
         channel: String,
@@ -168,6 +194,28 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
             let workers = worker_list(workers)?;
             eventdeck::logging::to_stderr();
             commands::serve::serve(config, &workers).await
+        }
+        Some(Command::Bench {
+            bench:
+                Bench::Cqrs {
+                    messages,
+                    searches,
+                    writers,
+                    searchers,
+                    store,
+                },
+        }) => {
+            commands::bench_cqrs::bench_cqrs(
+                config,
+                commands::bench_cqrs::BenchCqrs {
+                    messages,
+                    searches,
+                    writers,
+                    searchers,
+                    store,
+                },
+            )
+            .await
         }
         Some(Command::Send {
             channel,

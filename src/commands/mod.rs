@@ -1,6 +1,7 @@
 //! The subcommands other than the console: headless run, serve (API + workers), send, load,
 //! search, status.
 
+pub mod bench_cqrs;
 pub mod console;
 pub mod run;
 pub mod search;
