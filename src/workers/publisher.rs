@@ -1,6 +1,8 @@
-//! The producer worker: publishes the message events it is given (console, CLI, load
-//! generator) keyed by channel, counts deliveries without awaiting them one by one, and
-//! reports failures instead of dropping them silently.
+//! The producer worker: publishes the message events it is given keyed by channel, counts
+//! deliveries without awaiting them one by one, and reports failures instead of dropping them
+//! silently. Its load generator writes through the write model when there is one (each
+//! generated message gets a row and an outbox entry, so the console can edit and delete it
+//! like any other; the relay publishes), and straight to the topics when there is none.
 
 use std::time::Duration;
 
@@ -14,6 +16,9 @@ use crate::bus::producer::{resolve, EventProducer, ProduceError};
 use crate::config::{LoadgenConfig, TopicsConfig};
 use crate::event::{MessageEvent, ParsedEvent};
 use crate::ops::{Delivered, PublishError, WorkerId};
+use crate::store::{
+    Change, CommandError, DeleteMessage, EditMessage, PostMessage, SharedStore, StoreError,
+};
 
 /// What the supervisor hands the producer worker (the publishing part of [`crate::ops::Command`]).
 #[derive(Debug)]
@@ -52,9 +57,49 @@ impl Publisher {
     }
 }
 
+/// Generated writes waiting for the store at once; past this the generator waits, so the
+/// rate it reaches is what the write model sustains.
+const MAX_LOAD_WRITES: usize = 64;
+
+/// Commits one generated event through the write model under the generator's own id. An edit
+/// or a delete of a message whose post is still in flight (or was deleted) is skipped, not
+/// a failure: the generator picks recent messages at random.
+async fn write_generated(store: SharedStore, event: MessageEvent) -> Result<(), String> {
+    let (id, change) = match event {
+        MessageEvent::Created(c) => (
+            c.message_id,
+            Change::Post(PostMessage {
+                channel_id: c.channel_id,
+                author_id: c.author_id,
+                content: c.content,
+                attachments: c.attachments,
+            }),
+        ),
+        MessageEvent::Updated(u) => (
+            u.message_id,
+            Change::Edit(EditMessage {
+                content: u.content,
+                editor_id: u.editor_id,
+            }),
+        ),
+        MessageEvent::Deleted(d) => (
+            d.message_id,
+            Change::Delete(DeleteMessage {
+                deleted_by: Some(d.deleted_by),
+            }),
+        ),
+    };
+    match store.apply(&id, &change, None).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::Command(CommandError::NotFound(_) | CommandError::Deleted(_))) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Runs until shutdown; on shutdown waits (bounded) for the deliveries still in flight.
 pub async fn run_publisher(
     publisher: Publisher,
+    store: Option<SharedStore>,
     loadgen_config: LoadgenConfig,
     mut commands: mpsc::Receiver<PublisherRequest>,
     reporter: Reporter,
@@ -63,6 +108,7 @@ pub async fn run_publisher(
     const WORKER: WorkerId = WorkerId::Producer;
     reporter.state(WORKER, WorkerState::Running);
     let mut in_flight = FuturesUnordered::new();
+    let mut writes = FuturesUnordered::new();
     let mut load = LoadGenerator::new(loadgen_config);
     let mut load_on = false;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -85,14 +131,22 @@ pub async fn run_publisher(
                 Some(PublisherRequest::SetLoad(on)) => { load_on = on; load.reset_clock(); }
                 Some(PublisherRequest::SetRate(rate)) => load.set_rate(rate),
             },
-            _ = tick.tick(), if load_on => {
+            _ = tick.tick(), if load_on && writes.len() < MAX_LOAD_WRITES => {
                 for event in load.due(std::time::Instant::now()) {
+                    if let Some(store) = &store {
+                        writes.push(write_generated(store.clone(), event));
+                        continue;
+                    }
                     // Generated now: this is where a load event is written, so minted here.
                     match publisher.enqueue(&ParsedEvent::mint(event)).await {
                         Ok(d) => in_flight.push(track(d, None)),
                         Err(e) => { failed += 1; last_error = Some(e.to_string()); }
                     }
                 }
+            },
+            Some(result) = writes.next(), if !writes.is_empty() => {
+                // Committed writes are counted when the relay publishes them.
+                if let Err(e) = result { failed += 1; last_error = Some(e); }
             },
             Some(result) = in_flight.next(), if !in_flight.is_empty() => match result {
                 Ok(()) => ok += 1,

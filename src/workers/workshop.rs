@@ -151,6 +151,7 @@ impl Workshop {
         let (requests, request_rx) = mpsc::channel(PUBLISH_QUEUE);
         let task = tokio::spawn(run_publisher(
             self.publisher()?,
+            self.store.as_ref().ok().cloned(),
             self.config.loadgen.clone(),
             request_rx,
             reporter,

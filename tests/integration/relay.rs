@@ -330,3 +330,90 @@ async fn postgres_store() -> SharedStore {
             .expect("postgres store"),
     )
 }
+
+/// The console's load generator writes through the write model: every generated message it
+/// published has a row (so the console can edit it like any other) and reached the topic
+/// from the outbox, with the event id header only the relay sets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_load_generator_writes_rows_that_the_relay_publishes() {
+    use eventdeck::ops::{Command, EditMessage, Write};
+    let bench = Bench::start().await;
+    let store = bench.services.store.clone().expect("the embedded store");
+    let pipeline = bench
+        .services
+        .spawn_pipeline(bench.reporter.clone())
+        .expect("pipeline");
+    pipeline
+        .commands
+        .send(Command::SetRate(300))
+        .await
+        .expect("rate");
+    pipeline
+        .commands
+        .send(Command::SetLoad(true))
+        .await
+        .expect("load on");
+    let topic = bench.services.config.topics.created.clone();
+    let records = crate::harness::eventually(
+        "200 generated messages on the topic",
+        Duration::from_secs(60),
+        || {
+            let (cluster, topic) = (bench.cluster().clone(), topic.clone());
+            async move {
+                let records = read_topic(&cluster, &topic).await;
+                if records.len() >= 200 {
+                    Ok(records)
+                } else {
+                    Err(format!("{} so far", records.len()))
+                }
+            }
+        },
+    )
+    .await;
+    pipeline
+        .commands
+        .send(Command::SetLoad(false))
+        .await
+        .expect("load off");
+    let mut first = None;
+    for m in &records {
+        let event = parse_message_event(m.payload().unwrap_or_default()).expect("an event");
+        let has_header = m
+            .headers()
+            .is_some_and(|h| h.iter().any(|h| h.key == HEADER_EVENT_ID));
+        assert!(has_header, "published by the relay: {event:?}");
+        let MessageEvent::Created(c) = event.event else {
+            panic!("not a create")
+        };
+        let row = store.get(&c.message_id).await.expect("get");
+        let row = row.unwrap_or_else(|| panic!("no row for generated {}", c.message_id));
+        // The generator edits and deletes its messages later: the row may be newer.
+        assert_eq!(
+            (&row.channel_id, &row.author_id),
+            (&c.channel_id, &c.author_id)
+        );
+        if row.deleted_at.is_none() {
+            first.get_or_insert(c.message_id);
+        }
+    }
+    // A generated message is edited like any other (the console's `e` on a search hit).
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let message_id = first.expect("a record");
+    pipeline
+        .commands
+        .send(Command::Write {
+            write: Write::Edit {
+                message_id: message_id.clone(),
+                edit: EditMessage {
+                    content: "edited by a person".into(),
+                    editor_id: None,
+                },
+            },
+            reply: Some(reply),
+        })
+        .await
+        .expect("send");
+    let edited = answer.await.expect("answer").expect("edit committed");
+    assert_eq!(edited.content, "edited by a person");
+    assert!(pipeline.stop().await.is_empty());
+}
