@@ -100,7 +100,7 @@ fn switching_views_inside_a_colon_view_keeps_keys_and_screen_together() {
     command(&mut app, "dashboard");
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.view, None);
-    assert_eq!(app.focus, ViewId::Throughput);
+    assert_eq!(app.focus, ViewId::Cqrs);
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn unknown_names_list_the_views() {
     let flash = app.flash.clone().expect("explains").text;
     assert!(flash.contains("unknown command :foo"), "{flash}");
     assert!(
-        flash.contains("views: throughput lag assignments notifications search dashboard"),
+        flash.contains("views: throughput lag assignments notifications search cqrs dashboard"),
         "{flash}"
     );
 }
@@ -208,4 +208,35 @@ fn worker_verbs_ask_the_supervisor_and_name_the_workers_on_a_typo() {
             && flash.contains("producer, indexer, notifier"),
         "{flash}"
     );
+}
+
+#[test]
+fn colon_cqrs_opens_write_vs_read() {
+    for name in [":cqrs", ":writeread"] {
+        let mut app = ts::app(ts::normal());
+        command(&mut app, &name[1..]);
+        assert_eq!(app.view, Some(ViewId::Cqrs), "{name}");
+        assert_eq!(app.focus, ViewId::Cqrs, "{name}");
+        let text = screen(&app, 100, 30);
+        assert!(text.contains("6 Write vs read"), "{text}");
+        assert!(!text.contains("Consumer lag"), "{text}");
+        key(&mut app, KeyCode::Esc);
+        assert_eq!(app.view, None, "esc: the dashboard again");
+    }
+}
+
+/// The dashboard has no place for write vs read: focused by its number it is shown alone,
+/// and the next view brings the dashboard back.
+#[test]
+fn focusing_write_vs_read_on_the_dashboard_shows_it() {
+    let mut app = ts::app(ts::normal());
+    key(&mut app, KeyCode::Char('6'));
+    assert_eq!(app.focus, ViewId::Cqrs);
+    assert_eq!(app.view, None);
+    let text = screen(&app, 120, 40);
+    assert!(text.contains("6 Write vs read"), "{text}");
+    assert!(!text.contains("Partition assignments"), "{text}");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus, ViewId::Throughput);
+    assert!(screen(&app, 120, 40).contains("Partition assignments"));
 }

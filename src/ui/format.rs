@@ -53,6 +53,21 @@ pub fn duration_secs(s: f64) -> String {
     }
 }
 
+/// Milliseconds of latency: "0.42 ms", "4.2 ms", "12 ms", then as seconds ("1.3 s", "12 s").
+pub fn millis(ms: f64) -> String {
+    if !ms.is_finite() || ms < 0.0 {
+        "–".to_string()
+    } else if ms < 0.995 {
+        format!("{ms:.2} ms")
+    } else if ms < 9.95 {
+        format!("{ms:.1} ms")
+    } else if ms < 999.5 {
+        format!("{} ms", ms.round() as u64)
+    } else {
+        duration_secs(ms / 1000.0)
+    }
+}
+
 /// "3 s ago", "5 min ago", "2 h ago"; a time in the (near) future is "now".
 pub fn ago(then_ms: i64, now_ms: i64) -> String {
     let secs = (now_ms.saturating_sub(then_ms)) / 1000;
@@ -207,6 +222,19 @@ mod tests {
         assert_eq!(duration_secs(0.42), "0.4 s");
         assert_eq!(duration_secs(42.0), "42 s");
         assert_eq!(duration_secs(600.0), "10 min");
+    }
+
+    #[test]
+    fn latencies() {
+        assert_eq!(millis(0.42), "0.42 ms");
+        assert_eq!(millis(0.999), "1.0 ms");
+        assert_eq!(millis(4.21), "4.2 ms");
+        assert_eq!(millis(9.96), "10 ms");
+        assert_eq!(millis(12.4), "12 ms");
+        assert_eq!(millis(999.6), "1.0 s");
+        assert_eq!(millis(1_340.0), "1.3 s");
+        assert_eq!(millis(42_000.0), "42 s");
+        assert_eq!(millis(f64::NAN), "–");
     }
 
     #[test]

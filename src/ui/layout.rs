@@ -31,7 +31,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
     } else if app.zoomed {
         draw_pane(frame, body, app, app.focus);
     } else if area.width >= FULL_MIN_WIDTH && area.height >= FULL_MIN_HEIGHT {
-        draw_dashboard(frame, body, app);
+        if ON_DASHBOARD.contains(&app.focus) {
+            draw_dashboard(frame, body, app);
+        } else {
+            // A view the dashboard has no place for (write vs read) is shown alone while
+            // focused; tab or a number brings the dashboard back.
+            draw_pane(frame, body, app, app.focus);
+        }
     } else {
         draw_tabbed(frame, body, app);
     }
@@ -51,6 +57,15 @@ pub fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: ViewId) {
 fn table_height(rows: usize, max: u16) -> u16 {
     (rows as u16 + 3).clamp(5, max.max(5))
 }
+
+/// The views the dashboard shows; the others are reached by tab, number or `:` name.
+const ON_DASHBOARD: &[ViewId] = &[
+    ViewId::Throughput,
+    ViewId::Lag,
+    ViewId::Assignments,
+    ViewId::Notifications,
+    ViewId::Search,
+];
 
 /// The dashboard's arrangement of its five views: the two tables sized to their rows, then
 /// assignments beside notifications, then search.

@@ -459,3 +459,89 @@ fn the_outbox_backlog_shows_under_the_throughput_view() {
     assert!(text.contains("outbox 1,204 (oldest 12.3 s)"), "{text}");
     assert_snapshot!("throughput_with_outbox_backlog_120x20", text);
 }
+
+/// The normal snapshot with write-vs-read figures and an outbox.
+fn with_cqrs() -> crate::monitor::snapshot::Snapshot {
+    use crate::monitor::cqrs::{CqrsFigures, Percentiles, SideFigures};
+    let mut snapshot = ts::normal();
+    snapshot.cqrs = Some(CqrsFigures {
+        write: SideFigures {
+            total: 1_234,
+            per_sec: 4.2,
+            latency: Some(Percentiles {
+                p50_ms: 0.42,
+                p95_ms: 1.87,
+                p99_ms: 12.4,
+                max_ms: 31.0,
+            }),
+        },
+        read: SideFigures {
+            total: 56_789,
+            per_sec: 180.4,
+            latency: Some(Percentiles {
+                p50_ms: 3.1,
+                p95_ms: 9.0,
+                p99_ms: 22.6,
+                max_ms: 140.0,
+            }),
+        },
+        commit_to_searchable: SideFigures {
+            total: 1_230,
+            per_sec: 4.1,
+            latency: Some(Percentiles {
+                p50_ms: 212.0,
+                p95_ms: 870.0,
+                p99_ms: 1_340.0,
+                max_ms: 2_980.0,
+            }),
+        },
+    });
+    snapshot.outbox = Some(crate::monitor::snapshot::OutboxStatus {
+        store: "embedded store /d/store.db".into(),
+        rows: Some(3),
+        oldest_age_ms: Some(420),
+        error: None,
+    });
+    snapshot
+}
+
+#[test]
+fn cqrs_view_states() {
+    let mut app = ts::app(with_cqrs());
+    super::command::run_command(&mut app, "cqrs");
+    assert_snapshot!("cqrs_figures_100x30", screen(&app, 100, 30));
+    let mut app = ts::app(ts::normal());
+    assert!(app.snapshot.cqrs.is_none());
+    super::command::run_command(&mut app, "cqrs");
+    assert_snapshot!("cqrs_not_measured_100x30", screen(&app, 100, 30));
+}
+
+#[test]
+fn cqrs_view_without_samples_and_with_an_outbox_error() {
+    let mut snapshot = with_cqrs();
+    if let Some(c) = snapshot.cqrs.as_mut() {
+        c.read = Default::default();
+    }
+    snapshot.outbox = Some(crate::monitor::snapshot::OutboxStatus {
+        store: "postgres postgres://db/eventdeck".into(),
+        rows: None,
+        oldest_age_ms: None,
+        error: Some("connection refused".into()),
+    });
+    let app = ts::app(snapshot);
+    let (text, buf) = render_with(100, 12, |f, area| draw_pane(f, area, &app, ViewId::Cqrs));
+    let read = text
+        .lines()
+        .find(|l| l.contains("read · searches"))
+        .unwrap_or_else(|| panic!("no read row:\n{text}"));
+    assert_eq!(read.matches('–').count(), 4, "{read}");
+    let y = text
+        .lines()
+        .position(|l| l.contains("connection refused"))
+        .unwrap_or_else(|| panic!("no outbox error:\n{text}"));
+    let line = text.lines().nth(y).unwrap_or_default();
+    let x = line[..line.find("? connection").expect("error")]
+        .chars()
+        .count();
+    assert_eq!(buf[(x as u16, y as u16)].fg, Color::Red);
+}

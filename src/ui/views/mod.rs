@@ -16,6 +16,7 @@
 //! footer hints all follow from those.
 
 pub mod assignments;
+pub mod cqrs;
 pub mod lag;
 pub mod notifications;
 pub mod search;
@@ -83,6 +84,7 @@ registry! {
     Assignments => assignments::Assignments,
     Notifications => notifications::Notifications,
     Search => search::Search,
+    Cqrs => cqrs::Cqrs,
 }
 
 /// The name that brings back the dashboard on the `:` command line.
