@@ -119,6 +119,9 @@ fn console_command(data_dir: &Path, config: &Path) -> String {
     )
 }
 
+/// The README's promise, through the real binary in a real terminal: a message typed in the
+/// compose form, and one posted with HTTP to the console's API, each flow through (produced,
+/// indexed, notified, found by search).
 #[test]
 fn console_sends_a_message_and_shows_it_flow_through() {
     if !tmux_available() {
@@ -131,9 +134,18 @@ fn console_sends_a_message_and_shows_it_flow_through() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
     std::fs::create_dir_all(&data_dir).expect("data dir");
-    // An empty file: every default (embedded broker, local index).
+    // Every default (embedded broker, local index, embedded store), plus the HTTP API.
     let config = dir.path().join("config.toml");
-    std::fs::write(&config, "# eventdeck e2e: defaults only\n").expect("config");
+    let api_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let api: std::net::SocketAddr = format!("127.0.0.1:{api_port}").parse().expect("addr");
+    std::fs::write(
+        &config,
+        format!("# eventdeck e2e: defaults, and the API\n[api]\naddr = \"{api}\"\n"),
+    )
+    .expect("config");
 
     let tmux = Tmux {
         socket: format!("eventdeck-e2e-{}", std::process::id()),
@@ -214,6 +226,40 @@ fn console_sends_a_message_and_shows_it_flow_through() {
     assert!(
         screen.contains("query kumquat"),
         "the query is shown:\n{screen}"
+    );
+
+    // A message posted with HTTP to the console's API flows the same way, on screen.
+    tmux.keys(&[":"]);
+    tmux.type_text("dashboard");
+    tmux.keys(&["Enter"]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let posted = runtime.block_on(crate::http::request(
+        api,
+        "POST",
+        "/messages",
+        &[("Content-Type", "application/json")],
+        r#"{"channel_id":"ch_api","author_id":"user_003","content":"persimmon via curl @user_004"}"#
+            .as_bytes(),
+    ));
+    assert_eq!(posted.status, 201, "{}", posted.text());
+    tmux.wait(
+        "the posted message counted and its notification shown",
+        FLOW,
+        |s| s.contains("produced 2 ·") && s.contains("indexed 2 ·") && s.contains("→ @user_004"),
+        |_, _| {},
+    );
+    tmux.keys(&[":"]);
+    tmux.type_text("search persimmon");
+    tmux.keys(&["Enter"]);
+    tmux.wait(
+        "the posted message found by the console's search",
+        FLOW,
+        |s| s.contains("1 hit ·") && s.contains("#ch_api  @user_003"),
+        |t, misses| {
+            if misses % 15 == 0 {
+                t.keys(&["r"]);
+            }
+        },
     );
 
     // q asks first; y quits and the terminal comes back (the shell prints the marker).
