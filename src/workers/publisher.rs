@@ -4,6 +4,7 @@
 //! generated message gets a row and an outbox entry, so the console can edit and delete it
 //! like any other; the relay publishes), and straight to the topics when there is none.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -15,6 +16,7 @@ use super::report::{Reporter, WorkerEvent, WorkerState};
 use crate::bus::producer::{resolve, EventProducer, ProduceError};
 use crate::config::{LoadgenConfig, TopicsConfig};
 use crate::event::{MessageEvent, ParsedEvent};
+use crate::monitor::cqrs::CqrsMeter;
 use crate::ops::{Delivered, PublishError, WorkerId};
 use crate::store::{
     Change, CommandError, DeleteMessage, EditMessage, PostMessage, SharedStore, StoreError,
@@ -64,7 +66,11 @@ const MAX_LOAD_WRITES: usize = 64;
 /// Commits one generated event through the write model under the generator's own id. An edit
 /// or a delete of a message whose post is still in flight (or was deleted) is skipped, not
 /// a failure: the generator picks recent messages at random.
-async fn write_generated(store: SharedStore, event: MessageEvent) -> Result<(), String> {
+async fn write_generated(
+    store: SharedStore,
+    meter: Arc<CqrsMeter>,
+    event: MessageEvent,
+) -> Result<(), String> {
     let (id, change) = match event {
         MessageEvent::Created(c) => (
             c.message_id,
@@ -89,8 +95,12 @@ async fn write_generated(store: SharedStore, event: MessageEvent) -> Result<(), 
             }),
         ),
     };
+    let started = std::time::Instant::now();
     match store.apply(&id, &change, None).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            meter.record_write(started.elapsed());
+            Ok(())
+        }
         Err(StoreError::Command(CommandError::NotFound(_) | CommandError::Deleted(_))) => Ok(()),
         Err(e) => Err(e.to_string()),
     }
@@ -100,6 +110,7 @@ async fn write_generated(store: SharedStore, event: MessageEvent) -> Result<(), 
 pub async fn run_publisher(
     publisher: Publisher,
     store: Option<SharedStore>,
+    meter: Arc<CqrsMeter>,
     loadgen_config: LoadgenConfig,
     mut commands: mpsc::Receiver<PublisherRequest>,
     reporter: Reporter,
@@ -134,7 +145,7 @@ pub async fn run_publisher(
             _ = tick.tick(), if load_on && writes.len() < MAX_LOAD_WRITES => {
                 for event in load.due(std::time::Instant::now()) {
                     if let Some(store) = &store {
-                        writes.push(write_generated(store.clone(), event));
+                        writes.push(write_generated(store.clone(), meter.clone(), event));
                         continue;
                     }
                     // Generated now: this is where a load event is written, so minted here.

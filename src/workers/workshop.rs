@@ -152,6 +152,7 @@ impl Workshop {
         let task = tokio::spawn(run_publisher(
             self.publisher()?,
             self.store.as_ref().ok().cloned(),
+            self.meter.clone(),
             self.config.loadgen.clone(),
             request_rx,
             reporter,
