@@ -10,6 +10,7 @@ pub mod event;
 pub mod logging;
 pub mod monitor;
 pub mod ops;
+pub mod replay;
 pub mod search;
 pub mod store;
 pub mod ui;

@@ -75,6 +75,13 @@ enum Command {
         #[arg(long, value_name = "LIST")]
         workers: Option<String>,
     },
+    /// Rebuild the message state from the log (the message topics from the beginning);
+    /// --verify compares it with the search index and the write model.
+    Replay {
+        /// Report every difference by id; exit non-zero when there is any.
+        #[arg(long)]
+        verify: bool,
+    },
     /// Benchmarks, printed with ratios against a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -195,6 +202,7 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
             eventdeck::logging::to_stderr();
             commands::serve::serve(config, &workers).await
         }
+        Some(Command::Replay { verify }) => commands::replay::replay(config, verify).await,
         Some(Command::Bench {
             bench:
                 Bench::Cqrs {

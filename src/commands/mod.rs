@@ -3,6 +3,7 @@
 
 pub mod bench_cqrs;
 pub mod console;
+pub mod replay;
 pub mod run;
 pub mod search;
 pub mod send;

@@ -15,6 +15,7 @@ mod monitor_status;
 mod pipeline;
 mod postgres;
 mod relay;
+mod replay;
 mod search_index;
 mod store;
 mod workers;

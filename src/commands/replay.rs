@@ -1,0 +1,174 @@
+//! `eventdeck replay`: rebuilds the message state from the log alone (the message topics
+//! from the beginning) with progress on stderr, and with `--verify` compares it with the
+//! search index and the write model, printing every difference by id with the record that
+//! last changed the message; exits non-zero when there is any. Works beside a running
+//! eventdeck (its embedded broker, a read-only view of its index) or alone (it then starts
+//! the embedded broker on the data directory itself).
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use super::client_cluster;
+use crate::bus::Cluster;
+use crate::config::{Config, SearchBackend};
+use crate::embedded::datadir::DataDir;
+use crate::replay::read_log::{read_log, Progress};
+use crate::replay::state::RebuiltState;
+use crate::replay::verify::{diff_index, diff_store, Difference};
+use crate::search::{elastic::ElasticIndex, local::LocalIndex, SearchIndex};
+use crate::store::SharedStore;
+use crate::workers::supervisor::{open_store, Services};
+
+/// Differences printed one by one; past this only the count.
+const SHOWN: usize = 50;
+
+struct Sources {
+    cluster: Cluster,
+    index: Arc<dyn SearchIndex>,
+    store: Option<SharedStore>,
+    /// Held while we run the embedded broker ourselves.
+    _services: Option<Services>,
+}
+
+async fn sources(config: Config) -> anyhow::Result<Sources> {
+    let data_dir = config.data_dir();
+    let alone = config.uses_embedded_broker()
+        && std::fs::create_dir_all(&data_dir).is_ok()
+        && DataDir::open(&data_dir).is_ok();
+    if alone {
+        // Nothing runs on this data directory: start its broker (and index) ourselves.
+        let services = Services::start(config).await?;
+        return Ok(Sources {
+            cluster: services.cluster.clone(),
+            index: services.index.clone(),
+            store: services.store.clone().ok(),
+            _services: Some(services),
+        });
+    }
+    let index: Arc<dyn SearchIndex> = match config.search_backend()? {
+        SearchBackend::Local => Arc::new(LocalIndex::open_read_only(&data_dir.join("index"))?),
+        SearchBackend::Elastic { url, index, auth } => {
+            Arc::new(ElasticIndex::connect(&url, &index, &auth)?)
+        }
+    };
+    Ok(Sources {
+        cluster: client_cluster(&config),
+        index,
+        store: open_store(&config, &data_dir).await.ok(),
+        _services: None,
+    })
+}
+
+pub async fn replay(config: Config, verify: bool) -> anyhow::Result<()> {
+    let topics: Vec<String> = config
+        .message_topics()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    let sources = sources(config).await?;
+    eprintln!(
+        "replaying {} from the beginning on {}",
+        topics.join(", "),
+        sources.cluster.describe()
+    );
+    let cluster = sources.cluster.clone();
+    let state =
+        tokio::task::spawn_blocking(move || read_log(&cluster, &topics, show_progress)).await??;
+    eprintln!();
+    let deleted = state.docs.len() - state.live();
+    println!(
+        "rebuilt from {} events: {} messages ({} live, {deleted} deleted){}",
+        state.events,
+        state.docs.len(),
+        state.live(),
+        if state.unreadable > 0 {
+            format!(", {} unreadable records skipped", state.unreadable)
+        } else {
+            String::new()
+        }
+    );
+    if !verify {
+        return Ok(());
+    }
+    let mut differences = 0;
+    let in_index = index_docs(sources.index.as_ref(), &state).await?;
+    differences += report(
+        &format!("search index ({})", sources.index.describe()),
+        &diff_index(&state, &in_index),
+    );
+    match &sources.store {
+        Some(store) => {
+            let rows = store_rows(store, &state).await?;
+            differences += report(
+                &format!("write model ({})", store.describe()),
+                &diff_store(&state, &rows),
+            );
+        }
+        None => println!("write model: none to compare (no store configured or created)"),
+    }
+    if differences > 0 {
+        anyhow::bail!("{differences} differences between the log and the read or write side");
+    }
+    Ok(())
+}
+
+fn show_progress(p: Progress) {
+    let eta = p
+        .eta
+        .map(|e| format!(" · ETA {:.0} s", e.as_secs_f64()))
+        .unwrap_or_default();
+    eprint!(
+        "\r  {} of {} events · {:.0} events/s{eta}   ",
+        p.read, p.total, p.per_sec
+    );
+    let _ = std::io::stderr().flush();
+}
+
+fn report(side: &str, differences: &[Difference]) -> usize {
+    if differences.is_empty() {
+        println!("{side}: agrees with the log");
+        return 0;
+    }
+    println!("{side}: {} differences", differences.len());
+    for d in differences.iter().take(SHOWN) {
+        println!("  {d}");
+    }
+    if differences.len() > SHOWN {
+        println!("  … and {} more", differences.len() - SHOWN);
+    }
+    differences.len()
+}
+
+async fn index_docs(
+    index: &dyn SearchIndex,
+    state: &RebuiltState,
+) -> anyhow::Result<HashMap<String, crate::search::SearchDoc>> {
+    index.refresh().await.ok();
+    let ids: Vec<String> = state.docs.keys().cloned().collect();
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        found.extend(index.get(chunk).await?);
+    }
+    Ok(found)
+}
+
+async fn store_rows(
+    store: &SharedStore,
+    state: &RebuiltState,
+) -> anyhow::Result<HashMap<String, crate::store::Message>> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    let rows: Vec<Option<crate::store::Message>> = stream::iter(state.docs.keys().cloned())
+        .map(|id| {
+            let store = store.clone();
+            async move { store.get(&id).await }
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await?;
+    Ok(rows
+        .into_iter()
+        .flatten()
+        .map(|m| (m.message_id.clone(), m))
+        .collect())
+}

@@ -1,0 +1,141 @@
+//! Reads the message topics from the beginning up to their high watermarks at the start (the
+//! log as it was when asked), folding every event into a [`RebuiltState`]. The partitions are
+//! assigned, not subscribed: the `state-rebuilder` group never joins, commits nothing and so
+//! always starts from the beginning, and the workers' groups are never touched.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::state::{LogPosition, RebuiltState};
+use crate::bus::Cluster;
+use crate::event::parse_message_event;
+
+/// The group id librdkafka requires; nothing is ever committed under it.
+pub const REBUILD_GROUP: &str = "state-rebuilder";
+/// Reading stops with an error when no record arrives for this long before the end.
+const STALL: Duration = Duration::from_secs(30);
+
+/// How far a read has come: for the progress line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub read: u64,
+    pub total: u64,
+    pub per_sec: f64,
+    pub eta: Option<Duration>,
+}
+
+impl Progress {
+    /// Pure: `read` of `total` after `elapsed`.
+    pub fn at(read: u64, total: u64, elapsed: Duration) -> Progress {
+        let per_sec = read as f64 / elapsed.as_secs_f64().max(1e-3);
+        let eta = (per_sec > 0.0)
+            .then(|| Duration::from_secs_f64(total.saturating_sub(read) as f64 / per_sec));
+        Progress {
+            read,
+            total,
+            per_sec,
+            eta,
+        }
+    }
+}
+
+/// Blocking: run it off the async threads. `progress` is called about once a second.
+pub fn read_log(
+    cluster: &Cluster,
+    topics: &[String],
+    mut progress: impl FnMut(Progress),
+) -> anyhow::Result<RebuiltState> {
+    let consumer: BaseConsumer = cluster
+        .client_config("replay")
+        .set("group.id", REBUILD_GROUP)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()?;
+    let mut assignment = TopicPartitionList::new();
+    // Per (topic, partition): the last offset to read (high watermark - 1).
+    let mut last: HashMap<(String, i32), i64> = HashMap::new();
+    let mut total = 0u64;
+    for topic in topics {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .map_err(|e| anyhow::anyhow!("reading the partitions of {topic}: {e}"))?;
+        let Some(t) = metadata.topics().first() else {
+            continue;
+        };
+        for p in t.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                .map_err(|e| anyhow::anyhow!("watermarks of {topic}[{}]: {e}", p.id()))?;
+            if high > low {
+                total += (high - low) as u64;
+                last.insert((topic.clone(), p.id()), high - 1);
+                assignment.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+            }
+        }
+    }
+    let mut state = RebuiltState::default();
+    if last.is_empty() {
+        return Ok(state);
+    }
+    consumer.assign(&assignment)?;
+    let started = Instant::now();
+    let (mut read, mut reported, mut last_record) = (0u64, Instant::now(), Instant::now());
+    while !last.is_empty() {
+        if reported.elapsed() >= Duration::from_secs(1) {
+            progress(Progress::at(read, total, started.elapsed()));
+            reported = Instant::now();
+        }
+        let Some(result) = consumer.poll(Duration::from_millis(200)) else {
+            if last_record.elapsed() > STALL {
+                anyhow::bail!(
+                    "no record for {} s with {} partitions unfinished ({read} of {total} read)",
+                    STALL.as_secs(),
+                    last.len()
+                );
+            }
+            continue;
+        };
+        let m = result.map_err(|e| anyhow::anyhow!("reading the log: {e}"))?;
+        last_record = Instant::now();
+        let key = (m.topic().to_string(), m.partition());
+        let Some(&end) = last.get(&key) else {
+            continue; // a partition already read to its end
+        };
+        if m.offset() > end {
+            continue;
+        }
+        read += 1;
+        match m.payload().map(parse_message_event) {
+            Some(Ok(event)) => state.apply(
+                &event,
+                LogPosition {
+                    topic: key.0.clone(),
+                    partition: key.1,
+                    offset: m.offset(),
+                },
+            ),
+            _ => state.unreadable += 1,
+        }
+        if m.offset() >= end {
+            last.remove(&key);
+        }
+    }
+    progress(Progress::at(read, total, started.elapsed()));
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_rate_and_eta() {
+        let p = Progress::at(5_000, 20_000, Duration::from_secs(2));
+        assert_eq!(p.per_sec, 2_500.0);
+        assert_eq!(p.eta, Some(Duration::from_secs(6)));
+        assert_eq!(Progress::at(0, 10, Duration::from_secs(1)).eta, None);
+    }
+}
