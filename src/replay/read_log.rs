@@ -7,11 +7,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::state::{LogPosition, RebuiltState};
 use crate::bus::Cluster;
 use crate::event::parse_message_event;
+use crate::workers::relay::HEADER_EVENT_ID;
 
 /// The group id librdkafka requires; nothing is ever committed under it.
 pub const REBUILD_GROUP: &str = "state-rebuilder";
@@ -83,22 +85,31 @@ pub fn read_log(
     consumer.assign(&assignment)?;
     let started = Instant::now();
     let (mut read, mut reported, mut last_record) = (0u64, Instant::now(), Instant::now());
+    let mut last_error: Option<String> = None;
     while !last.is_empty() {
         if reported.elapsed() >= Duration::from_secs(1) {
             progress(Progress::at(read, total, started.elapsed()));
             reported = Instant::now();
         }
-        let Some(result) = consumer.poll(Duration::from_millis(200)) else {
-            if last_record.elapsed() > STALL {
-                anyhow::bail!(
-                    "no record for {} s with {} partitions unfinished ({read} of {total} read)",
-                    STALL.as_secs(),
-                    last.len()
-                );
+        // librdkafka reconnects by itself: an error (a broker restarting, say) is retried
+        // until no record came for STALL.
+        let m = match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => m,
+            other => {
+                if let Some(Err(e)) = other {
+                    last_error = Some(e.to_string());
+                }
+                if last_record.elapsed() > STALL {
+                    anyhow::bail!(
+                        "no record for {} s with {} partitions unfinished ({read} of {total} read){}",
+                        STALL.as_secs(),
+                        last.len(),
+                        last_error.map(|e| format!("; last error: {e}")).unwrap_or_default()
+                    );
+                }
+                continue;
             }
-            continue;
         };
-        let m = result.map_err(|e| anyhow::anyhow!("reading the log: {e}"))?;
         last_record = Instant::now();
         let key = (m.topic().to_string(), m.partition());
         let Some(&end) = last.get(&key) else {
@@ -108,6 +119,9 @@ pub fn read_log(
             continue;
         }
         read += 1;
+        let relayed = m
+            .headers()
+            .is_some_and(|h| h.iter().any(|h| h.key == HEADER_EVENT_ID));
         match m.payload().map(parse_message_event) {
             Some(Ok(event)) => state.apply(
                 &event,
@@ -116,6 +130,7 @@ pub fn read_log(
                     partition: key.1,
                     offset: m.offset(),
                 },
+                relayed,
             ),
             _ => state.unreadable += 1,
         }

@@ -3,7 +3,7 @@
 //! wins, a delete leaves a tombstone a replayed create cannot undo). So a rebuilt state and a
 //! healthy index agree document for document, whatever order the topics interleave in.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::event::ParsedEvent;
 use crate::search::plan::apply_event;
@@ -34,13 +34,20 @@ pub struct RebuiltState {
     /// Records that were not message events (they went to the dead-letter topic when first
     /// consumed); counted, not folded.
     pub unreadable: u64,
+    /// Messages with an event the outbox relay published (its `event_id` header): the write
+    /// model's. The others were written straight to the topics (`eventdeck load`, another
+    /// producer) and have no row to compare.
+    pub from_outbox: HashSet<String>,
 }
 
 impl RebuiltState {
-    /// Folds one event read at `at`.
-    pub fn apply(&mut self, event: &ParsedEvent, at: LogPosition) {
+    /// Folds one event read at `at`; `relayed` when the outbox relay published it.
+    pub fn apply(&mut self, event: &ParsedEvent, at: LogPosition, relayed: bool) {
         self.events += 1;
         let id = event.message_id();
+        if relayed && !self.from_outbox.contains(id) {
+            self.from_outbox.insert(id.to_string());
+        }
         if let Some(next) = apply_event(self.docs.get(id), event) {
             self.docs.insert(id.to_string(), next);
             self.last_change.insert(id.to_string(), at);
@@ -109,12 +116,12 @@ mod tests {
     fn the_latest_version_wins_whatever_the_order_and_deletes_stay_deleted() {
         let mut s = RebuiltState::default();
         // The edit's topic was read before the create's: the create fills in, the edit stays.
-        s.apply(&edited("m1", "v2", 20), at(1));
-        s.apply(&created("m1", "v1", 10), at(2));
-        s.apply(&created("m2", "hello", 11), at(3));
-        s.apply(&deleted("m2", 30), at(4));
+        s.apply(&edited("m1", "v2", 20), at(1), false);
+        s.apply(&created("m1", "v1", 10), at(2), false);
+        s.apply(&created("m2", "hello", 11), at(3), false);
+        s.apply(&deleted("m2", 30), at(4), false);
         // A replayed create cannot bring m2 back.
-        s.apply(&created("m2", "hello", 11), at(5));
+        s.apply(&created("m2", "hello", 11), at(5), false);
         assert_eq!(s.events, 5);
         assert_eq!(s.docs["m1"].content, "v2");
         assert_eq!(s.docs["m1"].created_at, Some(10));
