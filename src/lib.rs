@@ -2,6 +2,7 @@
 //! See DESIGN.md in the steering repository and README.md for the map of the modules.
 
 pub mod api;
+pub mod archive;
 pub mod bus;
 pub mod commands;
 pub mod config;

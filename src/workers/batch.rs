@@ -26,6 +26,8 @@ pub struct Record {
     pub payload: Option<Vec<u8>>,
     /// Every header, in order, duplicates kept.
     pub headers: Vec<RecordHeader>,
+    /// The record's timestamp (ms since the epoch), when the broker gave one.
+    pub timestamp: Option<i64>,
 }
 
 impl Record {
@@ -46,6 +48,7 @@ impl Record {
             key: m.key().map(<[u8]>::to_vec),
             payload: m.payload().map(<[u8]>::to_vec),
             headers,
+            timestamp: m.timestamp().to_millis(),
         }
     }
 
@@ -156,6 +159,7 @@ mod tests {
             key: None,
             payload: Some(vec![b'x'; size]),
             headers: Vec::new(),
+            timestamp: None,
         }
     }
 

@@ -585,6 +585,7 @@ mod tests {
             key: None,
             payload: None,
             headers: Vec::new(),
+            timestamp: None,
         }
     }
 

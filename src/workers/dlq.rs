@@ -123,6 +123,7 @@ mod tests {
                 ("a".into(), None),
                 (HEADER_REASON.into(), Some(b"an earlier failure".to_vec())),
             ],
+            timestamp: None,
         };
         let h = dead_letter_headers(&record, "malformed JSON", "indexer");
         let text = |v: &Option<Vec<u8>>| {
@@ -157,6 +158,7 @@ mod tests {
             key: None,
             payload: Some(Vec::new()),
             headers: Vec::new(),
+            timestamp: None,
         };
         let names: Vec<String> = dead_letter_headers(&record, "r", "w")
             .into_iter()
