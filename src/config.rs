@@ -33,6 +33,15 @@ pub struct Config {
     pub notifier: NotifierConfig,
     pub store: StoreConfig,
     pub api: ApiConfig,
+    pub archive: ArchiveConfig,
+}
+
+/// The archive worker: every record of the platform topics in `<data_dir>/archive`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    /// Run it with the other workers (it is off by default: its files grow without bound).
+    pub enabled: bool,
 }
 
 /// The HTTP API (`eventdeck serve`, and the console when `addr` is set).
@@ -108,6 +117,7 @@ pub struct TopicsConfig {
 pub struct GroupsConfig {
     pub indexer: String,
     pub notifier: String,
+    pub archive: String,
 }
 
 impl std::fmt::Debug for KafkaConfig {
@@ -246,6 +256,7 @@ impl Default for GroupsConfig {
         Self {
             indexer: "search-indexer".into(),
             notifier: "notification-service".into(),
+            archive: "archive".into(),
         }
     }
 }
@@ -520,6 +531,15 @@ impl Config {
     }
 
     /// Shorthand for `self.broker().is_embedded()`.
+    /// The workers `run`, `serve` and the console start when none are chosen.
+    pub fn default_workers(&self) -> Vec<crate::ops::WorkerId> {
+        use crate::ops::WorkerId;
+        WorkerId::ALL
+            .into_iter()
+            .filter(|w| *w != WorkerId::Archive || self.archive.enabled)
+            .collect()
+    }
+
     pub fn uses_embedded_broker(&self) -> bool {
         self.broker().is_embedded()
     }

@@ -181,10 +181,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn worker_list(list: Option<String>) -> anyhow::Result<Vec<WorkerId>> {
+fn worker_list(list: Option<String>, config: &Config) -> anyhow::Result<Vec<WorkerId>> {
     match list {
         Some(list) => WorkerId::parse_list(&list).map_err(|e| anyhow::anyhow!("--workers: {e}")),
-        None => Ok(WorkerId::ALL.to_vec()),
+        None => Ok(config.default_workers()),
     }
 }
 
@@ -193,12 +193,12 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
     match command {
         None => commands::console::console(config).await,
         Some(Command::Run { workers }) => {
-            let workers = worker_list(workers)?;
+            let workers = worker_list(workers, &config)?;
             eventdeck::logging::to_stderr();
             commands::run::run(config, &workers).await
         }
         Some(Command::Serve { workers }) => {
-            let workers = worker_list(workers)?;
+            let workers = worker_list(workers, &config)?;
             eventdeck::logging::to_stderr();
             commands::serve::serve(config, &workers).await
         }

@@ -17,15 +17,18 @@ pub enum WorkerId {
     Notifier,
     /// Publishes the write model's outbox.
     Relay,
+    /// Keeps every record of the platform topics in compressed files (`[archive] enabled`).
+    Archive,
 }
 
 impl WorkerId {
     /// Every worker, in the order the pipeline starts them.
-    pub const ALL: [WorkerId; 4] = [
+    pub const ALL: [WorkerId; 5] = [
         WorkerId::Producer,
         WorkerId::Indexer,
         WorkerId::Notifier,
         WorkerId::Relay,
+        WorkerId::Archive,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -34,6 +37,7 @@ impl WorkerId {
             WorkerId::Indexer => "indexer",
             WorkerId::Notifier => "notifier",
             WorkerId::Relay => "relay",
+            WorkerId::Archive => "archive",
         }
     }
 

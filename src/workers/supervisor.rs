@@ -172,7 +172,7 @@ impl Services {
 
     /// Starts every worker.
     pub fn spawn_pipeline(&self, reporter: Reporter) -> anyhow::Result<Pipeline> {
-        self.spawn_workers(&WorkerId::ALL, reporter)
+        self.spawn_workers(&self.config.default_workers(), reporter)
     }
 
     /// Starts the chosen workers (`run --workers`) under a supervisor that takes

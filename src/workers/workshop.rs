@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::archiver::{Archiver, ARCHIVE_DIR};
 use super::batch::BatchLimits;
 use super::consumer::{run_worker, BatchHandler, ConsumerSpec, Lifecycle};
 use super::dlq::DeadLetters;
@@ -42,11 +43,12 @@ pub struct Started {
 pub type StartFn = fn(&Workshop, Reporter, Lifecycle) -> anyhow::Result<Started>;
 
 /// One row per worker: the pipeline is built from this table, in this order.
-pub const TABLE: [(WorkerId, StartFn); 4] = [
+pub const TABLE: [(WorkerId, StartFn); 5] = [
     (WorkerId::Producer, Workshop::start_producer),
     (WorkerId::Indexer, Workshop::start_indexer),
     (WorkerId::Notifier, Workshop::start_notifier),
     (WorkerId::Relay, Workshop::start_relay),
+    (WorkerId::Archive, Workshop::start_archive),
 ];
 
 /// What workers are built from; cheap to clone.
@@ -99,6 +101,14 @@ impl Workshop {
                 self.config.groups.indexer.clone(),
                 self.config
                     .message_topics()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+            ),
+            WorkerId::Archive => (
+                self.config.groups.archive.clone(),
+                self.config
+                    .all_topics()
                     .iter()
                     .map(|t| t.to_string())
                     .collect(),
@@ -207,6 +217,15 @@ impl Workshop {
             memory,
             reporter: reporter.clone(),
             cluster: self.cluster.clone(),
+        };
+        Ok(self.spawn_consumer(spec, handler, producer, reporter, lifecycle))
+    }
+
+    fn start_archive(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
+        let spec = self.spec(WorkerId::Archive)?;
+        let producer = EventProducer::new(&self.cluster, &self.config.producer, "archive-dlq")?;
+        let handler = Archiver {
+            root: self.data_dir.join(ARCHIVE_DIR),
         };
         Ok(self.spawn_consumer(spec, handler, producer, reporter, lifecycle))
     }

@@ -2,6 +2,7 @@
 //! linked once). See harness.rs for what is started and how.
 
 mod api;
+mod archive;
 mod bench;
 mod console;
 mod crash;
