@@ -81,6 +81,9 @@ enum Command {
         /// Report every difference by id; exit non-zero when there is any.
         #[arg(long)]
         verify: bool,
+        /// Read the archive's files (e.g. DATA_DIR/archive) instead of the topics.
+        #[arg(long, value_name = "DIR")]
+        from_archive: Option<PathBuf>,
     },
     /// Benchmarks, printed with ratios against a baseline measured in the same run.
     Bench {
@@ -202,7 +205,10 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
             eventdeck::logging::to_stderr();
             commands::serve::serve(config, &workers).await
         }
-        Some(Command::Replay { verify }) => commands::replay::replay(config, verify).await,
+        Some(Command::Replay {
+            verify,
+            from_archive,
+        }) => commands::replay::replay(config, verify, from_archive).await,
         Some(Command::Bench {
             bench:
                 Bench::Cqrs {

@@ -13,6 +13,7 @@ use super::client_cluster;
 use crate::bus::Cluster;
 use crate::config::{Config, SearchBackend};
 use crate::embedded::datadir::DataDir;
+use crate::replay::read_archive::read_archive;
 use crate::replay::read_log::{read_log, Progress};
 use crate::replay::state::RebuiltState;
 use crate::replay::verify::{diff_index, diff_store, Difference};
@@ -60,21 +61,38 @@ async fn sources(config: Config) -> anyhow::Result<Sources> {
     })
 }
 
-pub async fn replay(config: Config, verify: bool) -> anyhow::Result<()> {
+pub async fn replay(
+    config: Config,
+    verify: bool,
+    from_archive: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let topics: Vec<String> = config
         .message_topics()
         .iter()
         .map(|t| t.to_string())
         .collect();
     let sources = sources(config).await?;
-    eprintln!(
-        "replaying {} from the beginning on {}",
-        topics.join(", "),
-        sources.cluster.describe()
-    );
-    let cluster = sources.cluster.clone();
-    let state =
-        tokio::task::spawn_blocking(move || read_log(&cluster, &topics, show_progress)).await??;
+    let state = match from_archive {
+        Some(dir) => {
+            eprintln!(
+                "replaying {} from the archive in {}",
+                topics.join(", "),
+                dir.display()
+            );
+            tokio::task::spawn_blocking(move || read_archive(&dir, &topics, show_progress))
+                .await??
+        }
+        None => {
+            eprintln!(
+                "replaying {} from the beginning on {}",
+                topics.join(", "),
+                sources.cluster.describe()
+            );
+            let cluster = sources.cluster.clone();
+            tokio::task::spawn_blocking(move || read_log(&cluster, &topics, show_progress))
+                .await??
+        }
+    };
     eprintln!();
     let deleted = state.docs.len() - state.live();
     println!(

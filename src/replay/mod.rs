@@ -2,6 +2,7 @@
 //! ([`state`]), compared with the search index and the write model ([`verify`]), and the
 //! command that reads the log to do it (`eventdeck replay`, in `commands::replay`).
 
+pub mod read_archive;
 pub mod read_log;
 pub mod state;
 pub mod verify;

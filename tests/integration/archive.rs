@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use eventdeck::archive::writer::read_file;
 use eventdeck::ops::{Command, Control, WorkerId};
+use eventdeck::replay::read_archive::read_archive;
+use eventdeck::replay::read_log::read_log;
 use eventdeck::store::PostMessage;
 
 use crate::harness::{eventually, read_topic, Bench};
@@ -143,4 +145,24 @@ async fn every_record_is_archived_exactly_once_across_a_restart() {
     assert!(expected.is_subset(&archive));
     assert!(pipeline.stop().await.is_empty());
     assert_eq!(archived(&root).expect("archive").len(), archive.len());
+
+    // The archive rebuilds the same state as the log.
+    let topics: Vec<String> = config
+        .message_topics()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    let (cluster, log_topics) = (bench.cluster().clone(), topics.clone());
+    let from_log = tokio::task::spawn_blocking(move || read_log(&cluster, &log_topics, |_| {}))
+        .await
+        .expect("join")
+        .expect("read the log");
+    let from_archive = read_archive(&root, &topics, |_| {}).expect("read the archive");
+    assert_eq!(from_archive.events, 300);
+    assert_eq!(from_archive.docs, from_log.docs);
+    assert_eq!(
+        from_archive.from_outbox.len(),
+        300,
+        "the relay's header survived"
+    );
 }
