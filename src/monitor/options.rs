@@ -55,28 +55,36 @@ pub struct MonitorOptions {
 impl MonitorOptions {
     pub fn from_config(config: &Config) -> Self {
         let interval = Duration::from_millis(config.monitor.sample_interval_ms.max(100));
+        let mut subscriptions = vec![
+            Subscription {
+                worker: "indexer".into(),
+                group: config.groups.indexer.clone(),
+                topics: config.message_topics().map(str::to_string).to_vec(),
+            },
+            Subscription {
+                worker: "notifier".into(),
+                group: config.groups.notifier.clone(),
+                topics: vec![config.topics.created.clone(), config.topics.updated.clone()],
+            },
+        ];
+        if config.archive.enabled {
+            subscriptions.push(Subscription {
+                worker: "archive".into(),
+                group: config.groups.archive.clone(),
+                topics: config.all_topics().iter().map(|t| t.to_string()).collect(),
+            });
+        }
+        let ours: Vec<String> = subscriptions.iter().map(|s| s.group.clone()).collect();
         Self {
             interval,
             window: 10,
             rate_samples: 5,
             stall_after: Duration::from_secs(config.monitor.stall_after_seconds),
             unassigned_after: Duration::from_secs(10),
-            subscriptions: vec![
-                Subscription {
-                    worker: "indexer".into(),
-                    group: config.groups.indexer.clone(),
-                    topics: config.message_topics().map(str::to_string).to_vec(),
-                },
-                Subscription {
-                    worker: "notifier".into(),
-                    group: config.groups.notifier.clone(),
-                    topics: vec![config.topics.created.clone(), config.topics.updated.clone()],
-                },
-            ],
-            groups: [&config.groups.indexer, &config.groups.notifier]
+            subscriptions,
+            groups: ours
                 .into_iter()
-                .chain(&config.monitor.groups)
-                .cloned()
+                .chain(config.monitor.groups.iter().cloned())
                 .collect(),
             topics: config.all_topics().iter().map(|t| t.to_string()).collect(),
             max_topics: 200,
@@ -142,5 +150,24 @@ mod tests {
         assert_eq!(MonitorOptions::from_config(&c).rules().stall_after_s, 120.0);
         c.kafka.brokers = "k1:9092".into();
         assert!(MonitorOptions::from_config(&c).describe_groups);
+    }
+
+    #[test]
+    fn the_archive_group_is_watched_when_the_archive_runs() {
+        let mut c = Config::default();
+        c.archive.enabled = true;
+        c.monitor.groups = vec!["billing".into()];
+        let o = MonitorOptions::from_config(&c);
+        assert_eq!(
+            o.groups,
+            [
+                "search-indexer",
+                "notification-service",
+                "archive",
+                "billing"
+            ]
+        );
+        assert_eq!(o.subscriptions[2].worker, "archive");
+        assert_eq!(o.subscriptions[2].topics.len(), c.all_topics().len());
     }
 }
