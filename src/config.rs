@@ -59,14 +59,16 @@ pub const DEFAULT_API_ADDR: &str = "127.0.0.1:8080";
 
 impl ApiConfig {
     /// The configured address, or `None` when empty.
-    pub fn socket_addr(&self) -> Option<Result<std::net::SocketAddr, String>> {
+    pub fn socket_addr(&self) -> Option<Result<std::net::SocketAddr, InvalidApiAddr>> {
         let addr = self.addr.trim();
-        (!addr.is_empty()).then(|| {
-            addr.parse()
-                .map_err(|_| format!("expected host:port with an IP address, got {addr:?}"))
-        })
+        (!addr.is_empty()).then(|| addr.parse().map_err(|_| InvalidApiAddr(addr.to_string())))
     }
 }
+
+/// `[api] addr` that is not `ip:port`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected host:port with an IP address, got {0:?}")]
+pub struct InvalidApiAddr(pub String);
 
 /// The write model (CQRS command side). `Debug` by hand: the URL may carry a password.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -485,8 +487,8 @@ impl Config {
             ));
         }
         self.search_backend().map_err(|e| bad(e.key, &e.message))?;
-        if let Some(Err(message)) = self.api.socket_addr() {
-            return Err(bad("api.addr", &message));
+        if let Some(Err(e)) = self.api.socket_addr() {
+            return Err(bad("api.addr", &e.to_string()));
         }
         for b in self
             .kafka

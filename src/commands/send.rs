@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::embedded::datadir::DataDir;
 use crate::event::{extract_mentions, new_event_id, MessageCreated, MessageEvent, ParsedEvent};
 use crate::ops::{PostMessage, Write};
-use crate::store::{MessageStore, SharedStore};
+use crate::store::{MessageStore, SharedStore, StoreError};
 use crate::workers::loadgen::LoadGenerator;
 use crate::workers::publisher::Publisher;
 use crate::workers::relay::{relay_once, Relay};
@@ -93,23 +93,34 @@ pub async fn send(config: Config, channel: &str, author: &str, text: &str) -> an
     }
 }
 
+/// Why `send` could not see its message published (it stays committed in the outbox).
+#[derive(Debug, thiserror::Error)]
+enum NotPublished {
+    #[error("the write store did not answer: {0}")]
+    Store(#[from] StoreError),
+    #[error("the running eventdeck's relay did not publish it within {} s", PUBLISH_WAIT.as_secs())]
+    RelayTooSlow,
+    #[error("no broker acknowledged it within {} s", PUBLISH_WAIT.as_secs())]
+    NoAcknowledgement,
+}
+
 /// True when nothing committed at or before `committed_ms` waits in the outbox.
-async fn is_published(store: &dyn MessageStore, committed_ms: i64) -> Result<bool, String> {
-    let backlog = store.backlog().await.map_err(|e| e.to_string())?;
+async fn is_published(store: &dyn MessageStore, committed_ms: i64) -> Result<bool, StoreError> {
+    let backlog = store.backlog().await?;
     Ok(backlog.oldest_ms.is_none_or(|oldest| oldest > committed_ms))
 }
 
-async fn wait_for_relay(store: &dyn MessageStore, committed_ms: i64) -> Result<String, String> {
+async fn wait_for_relay(
+    store: &dyn MessageStore,
+    committed_ms: i64,
+) -> Result<&'static str, NotPublished> {
     let deadline = tokio::time::Instant::now() + PUBLISH_WAIT;
     loop {
         if is_published(store, committed_ms).await? {
-            return Ok("the running eventdeck's relay".into());
+            return Ok("the running eventdeck's relay");
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(format!(
-                "the running eventdeck's relay did not publish it within {} s",
-                PUBLISH_WAIT.as_secs()
-            ));
+            return Err(NotPublished::RelayTooSlow);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -119,7 +130,7 @@ async fn relay_until_published(
     store: SharedStore,
     producer: EventProducer,
     committed_ms: i64,
-) -> Result<String, String> {
+) -> Result<&'static str, NotPublished> {
     let relay = Relay {
         store,
         producer,
@@ -133,19 +144,14 @@ async fn relay_until_published(
                 tracing::debug!(error = %e, "relay round");
             }
             if is_published(relay.store.as_ref(), committed_ms).await? {
-                return Ok("this command's relay".to_string());
+                return Ok("this command's relay");
             }
             tokio::time::sleep(relay.idle).await;
         }
     };
     tokio::time::timeout(PUBLISH_WAIT, attempt)
         .await
-        .unwrap_or_else(|_| {
-            Err(format!(
-                "no broker acknowledged it within {} s",
-                PUBLISH_WAIT.as_secs()
-            ))
-        })
+        .unwrap_or(Err(NotPublished::NoAcknowledgement))
 }
 
 /// Publishes `count` generated events as fast as the producer takes them (`rate` 0) or at

@@ -70,7 +70,7 @@ async fn write_generated(
     store: SharedStore,
     meter: Arc<CqrsMeter>,
     event: MessageEvent,
-) -> Result<(), String> {
+) -> Result<(), StoreError> {
     let (id, change) = match event {
         MessageEvent::Created(c) => (
             c.message_id,
@@ -102,7 +102,7 @@ async fn write_generated(
             Ok(())
         }
         Err(StoreError::Command(CommandError::NotFound(_) | CommandError::Deleted(_))) => Ok(()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
     }
 }
 
@@ -157,7 +157,7 @@ pub async fn run_publisher(
             },
             Some(result) = writes.next(), if !writes.is_empty() => {
                 // Committed writes are counted when the relay publishes them.
-                if let Err(e) = result { failed += 1; last_error = Some(e); }
+                if let Err(e) = result { failed += 1; last_error = Some(e.to_string()); }
             },
             Some(result) = in_flight.next(), if !in_flight.is_empty() => match result {
                 Ok(()) => ok += 1,

@@ -75,7 +75,7 @@ async fn post(store: &eventdeck::store::SharedStore, from: usize, to: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_record_is_archived_exactly_once_across_a_restart() {
     let bench = Bench::start().await;
-    let store = bench.services.store.clone().expect("the embedded store");
+    let store = bench.store();
     let pipeline = bench
         .services
         .spawn_workers(

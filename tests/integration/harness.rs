@@ -369,6 +369,18 @@ impl Bench {
         &self.services.cluster
     }
 
+    /// The write model of this bench (the embedded store file).
+    pub fn store(&self) -> eventdeck::store::SharedStore {
+        self.services.store.clone().expect("the embedded store")
+    }
+
+    /// Every default worker, reporting to this bench.
+    pub fn pipeline(&self) -> eventdeck::workers::supervisor::Pipeline {
+        self.services
+            .spawn_pipeline(self.reporter.clone())
+            .expect("pipeline")
+    }
+
     /// Waits until the workers reported `n` handled records in total for `worker`.
     pub async fn wait_processed(&mut self, worker: &str, n: u64, within: Duration) -> u64 {
         let deadline = Instant::now() + within;

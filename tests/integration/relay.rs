@@ -98,7 +98,7 @@ async fn read_created(bench: &Bench) -> Vec<(String, usize, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_relay_publishes_the_embedded_outbox_once_in_order_per_channel() {
     let bench = Bench::start().await;
-    let store = bench.services.store.clone().expect("the embedded store");
+    let store = bench.store();
     for i in 0..300 {
         store.post(post(i % 5, i), None).await.expect("post");
     }
@@ -164,11 +164,8 @@ async fn two_relays_on_postgres_never_publish_an_entry_twice() {
 async fn a_posted_message_flows_from_the_row_to_a_search_hit() {
     use eventdeck::monitor::{spawn_monitor, MonitorOptions, MonitorSetup};
     let bench = Bench::start().await;
-    let store = bench.services.store.clone().expect("the embedded store");
-    let pipeline = bench
-        .services
-        .spawn_pipeline(bench.reporter.clone())
-        .expect("pipeline");
+    let store = bench.store();
+    let pipeline = bench.pipeline();
     let mut options = MonitorOptions::from_config(&bench.services.config);
     options.interval = Duration::from_millis(200);
     let (snapshots, monitor) = spawn_monitor(
@@ -229,7 +226,7 @@ async fn a_posted_message_flows_from_the_row_to_a_search_hit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_the_broker_down_commands_commit_and_wait_then_publish_once_in_order() {
     let bench = Bench::on(crate::harness::Backend::Noida).await;
-    let store = bench.services.store.clone().expect("the embedded store");
+    let store = bench.store();
     // Topics exist (Services created them); then the broker goes away.
     bench.noida().stop_service("kafka");
     for i in 0..60 {
@@ -338,11 +335,8 @@ async fn postgres_store() -> SharedStore {
 async fn the_load_generator_writes_rows_that_the_relay_publishes() {
     use eventdeck::ops::{Command, EditMessage, Write};
     let bench = Bench::start().await;
-    let store = bench.services.store.clone().expect("the embedded store");
-    let pipeline = bench
-        .services
-        .spawn_pipeline(bench.reporter.clone())
-        .expect("pipeline");
+    let store = bench.store();
+    let pipeline = bench.pipeline();
     pipeline
         .commands
         .send(Command::SetRate(300))

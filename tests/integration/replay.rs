@@ -16,11 +16,8 @@ use crate::harness::{eventually, Bench};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rebuild_from_the_log_equals_the_write_model_and_finds_a_tampered_index() {
     let bench = Bench::start().await;
-    let store = bench.services.store.clone().expect("the embedded store");
-    let pipeline = bench
-        .services
-        .spawn_pipeline(bench.reporter.clone())
-        .expect("pipeline");
+    let store = bench.store();
+    let pipeline = bench.pipeline();
     let mut ids = Vec::new();
     for i in 0..60 {
         let posted = store
