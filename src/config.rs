@@ -34,6 +34,16 @@ pub struct Config {
     pub store: StoreConfig,
     pub api: ApiConfig,
     pub archive: ArchiveConfig,
+    pub state: StateConfig,
+}
+
+/// The state keeper: each message's latest state in the compacted topic `topics.state`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// Run it with the other workers (off by default: one more consumer, and it holds every
+    /// message's state in memory).
+    pub enabled: bool,
 }
 
 /// The archive worker: every record of the platform topics in `<data_dir>/archive`.
@@ -110,6 +120,8 @@ pub struct TopicsConfig {
     pub notifications: String,
     pub user_activity: String,
     pub dlq: String,
+    /// The compacted topic of each message's latest state (the state keeper's).
+    pub state: String,
     pub partitions: i32,
     pub replication_factor: i32,
 }
@@ -120,6 +132,7 @@ pub struct GroupsConfig {
     pub indexer: String,
     pub notifier: String,
     pub archive: String,
+    pub state: String,
 }
 
 impl std::fmt::Debug for KafkaConfig {
@@ -247,6 +260,7 @@ impl Default for TopicsConfig {
             notifications: event::TOPIC_NOTIFICATIONS.into(),
             user_activity: event::TOPIC_USER_ACTIVITY.into(),
             dlq: event::TOPIC_DLQ.into(),
+            state: event::TOPIC_STATE.into(),
             partitions: 3,
             replication_factor: 1,
         }
@@ -259,6 +273,7 @@ impl Default for GroupsConfig {
             indexer: "search-indexer".into(),
             notifier: "notification-service".into(),
             archive: "archive".into(),
+            state: "state-keeper".into(),
         }
     }
 }
@@ -539,6 +554,7 @@ impl Config {
         WorkerId::ALL
             .into_iter()
             .filter(|w| *w != WorkerId::Archive || self.archive.enabled)
+            .filter(|w| *w != WorkerId::State || self.state.enabled)
             .collect()
     }
 

@@ -12,6 +12,8 @@ pub const TOPIC_DELETED: &str = "platform.messages.deleted";
 pub const TOPIC_NOTIFICATIONS: &str = "platform.notifications.sent";
 pub const TOPIC_USER_ACTIVITY: &str = "platform.users.activity";
 pub const TOPIC_DLQ: &str = "platform.messages.dlq";
+/// Compacted: each message's latest state (kept by the state keeper).
+pub const TOPIC_STATE: &str = "platform.messages.state";
 
 /// `{event_type, event_id, timestamp, payload}` exactly as the platform guide writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

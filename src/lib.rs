@@ -11,6 +11,7 @@ pub mod event;
 pub mod logging;
 pub mod monitor;
 pub mod ops;
+pub mod remote;
 pub mod replay;
 pub mod search;
 pub mod store;

@@ -76,7 +76,8 @@ enum Command {
         workers: Option<String>,
     },
     /// Rebuild the message state from the log (the message topics from the beginning);
-    /// --verify compares it with the search index and the write model.
+    /// --verify compares it with the search index and the write model, --reindex rebuilds
+    /// the search index without downtime.
     Replay {
         /// Report every difference by id; exit non-zero when there is any.
         #[arg(long)]
@@ -84,6 +85,19 @@ enum Command {
         /// Read the archive's files (e.g. DATA_DIR/archive) instead of the topics.
         #[arg(long, value_name = "DIR")]
         from_archive: Option<PathBuf>,
+        /// Build a new search index from the log while the old one keeps serving, then switch
+        /// to it (Elasticsearch: a new messages-<time> index behind the alias). Beside a
+        /// running eventdeck it asks that one to do it.
+        #[arg(long, conflicts_with = "from_archive")]
+        reindex: bool,
+        /// Start from the compacted state topic (kept by the state keeper, [state] enabled)
+        /// plus the events after its committed offsets, instead of the whole history.
+        #[arg(long, conflicts_with_all = ["from_archive", "reindex"])]
+        from_state: bool,
+        /// With --from-archive: produce every archived record back into its topic (an empty
+        /// log: a new data directory or cluster); the workers then rebuild from it.
+        #[arg(long, requires = "from_archive")]
+        republish: bool,
     },
     /// Benchmarks, printed with ratios against a baseline measured in the same run.
     Bench {
@@ -208,7 +222,22 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
         Some(Command::Replay {
             verify,
             from_archive,
-        }) => commands::replay::replay(config, verify, from_archive).await,
+            reindex,
+            republish,
+            from_state,
+        }) => {
+            let mode = match (reindex, republish) {
+                (true, _) => commands::replay::Mode::Reindex,
+                (_, true) => commands::replay::Mode::Republish,
+                _ => commands::replay::Mode::Rebuild,
+            };
+            let source = match from_archive {
+                Some(dir) => commands::replay::Source::Archive(dir),
+                None if from_state => commands::replay::Source::State,
+                None => commands::replay::Source::Log,
+            };
+            commands::replay::replay(config, verify, source, mode).await
+        }
         Some(Command::Bench {
             bench:
                 Bench::Cqrs {

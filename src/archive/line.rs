@@ -52,6 +52,68 @@ pub fn archive_line(record: &Record) -> String {
     Value::Object(out).to_string()
 }
 
+/// Why an archive line cannot be read back.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("archive line: {0}")]
+pub struct BadLine(String);
+
+/// The inverse of [`bytes_field`]: text, base64, or null.
+fn read_bytes(v: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, BadLine> {
+    if let Some(b64) = v.get(&format!("{name}_base64")).and_then(Value::as_str) {
+        return base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map(Some)
+            .map_err(|e| BadLine(format!("{name}_base64: {e}")));
+    }
+    match v.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_bytes().to_vec())),
+        Some(other) => Err(BadLine(format!("{name} is not text: {other}"))),
+    }
+}
+
+/// Reads a line written by [`archive_line`] back into the record it was.
+pub fn parse_line(line: &str) -> Result<Record, BadLine> {
+    let v: Map<String, Value> =
+        serde_json::from_str(line).map_err(|e| BadLine(format!("not a JSON object: {e}")))?;
+    let topic = v
+        .get("topic")
+        .and_then(Value::as_str)
+        .ok_or_else(|| BadLine("no topic".into()))?
+        .to_string();
+    let number = |name: &str| {
+        v.get(name)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| BadLine(format!("no {name}")))
+    };
+    let mut headers = Vec::new();
+    for h in v
+        .get("headers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let h = h
+            .as_object()
+            .ok_or_else(|| BadLine(format!("a header is not an object: {h}")))?;
+        let name = h
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| BadLine("a header without a name".into()))?;
+        headers.push((name.to_string(), read_bytes(h, "value")?));
+    }
+    Ok(Record {
+        topic,
+        partition: i32::try_from(number("partition")?)
+            .map_err(|_| BadLine("partition out of range".into()))?,
+        offset: number("offset")?,
+        key: read_bytes(&v, "key")?,
+        payload: read_bytes(&v, "value")?,
+        headers,
+        timestamp: v.get("timestamp").and_then(Value::as_i64),
+    })
+}
+
 /// `<root>/<topic>/<yyyy-mm-dd>/<partition>-<first offset>.ndjson.zst`; the day is the first
 /// record's (UTC), or 1970-01-01 without a timestamp. Offsets are zero-padded so that file
 /// names sort in log order.
@@ -106,6 +168,19 @@ mod tests {
         let tombstone: Value = serde_json::from_str(&archive_line(&record(None, None))).unwrap();
         assert_eq!(tombstone["value"], Value::Null);
         assert!(tombstone.get("value_base64").is_none());
+    }
+
+    #[test]
+    fn a_line_reads_back_into_the_record_it_was() {
+        for r in [
+            record(Some(br#"{"a":1}"#), Some(b"ch_a")),
+            record(Some(&[0xc3, 0x28]), Some(&[0xff, 0x00])),
+            record(None, None),
+        ] {
+            assert_eq!(parse_line(&archive_line(&r)), Ok(r));
+        }
+        assert!(parse_line("{\"partition\":1}").is_err());
+        assert!(parse_line("not json").is_err());
     }
 
     #[test]

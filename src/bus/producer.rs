@@ -14,6 +14,13 @@ use crate::config::ProducerConfig;
 /// One outgoing header: a name and its value bytes (`None` sends a null value).
 pub type HeaderRef<'a> = (&'a str, Option<&'a [u8]>);
 
+/// Where and when a record goes; `None`: the partitioner's choice (by key), and now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub partition: Option<i32>,
+    pub timestamp: Option<i64>,
+}
+
 #[derive(Clone)]
 pub struct EventProducer {
     inner: FutureProducer,
@@ -79,10 +86,26 @@ impl EventProducer {
         payload: Option<&[u8]>,
         headers: &[HeaderRef<'_>],
     ) -> Result<DeliveryFuture, ProduceError> {
+        self.enqueue_placed(topic, Placement::default(), key, payload, headers)
+            .await
+    }
+
+    /// [`enqueue`](Self::enqueue) with the partition and the timestamp fixed by the caller
+    /// (a republish from the archive keeps a record where and when it was).
+    pub async fn enqueue_placed(
+        &self,
+        topic: &str,
+        placement: Placement,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &[HeaderRef<'_>],
+    ) -> Result<DeliveryFuture, ProduceError> {
         loop {
             let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
             record.key = key;
             record.payload = payload;
+            record.partition = placement.partition;
+            record.timestamp = placement.timestamp;
             if !headers.is_empty() {
                 record = record.headers(owned_headers(headers));
             }

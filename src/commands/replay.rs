@@ -3,7 +3,9 @@
 //! search index and the write model, printing every difference by id with the record that
 //! last changed the message; exits non-zero when there is any. Works beside a running
 //! eventdeck (its embedded broker, a read-only view of its index) or alone (it then starts
-//! the embedded broker on the data directory itself).
+//! the embedded broker on the data directory itself). `--reindex` rebuilds the index without
+//! downtime: itself when it may write the index (alone, or Elasticsearch, whose alias any
+//! client can switch), else through the running eventdeck's control socket (`remote`).
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -15,6 +17,11 @@ use crate::config::{Config, SearchBackend};
 use crate::embedded::datadir::DataDir;
 use crate::replay::read_archive::read_archive;
 use crate::replay::read_log::{read_log, Progress};
+use crate::replay::read_state::rebuild_from_state;
+use crate::replay::reindex::{
+    reindex as reindex_from_log, ReindexProgress, ReindexProgressFn, Reindexed,
+};
+use crate::replay::republish::republish;
 use crate::replay::state::RebuiltState;
 use crate::replay::verify::{diff_index, diff_store, Difference};
 use crate::search::{elastic::ElasticIndex, local::LocalIndex, SearchIndex};
@@ -61,18 +68,123 @@ async fn sources(config: Config) -> anyhow::Result<Sources> {
     })
 }
 
+/// What `replay` does besides rebuilding the state (and `--verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Rebuild,
+    /// `--reindex`: a new search index from the log, switched to without downtime.
+    Reindex,
+    /// `--from-archive DIR --republish`: the archive's records back into the topics.
+    Republish,
+}
+
+/// Where the history is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The message topics from the beginning.
+    Log,
+    /// The archive's files under this directory.
+    Archive(std::path::PathBuf),
+    /// The compacted state topic, then the events after the state keeper's offsets.
+    State,
+}
+
 pub async fn replay(
     config: Config,
     verify: bool,
-    from_archive: Option<std::path::PathBuf>,
+    source: Source,
+    mode: Mode,
 ) -> anyhow::Result<()> {
+    let state_topic = config.topics.state.clone();
+    let state_group = config.groups.state.clone();
+    let from_archive = match &source {
+        Source::Archive(dir) => Some(dir.clone()),
+        _ => None,
+    };
+    let reindex = mode == Mode::Reindex;
+    let every_topic: Vec<String> = config.all_topics().iter().map(|t| t.to_string()).collect();
+    let producer_config = config.producer.clone();
     let topics: Vec<String> = config
         .message_topics()
         .iter()
         .map(|t| t.to_string())
         .collect();
+    let data_dir = config.data_dir();
+    let local = matches!(config.search_backend()?, SearchBackend::Local);
     let sources = sources(config).await?;
+    if let (Mode::Republish, Some(dir)) = (mode, &from_archive) {
+        eprintln!(
+            "republishing the archive in {} to {}",
+            dir.display(),
+            sources.cluster.describe()
+        );
+        let done = republish(
+            &sources.cluster,
+            &producer_config,
+            dir,
+            &every_topic,
+            show_progress,
+        )
+        .await?;
+        eprintln!();
+        let mut per_topic: Vec<_> = done.per_topic.iter().collect();
+        per_topic.sort();
+        println!(
+            "republished {} records from {} files: {}",
+            done.records(),
+            done.files,
+            per_topic
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if sources._services.is_some() {
+            println!("start eventdeck (or `eventdeck run`) on this data directory: its workers index the republished history");
+        }
+        return Ok(());
+    }
+    if reindex {
+        let done = if local && sources._services.is_none() {
+            // The local index has one writer: the eventdeck holding it does the work.
+            eprintln!(
+                "asking the eventdeck running on {} to reindex",
+                data_dir.display()
+            );
+            crate::remote::reindex(&data_dir, show_reindex_progress).await?
+        } else {
+            eprintln!(
+                "reindexing {} from {}",
+                sources.index.describe(),
+                topics.join(", ")
+            );
+            let report: ReindexProgressFn = Arc::new(show_reindex_progress);
+            reindex_from_log(
+                sources.cluster.clone(),
+                topics.clone(),
+                sources.index.clone(),
+                report,
+            )
+            .await?
+        };
+        eprintln!();
+        print_reindexed(&done);
+        if !verify {
+            return Ok(());
+        }
+    }
     let state = match from_archive {
+        None if source == Source::State => {
+            eprintln!(
+                "replaying from {state_topic} and the events after {state_group}'s offsets on {}",
+                sources.cluster.describe()
+            );
+            let cluster = sources.cluster.clone();
+            tokio::task::spawn_blocking(move || {
+                rebuild_from_state(&cluster, &state_topic, &state_group, &topics, show_progress)
+            })
+            .await??
+        }
         Some(dir) => {
             eprintln!(
                 "replaying {} from the archive in {}",
@@ -135,6 +247,39 @@ pub async fn replay(
         anyhow::bail!("{differences} differences between the log and the read or write side");
     }
     Ok(())
+}
+
+fn show_reindex_progress(p: ReindexProgress) {
+    let eta = p
+        .progress
+        .eta
+        .map(|e| format!(" · ETA {:.0} s", e.as_secs_f64()))
+        .unwrap_or_default();
+    eprint!(
+        "\r  {}: {} of {} · {:.0}/s{eta}          ",
+        p.stage.label(),
+        p.progress.read,
+        p.progress.total,
+        p.progress.per_sec
+    );
+    let _ = std::io::stderr().flush();
+}
+
+fn print_reindexed(done: &Reindexed) {
+    println!(
+        "reindexed from {} events ({:.0} events/s): {} documents; now serving {} (was {})",
+        done.events, done.read_rate, done.replaced.documents, done.replaced.new, done.replaced.old
+    );
+    println!(
+        "caught up {} messages changed during the rebuild{}; took {:.1} s",
+        done.caught_up,
+        if done.refused > 0 {
+            format!(", {} refused by the index", done.refused)
+        } else {
+            String::new()
+        },
+        done.took.as_secs_f64()
+    );
 }
 
 fn show_progress(p: Progress) {

@@ -74,6 +74,13 @@ impl MonitorOptions {
                 topics: config.all_topics().iter().map(|t| t.to_string()).collect(),
             });
         }
+        if config.state.enabled {
+            subscriptions.push(Subscription {
+                worker: "state".into(),
+                group: config.groups.state.clone(),
+                topics: config.message_topics().map(str::to_string).to_vec(),
+            });
+        }
         let ours: Vec<String> = subscriptions.iter().map(|s| s.group.clone()).collect();
         Self {
             interval,

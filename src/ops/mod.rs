@@ -9,12 +9,13 @@
 mod worker_id;
 
 use serde::Serialize;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 pub use crate::bus::producer::{Delivered, ProduceError};
 pub use worker_id::{UnknownWorker, WorkerId};
 
 use crate::event::ParsedEvent;
+pub use crate::replay::reindex::{ReindexError, ReindexProgress, Reindexed, Stage};
 use crate::search::{SearchError, SearchQuery, SearchResults};
 pub use crate::store::{
     CommandError, DeleteMessage, EditMessage, Message, MessageStore, PostMessage, StoreError,
@@ -63,6 +64,13 @@ pub enum Command {
         worker: WorkerId,
         control: Control,
         reply: Option<oneshot::Sender<Result<(), ControlError>>>,
+    },
+    /// Rebuild the search index from the log while it keeps serving, then switch to the new
+    /// one (see [`crate::replay::reindex`]). One at a time; `progress` is sent about once a
+    /// second, the reply comes at the end.
+    Reindex {
+        progress: Option<mpsc::UnboundedSender<ReindexProgress>>,
+        reply: Option<oneshot::Sender<Result<Reindexed, ReindexError>>>,
     },
 }
 

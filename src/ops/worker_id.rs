@@ -19,16 +19,19 @@ pub enum WorkerId {
     Relay,
     /// Keeps every record of the platform topics in compressed files (`[archive] enabled`).
     Archive,
+    /// Keeps the compacted state topic: each message's latest state (`[state] enabled`).
+    State,
 }
 
 impl WorkerId {
     /// Every worker, in the order the pipeline starts them.
-    pub const ALL: [WorkerId; 5] = [
+    pub const ALL: [WorkerId; 6] = [
         WorkerId::Producer,
         WorkerId::Indexer,
         WorkerId::Notifier,
         WorkerId::Relay,
         WorkerId::Archive,
+        WorkerId::State,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl WorkerId {
             WorkerId::Notifier => "notifier",
             WorkerId::Relay => "relay",
             WorkerId::Archive => "archive",
+            WorkerId::State => "state",
         }
     }
 
@@ -70,7 +74,9 @@ impl fmt::Display for WorkerId {
 
 /// A worker name that is not one of [`WorkerId::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown worker {0:?}; the workers are: producer, indexer, notifier, relay")]
+#[error(
+    "unknown worker {0:?}; the workers are: producer, indexer, notifier, relay, archive, state"
+)]
 pub struct UnknownWorker(pub String);
 
 impl FromStr for WorkerId {

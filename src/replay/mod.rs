@@ -4,5 +4,8 @@
 
 pub mod read_archive;
 pub mod read_log;
+pub mod read_state;
+pub mod reindex;
+pub mod republish;
 pub mod state;
 pub mod verify;

@@ -15,7 +15,7 @@ use crate::event::parse_message_event;
 use crate::workers::relay::HEADER_EVENT_ID;
 
 /// Every archive file of `topics` under `root`, in name order (day, partition, offset).
-fn archive_files(root: &Path, topics: &[String]) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn archive_files(root: &Path, topics: &[String]) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for topic in topics {
         let mut stack = vec![root.join(topic)];
@@ -77,7 +77,9 @@ pub fn read_archive(
                 .as_str()
                 .map(|t| parse_message_event(t.as_bytes()))
             {
-                Some(Ok(event)) => state.apply(&event, at, relayed),
+                Some(Ok(event)) => {
+                    state.apply(&event, at, relayed);
+                }
                 _ => state.unreadable += 1,
             }
         }

@@ -1,13 +1,14 @@
 //! Reads the message topics from the beginning up to their high watermarks at the start (the
-//! log as it was when asked), folding every event into a [`RebuiltState`]. The partitions are
+//! log as it was when asked), folding every event into a [`RebuiltState`]; [`read_more`]
+//! then reads on from where that stopped (a reindex's catch-up). The partitions are
 //! assigned, not subscribed: the `state-rebuilder` group never joins, commits nothing and so
 //! always starts from the beginning, and the workers' groups are never touched.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Headers;
+use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::state::{LogPosition, RebuiltState};
@@ -21,7 +22,7 @@ pub const REBUILD_GROUP: &str = "state-rebuilder";
 const STALL: Duration = Duration::from_secs(30);
 
 /// How far a read has come: for the progress line.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
     pub read: u64,
     pub total: u64,
@@ -48,8 +49,57 @@ impl Progress {
 pub fn read_log(
     cluster: &Cluster,
     topics: &[String],
-    mut progress: impl FnMut(Progress),
+    progress: impl FnMut(Progress),
 ) -> anyhow::Result<RebuiltState> {
+    let mut state = RebuiltState::default();
+    read_more(cluster, topics, &mut state, progress)?;
+    Ok(state)
+}
+
+/// Reads every partition from where `state` stopped (`state.read_to`; the beginning for a
+/// partition it has not read) up to its high watermark now, folding into `state`. Returns
+/// the ids of the messages the new events changed. Blocking.
+pub fn read_more(
+    cluster: &Cluster,
+    topics: &[String],
+    state: &mut RebuiltState,
+    progress: impl FnMut(Progress),
+) -> anyhow::Result<HashSet<String>> {
+    let mut changed = HashSet::new();
+    let mut read_to = std::mem::take(&mut state.read_to);
+    let read = read_records(cluster, topics, &mut read_to, progress, |m| {
+        let relayed = m
+            .headers()
+            .is_some_and(|h| h.iter().any(|h| h.key == HEADER_EVENT_ID));
+        match m.payload().map(parse_message_event) {
+            Some(Ok(event)) => {
+                let at = LogPosition {
+                    topic: m.topic().to_string(),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                };
+                if state.apply(&event, at, relayed) {
+                    changed.insert(event.message_id().to_string());
+                }
+            }
+            _ => state.unreadable += 1,
+        }
+    });
+    state.read_to = read_to;
+    read?;
+    Ok(changed)
+}
+
+/// Reads every partition of `topics` from `read_to` (the next offset per partition; the
+/// beginning for one it lacks) up to its high watermark now, handing each record to `each`
+/// in partition order, and moves `read_to` to the end. Blocking.
+pub fn read_records(
+    cluster: &Cluster,
+    topics: &[String],
+    read_to: &mut HashMap<(String, i32), i64>,
+    mut progress: impl FnMut(Progress),
+    mut each: impl FnMut(&BorrowedMessage<'_>),
+) -> anyhow::Result<()> {
     let consumer: BaseConsumer = cluster
         .client_config("replay")
         .set("group.id", REBUILD_GROUP)
@@ -71,16 +121,20 @@ pub fn read_log(
             let (low, high) = consumer
                 .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
                 .map_err(|e| anyhow::anyhow!("watermarks of {topic}[{}]: {e}", p.id()))?;
-            if high > low {
-                total += (high - low) as u64;
-                last.insert((topic.clone(), p.id()), high - 1);
-                assignment.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+            let key = (topic.clone(), p.id());
+            let from = read_to.get(&key).copied();
+            let start = from.unwrap_or(low).max(low);
+            if high > start {
+                total += (high - start) as u64;
+                last.insert(key.clone(), high - 1);
+                let offset = from.map(Offset::Offset).unwrap_or(Offset::Beginning);
+                assignment.add_partition_offset(topic, p.id(), offset)?;
             }
+            read_to.insert(key, high.max(from.unwrap_or(0)));
         }
     }
-    let mut state = RebuiltState::default();
     if last.is_empty() {
-        return Ok(state);
+        return Ok(());
     }
     consumer.assign(&assignment)?;
     let started = Instant::now();
@@ -119,27 +173,13 @@ pub fn read_log(
             continue;
         }
         read += 1;
-        let relayed = m
-            .headers()
-            .is_some_and(|h| h.iter().any(|h| h.key == HEADER_EVENT_ID));
-        match m.payload().map(parse_message_event) {
-            Some(Ok(event)) => state.apply(
-                &event,
-                LogPosition {
-                    topic: key.0.clone(),
-                    partition: key.1,
-                    offset: m.offset(),
-                },
-                relayed,
-            ),
-            _ => state.unreadable += 1,
-        }
+        each(&m);
         if m.offset() >= end {
             last.remove(&key);
         }
     }
     progress(Progress::at(read, total, started.elapsed()));
-    Ok(state)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -38,19 +38,26 @@ pub struct RebuiltState {
     /// model's. The others were written straight to the topics (`eventdeck load`, another
     /// producer) and have no row to compare.
     pub from_outbox: HashSet<String>,
+    /// Where the read of the log stopped: per (topic, partition), the next offset to read.
+    pub read_to: HashMap<(String, i32), i64>,
 }
 
 impl RebuiltState {
-    /// Folds one event read at `at`; `relayed` when the outbox relay published it.
-    pub fn apply(&mut self, event: &ParsedEvent, at: LogPosition, relayed: bool) {
+    /// Folds one event read at `at`; `relayed` when the outbox relay published it. True when
+    /// it changed the message's state.
+    pub fn apply(&mut self, event: &ParsedEvent, at: LogPosition, relayed: bool) -> bool {
         self.events += 1;
         let id = event.message_id();
         if relayed && !self.from_outbox.contains(id) {
             self.from_outbox.insert(id.to_string());
         }
-        if let Some(next) = apply_event(self.docs.get(id), event) {
-            self.docs.insert(id.to_string(), next);
-            self.last_change.insert(id.to_string(), at);
+        match apply_event(self.docs.get(id), event) {
+            Some(next) => {
+                self.docs.insert(id.to_string(), next);
+                self.last_change.insert(id.to_string(), at);
+                true
+            }
+            None => false,
         }
     }
 
@@ -121,7 +128,7 @@ mod tests {
         s.apply(&created("m2", "hello", 11), at(3), false);
         s.apply(&deleted("m2", 30), at(4), false);
         // A replayed create cannot bring m2 back.
-        s.apply(&created("m2", "hello", 11), at(5), false);
+        assert!(!s.apply(&created("m2", "hello", 11), at(5), false));
         assert_eq!(s.events, 5);
         assert_eq!(s.docs["m1"].content, "v2");
         assert_eq!(s.docs["m1"].created_at, Some(10));

@@ -15,8 +15,8 @@ use elasticsearch::{BulkParts, Elasticsearch};
 use serde_json::{json, Value};
 
 use super::{
-    IndexStats, ItemOutcome, SearchDoc, SearchError, SearchHit, SearchIndex, SearchQuery,
-    SearchResults, SortOrder,
+    IndexStats, ItemOutcome, ReplaceProgress, Replaced, SearchDoc, SearchError, SearchHit,
+    SearchIndex, SearchQuery, SearchResults, SortOrder,
 };
 use crate::config::{ElasticAuth, SearchBackend, SearchConfig};
 
@@ -122,6 +122,174 @@ impl ElasticIndex {
             Err(status_error(status, &value))
         }
     }
+}
+
+impl ElasticIndex {
+    /// Writes `docs` into the index (or alias) `target` with the version guard.
+    async fn bulk_into(
+        &self,
+        target: &str,
+        docs: &[SearchDoc],
+    ) -> Result<Vec<ItemOutcome>, SearchError> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut lines: Vec<JsonBody<Value>> = Vec::with_capacity(docs.len() * 2);
+        for doc in docs {
+            lines.push(JsonBody::new(json!({ "index": {
+                "_id": doc.message_id,
+                "version": doc.version,
+                "version_type": "external_gte"
+            } })));
+            lines.push(JsonBody::new(
+                serde_json::to_value(doc).map_err(|e| SearchError::Failed(e.to_string()))?,
+            ));
+        }
+        let response = self
+            .client
+            .bulk(BulkParts::Index(target))
+            .body(lines)
+            .send()
+            .await
+            .map_err(|e| SearchError::Unavailable(e.to_string()))?;
+        let (status, body) = read_json(response).await?;
+        if !status.is_success() {
+            return Err(status_error(status, &body));
+        }
+        let items = body.get("items").and_then(Value::as_array).ok_or_else(|| {
+            SearchError::Unavailable(format!("bulk answer without items: {body}"))
+        })?;
+        if items.len() != docs.len() {
+            return Err(SearchError::Unavailable(format!(
+                "bulk answered {} items for {} documents",
+                items.len(),
+                docs.len()
+            )));
+        }
+        Ok(items.iter().map(classify_item).collect())
+    }
+
+    /// What the configured name is now: the indices behind it when it is an alias, or
+    /// itself when it is a concrete index; empty when it does not exist.
+    async fn serving(&self) -> Result<Serving, SearchError> {
+        let (status, body) = self
+            .call(Method::Get, &format!("/_alias/{}", self.index), None)
+            .await?;
+        if status.is_success() {
+            let indices: Vec<String> = body
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            if !indices.is_empty() {
+                return Ok(Serving::Alias(indices));
+            }
+        }
+        let (status, _) = self
+            .call(Method::Head, &format!("/{}", self.index), None)
+            .await?;
+        Ok(if status.is_success() {
+            Serving::Concrete
+        } else {
+            Serving::Nothing
+        })
+    }
+
+    /// Builds `<index>-<timestamp>` from `docs`, then points the alias at it in one
+    /// `_aliases` call (which also drops a concrete index of the alias's name), then deletes
+    /// the indices the alias pointed at before.
+    async fn rebuild_behind_alias(
+        &self,
+        docs: Vec<SearchDoc>,
+        progress: ReplaceProgress,
+    ) -> Result<Replaced, SearchError> {
+        let fresh = versioned_name(&self.index, chrono::Utc::now());
+        self.call_ok(Method::Put, &format!("/{fresh}"), Some(mapping()))
+            .await?;
+        let total = docs.len() as u64;
+        let mut written = 0u64;
+        progress(0, total);
+        for chunk in docs.chunks(REBUILD_CHUNK) {
+            let outcomes = self.bulk_into(&fresh, chunk).await?;
+            if let Some(reason) = outcomes.iter().find_map(|o| match o {
+                ItemOutcome::Rejected(r) | ItemOutcome::Transient(r) => Some(r.clone()),
+                _ => None,
+            }) {
+                // Leave the serving index alone; the half-built one goes.
+                let _ = self.call(Method::Delete, &format!("/{fresh}"), None).await;
+                return Err(SearchError::Failed(format!(
+                    "building {fresh}: a document was refused: {reason}"
+                )));
+            }
+            written += chunk.len() as u64;
+            progress(written, total);
+        }
+        self.call_ok(Method::Post, &format!("/{fresh}/_refresh"), None)
+            .await?;
+        let serving = self.serving().await?;
+        let actions = alias_actions(&self.index, &fresh, &serving);
+        self.call_ok(
+            Method::Post,
+            "/_aliases",
+            Some(json!({ "actions": actions })),
+        )
+        .await?;
+        let old = match &serving {
+            Serving::Alias(indices) => {
+                for old in indices.iter().filter(|i| **i != fresh) {
+                    if let Err(e) = self.call_ok(Method::Delete, &format!("/{old}"), None).await {
+                        tracing::warn!(index = %old, "the old index could not be dropped: {e}");
+                    }
+                }
+                indices.join(", ")
+            }
+            Serving::Concrete => format!("{} (a concrete index, dropped)", self.index),
+            Serving::Nothing => "nothing".to_string(),
+        };
+        Ok(Replaced {
+            old,
+            new: format!("{fresh} behind the alias {}", self.index),
+            documents: total,
+        })
+    }
+}
+
+/// Documents per bulk request while an index is rebuilt.
+const REBUILD_CHUNK: usize = 1_000;
+
+/// What the configured index name stands for on the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Serving {
+    /// An alias over these indices.
+    Alias(Vec<String>),
+    /// A concrete index of that name (created by `ensure_index`, or by an older eventdeck).
+    Concrete,
+    Nothing,
+}
+
+/// `messages-20261202t164800123`: index names must be lower case.
+pub fn versioned_name(alias: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{alias}-{}", at.format("%Y%m%dt%H%M%S%3f"))
+}
+
+/// The one `_aliases` request that makes `alias` point at `fresh` only: atomic on the
+/// cluster, so every search is answered by the old index or the new, never by neither.
+pub fn alias_actions(alias: &str, fresh: &str, serving: &Serving) -> Vec<Value> {
+    let mut actions = Vec::new();
+    match serving {
+        Serving::Alias(indices) => {
+            for old in indices.iter().filter(|i| *i != fresh) {
+                actions.push(json!({ "remove": { "index": old, "alias": alias } }));
+            }
+        }
+        // An index cannot share its name with an alias: drop it in the same request.
+        Serving::Concrete => actions.push(json!({ "remove_index": { "index": alias } })),
+        Serving::Nothing => {}
+    }
+    actions.insert(
+        0,
+        json!({ "add": { "index": fresh, "alias": alias, "is_write_index": true } }),
+    );
+    actions
 }
 
 async fn read_json(response: Response) -> Result<(StatusCode, Value), SearchError> {
@@ -269,42 +437,7 @@ impl SearchIndex for ElasticIndex {
     }
 
     async fn apply(&self, docs: &[SearchDoc]) -> Result<Vec<ItemOutcome>, SearchError> {
-        if docs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut lines: Vec<JsonBody<Value>> = Vec::with_capacity(docs.len() * 2);
-        for doc in docs {
-            lines.push(JsonBody::new(json!({ "index": {
-                "_id": doc.message_id,
-                "version": doc.version,
-                "version_type": "external_gte"
-            } })));
-            lines.push(JsonBody::new(
-                serde_json::to_value(doc).map_err(|e| SearchError::Failed(e.to_string()))?,
-            ));
-        }
-        let response = self
-            .client
-            .bulk(BulkParts::Index(&self.index))
-            .body(lines)
-            .send()
-            .await
-            .map_err(|e| SearchError::Unavailable(e.to_string()))?;
-        let (status, body) = read_json(response).await?;
-        if !status.is_success() {
-            return Err(status_error(status, &body));
-        }
-        let items = body.get("items").and_then(Value::as_array).ok_or_else(|| {
-            SearchError::Unavailable(format!("bulk answer without items: {body}"))
-        })?;
-        if items.len() != docs.len() {
-            return Err(SearchError::Unavailable(format!(
-                "bulk answered {} items for {} documents",
-                items.len(),
-                docs.len()
-            )));
-        }
-        Ok(items.iter().map(classify_item).collect())
+        self.bulk_into(&self.index, docs).await
     }
 
     async fn get(&self, ids: &[String]) -> Result<HashMap<String, SearchDoc>, SearchError> {
@@ -395,6 +528,14 @@ impl SearchIndex for ElasticIndex {
         Ok(())
     }
 
+    async fn replace_all(
+        &self,
+        docs: Vec<SearchDoc>,
+        progress: ReplaceProgress,
+    ) -> Result<Replaced, SearchError> {
+        self.rebuild_behind_alias(docs, progress).await
+    }
+
     fn describe(&self) -> String {
         format!("elastic {}/{}", self.url, self.index)
     }
@@ -445,5 +586,25 @@ mod tests {
         );
         assert_eq!(b["from"], json!(20));
         assert_eq!(b.pointer("/sort/0/created_at"), Some(&json!("desc")));
+    }
+
+    #[test]
+    fn one_aliases_request_switches_from_whatever_served_before() {
+        let at = chrono::DateTime::from_timestamp_millis(1_764_694_080_123).expect("a time");
+        let fresh = versioned_name("messages", at);
+        assert_eq!(fresh, "messages-20251202t164800123");
+        let from_alias = alias_actions(
+            "messages",
+            &fresh,
+            &Serving::Alias(vec!["messages-old".into()]),
+        );
+        assert_eq!(from_alias[0]["add"]["index"], json!(fresh));
+        assert_eq!(from_alias[1]["remove"]["index"], json!("messages-old"));
+        let from_concrete = alias_actions("messages", &fresh, &Serving::Concrete);
+        assert_eq!(from_concrete[1]["remove_index"]["index"], json!("messages"));
+        assert_eq!(
+            alias_actions("messages", &fresh, &Serving::Nothing).len(),
+            1
+        );
     }
 }

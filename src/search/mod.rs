@@ -130,8 +130,31 @@ pub trait SearchIndex: Send + Sync {
     /// before its offsets are committed: an offset must never be committed for a document
     /// that a SIGKILL could still lose.
     async fn make_durable(&self) -> Result<(), SearchError>;
+    /// Replaces every document with `docs` (tombstones included), built aside while the old
+    /// documents keep answering searches, then switched to in one atomic step: Elasticsearch
+    /// gets a new `<index>-<timestamp>` index behind the alias (the old one is dropped); the
+    /// local index adds the new documents in new segments and swaps them in with one commit.
+    /// `progress` is called with (written, total) as the new documents go in.
+    async fn replace_all(
+        &self,
+        docs: Vec<SearchDoc>,
+        progress: ReplaceProgress,
+    ) -> Result<Replaced, SearchError>;
     /// A one-line description for status bars: "elastic http://…/messages".
     fn describe(&self) -> String;
+}
+
+/// Called with (documents written, documents in all) during [`SearchIndex::replace_all`].
+pub type ReplaceProgress = std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// What [`SearchIndex::replace_all`] switched from and to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replaced {
+    /// "messages (a concrete index)", "messages-20261202164800123": what served before.
+    pub old: String,
+    /// What serves now.
+    pub new: String,
+    pub documents: u64,
 }
 
 /// The index the configuration selects: Elasticsearch with a URL, the local index without.

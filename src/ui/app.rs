@@ -3,7 +3,7 @@
 //! deliveries; keys are handled in `input.rs`, `keymap.rs` and the views, drawing in the
 //! views and `layout.rs`.
 
-use crate::ops::{Control, WorkerId, Write};
+use crate::ops::{Control, ReindexProgress, Reindexed, WorkerId, Write};
 use std::collections::HashMap;
 
 use crate::monitor::snapshot::Snapshot;
@@ -67,6 +67,8 @@ pub enum Action {
         worker: WorkerId,
         control: Control,
     },
+    /// Rebuild the search index from the log and switch to it (`:reindex`).
+    Reindex,
     Quit,
 }
 
@@ -169,6 +171,8 @@ pub struct App {
     pub author: String,
     pub next_search_id: u64,
     pub log_path: Option<String>,
+    /// The reindex under way (`:reindex`), as last reported: the footer's progress bar.
+    pub reindex: Option<ReindexProgress>,
     pub quit: bool,
 }
 
@@ -201,6 +205,7 @@ impl App {
             channel: "ch_general".to_string(),
             author: "user_001".to_string(),
             next_search_id: 1,
+            reindex: None,
             log_path: None,
             quit: false,
         };
@@ -222,6 +227,26 @@ impl App {
             .get(&pane)
             .map(|l| l.filter.as_str())
             .unwrap_or("")
+    }
+
+    /// A reindex reported progress: the footer's bar follows it.
+    pub fn on_reindex_progress(&mut self, progress: ReindexProgress) {
+        self.reindex = Some(progress);
+    }
+
+    /// A reindex ended: the bar goes, the footer says what it did or why it failed.
+    pub fn on_reindex_done(&mut self, result: Result<Reindexed, String>) {
+        self.reindex = None;
+        match result {
+            Ok(done) => self.flash_info(format!(
+                "reindexed {} events into {} documents in {:.1} s; now serving {}",
+                done.events,
+                done.replaced.documents,
+                done.took.as_secs_f64(),
+                done.replaced.new
+            )),
+            Err(e) => self.flash_error(format!("reindex failed: {e}")),
+        }
     }
 
     pub fn flash_info(&mut self, text: impl Into<String>) {

@@ -1,7 +1,7 @@
 //! The k9s-style `:` command line: a view's name opens that view in place of the dashboard
 //! (`:lag`, `:search WORDS`), `:dashboard` (or `esc`) brings the dashboard back, and a few
-//! verbs act (`:send`, `:load`, `:rate`, `:pause`/`:resume`/`:restart`/`:stop`/`:start`
-//! WORKER, `:help`, `:q`). `tab` completes a name; an unknown
+//! verbs act (`:send`, `:load`, `:rate`, `:reindex`, `:pause`/`:resume`/`:restart`/`:stop`/
+//! `:start` WORKER, `:help`, `:q`). `tab` completes a name; an unknown
 //! one is answered with the names that exist, never ignored. Pure, like `input.rs`.
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -15,7 +15,8 @@ use crate::ops::{Control, WorkerId};
 
 /// The verbs that are not views, as `tab` completes them (aliases are not offered).
 pub(crate) const VERBS: &[&str] = &[
-    "send", "load", "rate", "pause", "resume", "restart", "stop", "start", "help", "quit",
+    "send", "load", "rate", "reindex", "pause", "resume", "restart", "stop", "start", "help",
+    "quit",
 ];
 
 /// A key while the `:` line is open.
@@ -140,6 +141,10 @@ pub fn run_command(app: &mut App, line: &str) -> Vec<Action> {
                 Err(e) => app.flash_error(format!(":{verb} WORKER: {e}")),
             }
         }
+        "reindex" if app.reindex.is_some() => {
+            app.flash_error(":reindex: a reindex is already running (see its progress below)")
+        }
+        "reindex" => return vec![Action::Reindex],
         "help" | "h" => app.mode = Mode::Help { scroll: 0 },
         other => app.flash_error(unknown(other)),
     }

@@ -240,3 +240,22 @@ fn focusing_write_vs_read_on_the_dashboard_shows_it() {
     assert_eq!(app.focus, ViewId::Throughput);
     assert!(screen(&app, 120, 40).contains("Partition assignments"));
 }
+
+#[test]
+fn reindex_is_asked_once_and_refused_while_one_runs() {
+    use crate::ops::{ReindexProgress, Stage};
+    use crate::replay::read_log::Progress;
+    let mut app = ts::app(ts::normal());
+    assert_eq!(command(&mut app, "reindex"), vec![Action::Reindex]);
+    app.on_reindex_progress(ReindexProgress {
+        stage: Stage::Reading,
+        progress: Progress::at(10, 100, std::time::Duration::from_secs(1)),
+    });
+    assert!(command(&mut app, "reindex").is_empty());
+    let flash = app
+        .flash
+        .as_ref()
+        .map(|f| f.text.clone())
+        .unwrap_or_default();
+    assert!(flash.contains("already running"), "{flash}");
+}

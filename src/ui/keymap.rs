@@ -234,7 +234,7 @@ macro_rules! commands {
 /// The verbs that act on one worker (the supervisor's controls).
 macro_rules! worker_commands {
     () => {
-        ":pause :resume :restart :stop :start WORKER"
+        ":pause :resume :restart :stop :start WORKER  :reindex"
     };
 }
 

@@ -416,6 +416,40 @@ fn footer_modes() {
 }
 
 #[test]
+fn a_running_reindex_shows_its_stage_and_progress_in_the_footer() {
+    use crate::ops::{ReindexProgress, Stage};
+    use crate::replay::read_log::Progress;
+    use std::time::Duration;
+    let mut app = ts::app(ts::normal());
+    app.on_reindex_progress(ReindexProgress {
+        stage: Stage::Building,
+        progress: Progress::at(62_000, 100_000, Duration::from_secs(2)),
+    });
+    let bottom = screen(&app, 120, 40)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        bottom.starts_with(
+            " reindex: building the new index ████████████░░░░░░░░  62% 31,000/s ETA 1s │"
+        ),
+        "{bottom}"
+    );
+    app.on_reindex_done(Err("search unavailable: connection refused".into()));
+    let bottom = screen(&app, 120, 40)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        bottom.starts_with(" reindex failed: search unavailable: connection refused │"),
+        "{bottom}"
+    );
+    assert!(app.reindex.is_none());
+}
+
+#[test]
 fn zoom_and_every_size_from_80x24_renders() {
     let mut app = with_results(ts::app(ts::long()));
     for &pane in ViewId::ALL {

@@ -11,7 +11,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::app::{Action, App};
 use super::{input, layout, ConsoleLink};
 use crate::event::now_ms;
-use crate::ops::{Command, ControlError, Message, SearchRequest};
+use crate::ops::{
+    Command, ControlError, Message, ReindexError, ReindexProgress, Reindexed, SearchRequest,
+};
 
 const TICK: Duration = Duration::from_millis(100);
 /// A delivery not acknowledged by then is reported as lost (the producer's own timeout is 30 s).
@@ -38,7 +40,11 @@ enum Done {
     /// The write model committed the row and its outbox entry; the relay publishes it.
     Committed(Message),
     Controlled,
+    Reindexed(Reindexed),
 }
+
+/// The `what` of a reindex's report: its failure also ends the progress bar.
+const REINDEX: &str = "reindex";
 
 /// "post to ch_dev: msg_… v1 committed; the relay publishes it".
 fn committed(what: &str, m: &Message) -> String {
@@ -62,6 +68,8 @@ enum DeliveryError {
     NoAcknowledgement,
     #[error(transparent)]
     Control(#[from] ControlError),
+    #[error(transparent)]
+    Reindex(#[from] ReindexError),
 }
 
 /// Runs the console until the person quits (`q` + `y`, `:q`, Ctrl-C) or SIGINT/SIGTERM.
@@ -97,6 +105,7 @@ async fn event_loop(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (report_tx, mut reports) = mpsc::unbounded_channel::<DeliveryReport>();
+    let (progress_tx, mut progress) = mpsc::unbounded_channel::<ReindexProgress>();
     let mut snapshots_open = true;
     let mut responses_open = true;
     let mut dirty = true;
@@ -150,28 +159,48 @@ async fn event_loop(
                 match report.result {
                     Ok(Done::Committed(m)) => app.flash_info(committed(&report.what, &m)),
                     Ok(Done::Controlled) => app.flash_info(format!("{}: done", report.what)),
+                    Ok(Done::Reindexed(done)) => app.on_reindex_done(Ok(done)),
+                    Err(e) if report.what == REINDEX => app.on_reindex_done(Err(e.to_string())),
                     Err(e) => app.flash_error(format!("{} failed: {e}", report.what)),
                 }
+                dirty = true;
+            },
+            Some(p) = progress.recv() => {
+                app.on_reindex_progress(p);
                 dirty = true;
             },
             _ = tick.tick() => dirty |= app.tick(now_ms()),
             _ = &mut shutdown => break,
         }
+        let channels = Channels {
+            commands: &commands,
+            search_requests: &search_requests,
+            reports: &report_tx,
+            progress: &progress_tx,
+        };
         for action in actions {
-            perform(&mut app, action, &commands, &search_requests, &report_tx);
+            perform(&mut app, action, &channels);
         }
     }
     Ok(())
 }
 
+/// Where `perform` sends requests and where their answers come back.
+struct Channels<'a> {
+    commands: &'a mpsc::Sender<Command>,
+    search_requests: &'a mpsc::Sender<SearchRequest>,
+    reports: &'a mpsc::UnboundedSender<DeliveryReport>,
+    progress: &'a mpsc::UnboundedSender<ReindexProgress>,
+}
+
 /// Sends an action's message without waiting: a full channel is reported, never awaited.
-fn perform(
-    app: &mut App,
-    action: Action,
-    commands: &mpsc::Sender<Command>,
-    search_requests: &mpsc::Sender<SearchRequest>,
-    reports: &mpsc::UnboundedSender<DeliveryReport>,
-) {
+fn perform(app: &mut App, action: Action, channels: &Channels) {
+    let Channels {
+        commands,
+        search_requests,
+        reports,
+        progress,
+    } = *channels;
     let sent = match action {
         Action::Quit => {
             app.quit = true;
@@ -207,6 +236,32 @@ fn perform(
                         Err(_) => Err(DeliveryError::NoAcknowledgement),
                     };
                     let _ = reports.send(DeliveryReport { what, result });
+                });
+            }
+            sent
+        }
+        Action::Reindex => {
+            let (tx, rx) = oneshot::channel();
+            let sent = commands
+                .try_send(Command::Reindex {
+                    progress: Some(progress.clone()),
+                    reply: Some(tx),
+                })
+                .map_err(|e| format!("reindex not sent: {e}"));
+            if sent.is_ok() {
+                app.flash_info("reindex: reading the log…");
+                let reports = reports.clone();
+                tokio::spawn(async move {
+                    // No timeout: a rebuild of a long log takes as long as it takes, and
+                    // its progress shows it is alive.
+                    let result = match rx.await {
+                        Ok(r) => r.map(Done::Reindexed).map_err(DeliveryError::from),
+                        Err(_) => Err(DeliveryError::Reindex(ReindexError::SupervisorGone)),
+                    };
+                    let _ = reports.send(DeliveryReport {
+                        what: REINDEX.to_string(),
+                        result,
+                    });
                 });
             }
             sent

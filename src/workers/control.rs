@@ -5,6 +5,7 @@
 //! the worker has flushed, committed and left its group.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -14,7 +15,11 @@ use super::consumer::Lifecycle;
 use super::publisher::PublisherRequest;
 use super::report::Reporter;
 use super::workshop::Workshop;
-use crate::ops::{Command, Control, ControlError, PublishError, WorkerId, Write, WriteError};
+use crate::ops::{
+    Command, Control, ControlError, PublishError, ReindexError, ReindexProgress, Reindexed,
+    WorkerId, Write, WriteError,
+};
+use crate::replay::reindex::{reindex, ReindexProgressFn};
 use crate::store::Message;
 
 /// How long a worker may take to flush, commit and leave its group when stopped.
@@ -34,6 +39,8 @@ pub(super) struct Supervisor {
     /// The workers this pipeline may run (`run --workers`); others are refused.
     pub(super) chosen: Vec<WorkerId>,
     pub(super) running: BTreeMap<WorkerId, Running>,
+    /// The reindex under way, if any: one at a time.
+    pub(super) reindexing: Option<JoinHandle<()>>,
 }
 
 impl Supervisor {
@@ -167,6 +174,52 @@ impl Supervisor {
         });
     }
 
+    /// Starts a reindex off the command loop (it takes seconds to minutes); refused while
+    /// one runs. The indexer keeps running: see [`crate::replay::reindex`].
+    fn reindex(
+        &mut self,
+        progress: Option<mpsc::UnboundedSender<ReindexProgress>>,
+        reply: Option<oneshot::Sender<Result<Reindexed, ReindexError>>>,
+    ) {
+        if self.reindexing.as_ref().is_some_and(|t| !t.is_finished()) {
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(ReindexError::AlreadyRunning));
+            }
+            return;
+        }
+        let cluster = self.workshop.cluster.clone();
+        let index = self.workshop.index.clone();
+        let topics = self
+            .workshop
+            .config
+            .message_topics()
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        let report: ReindexProgressFn = Arc::new(move |p| {
+            if let Some(tx) = &progress {
+                let _ = tx.send(p);
+            }
+        });
+        tracing::info!(index = %index.describe(), "reindex started");
+        self.reindexing = Some(tokio::spawn(async move {
+            let result = reindex(cluster, topics, index, report).await;
+            match &result {
+                Ok(done) => tracing::info!(
+                    events = done.events,
+                    documents = done.replaced.documents,
+                    caught_up = done.caught_up,
+                    new = %done.replaced.new,
+                    "reindex done"
+                ),
+                Err(e) => tracing::warn!(error = %e, "reindex failed"),
+            }
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
+        }));
+    }
+
     /// Takes commands until shutdown (or until every sender is gone), then stops every
     /// worker. Returns the errors of workers that failed or did not stop cleanly.
     pub(super) async fn run(
@@ -189,6 +242,7 @@ impl Supervisor {
                     Some(Command::Write { write, reply }) => self.write(write, reply),
                     Some(Command::SetLoad(on)) => self.forward(PublisherRequest::SetLoad(on)),
                     Some(Command::SetRate(r)) => self.forward(PublisherRequest::SetRate(r)),
+                    Some(Command::Reindex { progress, reply }) => self.reindex(progress, reply),
                     Some(Command::Control { worker, control, reply }) => {
                         let result = self.control(worker, control).await;
                         if let Err(e) = &result {
@@ -206,6 +260,10 @@ impl Supervisor {
 
     /// Signals every worker at once (they flush in parallel), then waits for each.
     async fn stop_all(self) -> Vec<String> {
+        if let Some(task) = &self.reindexing {
+            // Nothing is switched until the end: an abandoned rebuild leaves the old index.
+            task.abort();
+        }
         for running in self.running.values() {
             let _ = running.stop.send(true);
         }

@@ -166,13 +166,39 @@ impl BatchHandler for Indexer {
             }
         }
         let newest_event_ms = events.iter().map(|e| e.timestamp).max();
+        let looked_up = ids_to_look_up(&events);
         let stored = self
             .index
-            .get(&ids_to_look_up(&events))
+            .get(&looked_up)
             .await
             .map_err(IndexerError::Lookup)?;
         let plan = plan_bulk(&events, &stored);
         let outcomes = self.apply_with_retries(&plan.docs).await?;
+        // A create planned without a look-up can meet a newer edit or delete already in the
+        // index (the topics are not ordered with each other): the index answers Stale, and
+        // the create's author and creation time would be lost. Fold those messages' events
+        // again onto the stored documents: `apply_event` fills the fields in, keeping the
+        // newer version.
+        let refold = stale_without_look_up(&plan.docs, &outcomes, &looked_up);
+        if !refold.is_empty() {
+            let stored = self
+                .index
+                .get(&refold)
+                .await
+                .map_err(IndexerError::Lookup)?;
+            let positions: Vec<usize> = (0..events.len())
+                .filter(|&i| refold.iter().any(|id| id == events[i].message_id()))
+                .collect();
+            let subset: Vec<ParsedEvent> = positions.iter().map(|&i| events[i].clone()).collect();
+            let again = plan_bulk(&subset, &stored);
+            let outcomes = self.apply_with_retries(&again.docs).await?;
+            let sources: Vec<Vec<usize>> = again
+                .sources
+                .iter()
+                .map(|s| s.iter().map(|&k| positions[k]).collect())
+                .collect();
+            poison.extend(rejected_poison(&outcomes, &sources, &event_records));
+        }
         // The consumer loop commits offsets once this returns: what was applied must first
         // survive a crash (the local index holds it in memory until its next commit).
         self.index
@@ -191,9 +217,43 @@ impl BatchHandler for Indexer {
     }
 }
 
+/// The documents the index found stale although they were planned without their stored
+/// document (creates): their events must be folded again onto what the index holds.
+fn stale_without_look_up(
+    docs: &[SearchDoc],
+    outcomes: &[ItemOutcome],
+    looked_up: &[String],
+) -> Vec<String> {
+    docs.iter()
+        .zip(outcomes)
+        .filter(|(d, o)| **o == ItemOutcome::Stale && !looked_up.contains(&d.message_id))
+        .map(|(d, _)| d.message_id.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stale_create_planned_without_its_stored_document_is_folded_again() {
+        let doc = |id: &str| SearchDoc {
+            message_id: id.into(),
+            channel: "ch".into(),
+            author: "a".into(),
+            content: String::new(),
+            mentions: vec![],
+            created_at: Some(1),
+            updated_at: None,
+            deleted: false,
+            version: 1,
+        };
+        let docs = [doc("created"), doc("edited"), doc("fresh")];
+        let outcomes = [ItemOutcome::Stale, ItemOutcome::Stale, ItemOutcome::Applied];
+        // "edited" was looked up: its stale answer is a replay, nothing to fold again.
+        let again = stale_without_look_up(&docs, &outcomes, &["edited".to_string()]);
+        assert_eq!(again, vec!["created".to_string()]);
+    }
 
     #[test]
     fn rejected_documents_poison_every_record_folded_into_them() {

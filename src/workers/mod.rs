@@ -15,5 +15,6 @@ pub mod relay;
 pub mod report;
 pub mod search_service;
 pub mod sent_memory;
+pub mod state_keeper;
 pub mod supervisor;
 pub mod workshop;

@@ -14,7 +14,7 @@ use super::control::Supervisor;
 use super::publisher::Publisher;
 use super::report::Reporter;
 use super::workshop::Workshop;
-use crate::bus::admin::ensure_topics;
+use crate::bus::admin::{ensure_compacted_topic, ensure_topics};
 use crate::bus::Cluster;
 use crate::config::Config;
 use crate::embedded::broker::EmbeddedBroker;
@@ -81,17 +81,27 @@ impl Services {
         let store = open_store(&config, data_dir.path()).await;
         let mut warnings = Vec::new();
         let topics = config.all_topics();
-        match tokio::time::timeout(
-            Duration::from_secs(15),
-            ensure_topics(
+        let ensure = async {
+            let mut created = ensure_topics(
                 &cluster,
                 &topics,
                 config.topics.partitions,
                 config.topics.replication_factor,
-            ),
-        )
-        .await
-        {
+            )
+            .await?;
+            if ensure_compacted_topic(
+                &cluster,
+                &config.topics.state,
+                config.topics.partitions,
+                config.topics.replication_factor,
+            )
+            .await?
+            {
+                created.push(config.topics.state.clone());
+            }
+            Ok::<_, anyhow::Error>(created)
+        };
+        match tokio::time::timeout(Duration::from_secs(15), ensure).await {
             Ok(Ok(created)) if !created.is_empty() => {
                 tracing::info!(?created, "created topics")
             }
@@ -187,6 +197,7 @@ impl Services {
             reporter,
             chosen: chosen.to_vec(),
             running: BTreeMap::new(),
+            reindexing: None,
         };
         for id in WorkerId::ALL.into_iter().filter(|id| chosen.contains(id)) {
             // One worker that cannot start (no write store, an unwritable file) is shown
@@ -203,11 +214,15 @@ impl Services {
         }
         let (commands, command_rx) = mpsc::channel(1024);
         let (shutdown, shutdown_rx) = watch::channel(false);
+        // Other eventdeck processes ask through the data directory (replay --reindex).
+        let remote =
+            crate::remote::serve(self.data_dir.path(), commands.clone(), shutdown_rx.clone());
         let task = tokio::spawn(supervisor.run(command_rx, shutdown_rx));
         Ok(Pipeline {
             commands,
             shutdown,
             supervisor: task,
+            remote,
         })
     }
 }
@@ -217,6 +232,8 @@ pub struct Pipeline {
     pub commands: mpsc::Sender<Command>,
     shutdown: watch::Sender<bool>,
     supervisor: JoinHandle<Vec<String>>,
+    /// The control socket's server (`remote`), if it could bind.
+    remote: Option<JoinHandle<()>>,
 }
 
 impl Pipeline {
@@ -224,6 +241,9 @@ impl Pipeline {
     /// of workers that failed.
     pub async fn stop(self) -> Vec<String> {
         let _ = self.shutdown.send(true);
+        if let Some(remote) = self.remote {
+            let _ = remote.await;
+        }
         match self.supervisor.await {
             Ok(errors) => errors,
             Err(e) => vec![format!("supervisor: {e}")],

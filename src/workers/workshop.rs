@@ -19,6 +19,7 @@ use super::notifier::{Notifier, SentMemory};
 use super::publisher::{run_publisher, Publisher, PublisherRequest};
 use super::relay::{run_relay, Relay};
 use super::report::Reporter;
+use super::state_keeper::StateKeeper;
 use crate::bus::producer::EventProducer;
 use crate::bus::Cluster;
 use crate::config::Config;
@@ -43,12 +44,13 @@ pub struct Started {
 pub type StartFn = fn(&Workshop, Reporter, Lifecycle) -> anyhow::Result<Started>;
 
 /// One row per worker: the pipeline is built from this table, in this order.
-pub const TABLE: [(WorkerId, StartFn); 5] = [
+pub const TABLE: [(WorkerId, StartFn); 6] = [
     (WorkerId::Producer, Workshop::start_producer),
     (WorkerId::Indexer, Workshop::start_indexer),
     (WorkerId::Notifier, Workshop::start_notifier),
     (WorkerId::Relay, Workshop::start_relay),
     (WorkerId::Archive, Workshop::start_archive),
+    (WorkerId::State, Workshop::start_state_keeper),
 ];
 
 /// What workers are built from; cheap to clone.
@@ -109,6 +111,14 @@ impl Workshop {
                 self.config.groups.archive.clone(),
                 self.config
                     .all_topics()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+            ),
+            WorkerId::State => (
+                self.config.groups.state.clone(),
+                self.config
+                    .message_topics()
                     .iter()
                     .map(|t| t.to_string())
                     .collect(),
@@ -226,6 +236,22 @@ impl Workshop {
         let producer = EventProducer::new(&self.cluster, &self.config.producer, "archive-dlq")?;
         let handler = Archiver {
             root: self.data_dir.join(ARCHIVE_DIR),
+        };
+        Ok(self.spawn_consumer(spec, handler, producer, reporter, lifecycle))
+    }
+
+    fn start_state_keeper(
+        &self,
+        reporter: Reporter,
+        lifecycle: Lifecycle,
+    ) -> anyhow::Result<Started> {
+        let spec = self.spec(WorkerId::State)?;
+        let producer = EventProducer::new(&self.cluster, &self.config.producer, "state-keeper")?;
+        let handler = StateKeeper {
+            producer: producer.clone(),
+            cluster: self.cluster.clone(),
+            topic: self.config.topics.state.clone(),
+            docs: None,
         };
         Ok(self.spawn_consumer(spec, handler, producer, reporter, lifecycle))
     }

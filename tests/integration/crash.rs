@@ -48,6 +48,7 @@ impl Node {
             .args(["--config", "/dev/null"])
             .env_remove("EVENTDECK_KAFKA_BROKERS")
             .env("EVENTDECK_INDEXER_FLUSH_INTERVAL_MS", "50")
+            .env("EVENTDECK_ARCHIVE_ENABLED", "true")
             .env("RUST_LOG", "info");
         match &self.search_url {
             Some(url) => c.env("EVENTDECK_SEARCH_URL", url),
@@ -358,6 +359,38 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
     let dlq = read_topic(&cluster, "platform.messages.dlq").await;
     assert!(dlq.is_empty(), "{} dead letters", dlq.len());
 
+    // The archive worker was killed with the others, mid-file at times: every record of the
+    // created topic is in exactly one archive line, and every line reads back.
+    let expected: BTreeSet<(i32, i64)> = read_topic(&cluster, "platform.messages.created")
+        .await
+        .iter()
+        .map(|m| (m.partition(), m.offset()))
+        .collect();
+    let root = node.data.join("archive").join("platform.messages.created");
+    let archived = eventually(
+        "the archive holds every record",
+        Duration::from_secs(60),
+        || {
+            let (root, expected) = (root.clone(), expected.clone());
+            async move {
+                let lines = archived_lines(&root)?;
+                let missing = expected.iter().filter(|k| !lines.contains_key(k)).count();
+                (missing == 0)
+                    .then_some(lines)
+                    .ok_or(format!("{missing} of {} not archived yet", expected.len()))
+            }
+        },
+    )
+    .await;
+    let twice: Vec<_> = archived.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "archived more than once: {} records, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(5)]
+    );
+    assert_eq!(archived.len(), expected.len());
+
     eprintln!(
         "crash test ({label}): {} acknowledged, {} searchable, {} notifications, \
          caught up {:.1} s after the last restart, {} runs",
@@ -368,6 +401,36 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
         node.runs
     );
     drop(guard);
+}
+
+/// (partition, offset) → how many archive lines hold it, over every file under `root`; an
+/// unreadable file or line is an error.
+fn archived_lines(root: &std::path::Path) -> Result<BTreeMap<(i32, i64), usize>, String> {
+    use eventdeck::archive::line::parse_line;
+    use eventdeck::archive::writer::read_file;
+    let mut counts = BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if !path.to_string_lossy().ends_with(".ndjson.zst") {
+                continue; // a temp file a kill left: never read, replaced by the next write
+            }
+            let lines = read_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            for line in lines {
+                let r = parse_line(&line).map_err(|e| format!("{}: {e}", path.display()))?;
+                *counts.entry((r.partition, r.offset)).or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(counts)
 }
 
 /// (message id, user) → how many notification records name it.

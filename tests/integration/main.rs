@@ -15,6 +15,7 @@ mod monitor_noida;
 mod monitor_status;
 mod pipeline;
 mod postgres;
+mod reindex;
 mod relay;
 mod replay;
 mod search_index;

@@ -142,3 +142,130 @@ async fn a_rebuild_from_the_log_equals_the_write_model_and_finds_a_tampered_inde
     );
     assert!(pipeline.stop().await.is_empty());
 }
+
+/// The state keeper's compacted topic holds each message's latest state (a tombstone once
+/// deleted), across a restart of the keeper (which restores its memory from the topic), and
+/// a rebuild from it plus the events after its offsets equals a rebuild from the whole log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_state_topic_holds_each_messages_latest_state_and_a_rebuild_can_start_from_it() {
+    use eventdeck::ops::{Command, Control, WorkerId};
+    use eventdeck::replay::read_state::{read_state_topic, rebuild_from_state};
+    let bench = Bench::start().await;
+    let store = bench.store();
+    let pipeline = bench
+        .services
+        .spawn_workers(&[WorkerId::Relay, WorkerId::State], bench.reporter.clone())
+        .expect("pipeline");
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let post = PostMessage {
+            channel_id: format!("ch_{}", i % 3),
+            author_id: "user_007".into(),
+            content: format!("state {i}"),
+            attachments: vec![],
+        };
+        ids.push(
+            store
+                .post(post, None)
+                .await
+                .expect("post")
+                .message
+                .message_id,
+        );
+        if i == 20 {
+            // Restarted mid-history: it restores its memory from its own topic.
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            pipeline
+                .commands
+                .send(Command::Control {
+                    worker: WorkerId::State,
+                    control: Control::Restart,
+                    reply: Some(reply),
+                })
+                .await
+                .expect("send");
+            answer.await.expect("answer").expect("restart");
+        }
+    }
+    for id in ids.iter().step_by(4) {
+        let edit = EditMessage {
+            content: format!("edited {id}"),
+            editor_id: None,
+        };
+        store.edit(id, edit).await.expect("edit");
+    }
+    for id in ids.iter().skip(2).step_by(5) {
+        store
+            .delete(id, DeleteMessage { deleted_by: None })
+            .await
+            .expect("delete");
+    }
+    let config = bench.services.config.clone();
+    let topics: Vec<String> = config
+        .message_topics()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    let cluster = bench.cluster().clone();
+    let (log, latest) = eventually(
+        "the state topic agrees with the log",
+        Duration::from_secs(60),
+        || {
+            let (cluster, topics, state_topic) =
+                (cluster.clone(), topics.clone(), config.topics.state.clone());
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let log = read_log(&cluster, &topics, |_| {}).map_err(|e| e.to_string())?;
+                    let (latest, unreadable) = read_state_topic(&cluster, &state_topic, |_| {})
+                        .map_err(|e| e.to_string())?;
+                    if unreadable > 0 {
+                        return Err(format!("{unreadable} unreadable state records"));
+                    }
+                    let agrees = log.docs.iter().all(|(id, doc)| match latest.get(id) {
+                        Some(None) => doc.deleted,
+                        Some(Some(state)) => state == doc,
+                        None => false,
+                    });
+                    if agrees && log.docs.len() == 40 {
+                        Ok((log, latest))
+                    } else {
+                        Err(format!(
+                            "{} states for {} messages",
+                            latest.len(),
+                            log.docs.len()
+                        ))
+                    }
+                })
+                .await
+                .map_err(|e| e.to_string())?
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        latest.values().filter(|d| d.is_none()).count(),
+        8,
+        "8 tombstones"
+    );
+    assert!(pipeline.stop().await.is_empty());
+
+    let (cluster2, topics2) = (cluster.clone(), topics.clone());
+    let from_state = tokio::task::spawn_blocking(move || {
+        rebuild_from_state(
+            &cluster2,
+            &config.topics.state,
+            &config.groups.state,
+            &topics2,
+            |_| {},
+        )
+    })
+    .await
+    .expect("join")
+    .expect("rebuild from the state");
+    let live_log: std::collections::HashMap<_, _> =
+        log.docs.iter().filter(|(_, d)| !d.deleted).collect();
+    let live_state: std::collections::HashMap<_, _> =
+        from_state.docs.iter().filter(|(_, d)| !d.deleted).collect();
+    assert_eq!(live_state, live_log);
+    assert_eq!(live_log.len(), 32);
+}

@@ -94,7 +94,7 @@ async fn count_processed(
             })) => match worker {
                 WorkerId::Indexer => indexed += records,
                 WorkerId::Notifier => notified += records,
-                WorkerId::Producer | WorkerId::Relay | WorkerId::Archive => {}
+                WorkerId::Producer | WorkerId::Relay | WorkerId::Archive | WorkerId::State => {}
             },
             Ok(Some(WorkerEvent::State { worker, state })) => states.push((worker, state)),
             Ok(Some(_)) => {}

@@ -47,7 +47,8 @@ use committer::Committer;
 pub use highlight::highlight;
 
 use super::{
-    IndexStats, ItemOutcome, SearchDoc, SearchError, SearchIndex, SearchQuery, SearchResults,
+    IndexStats, ItemOutcome, ReplaceProgress, Replaced, SearchDoc, SearchError, SearchIndex,
+    SearchQuery, SearchResults,
 };
 
 /// Commit at most this often while documents are pending.
@@ -399,6 +400,52 @@ impl Inner {
         Ok(outcomes)
     }
 
+    /// Swaps every document for `docs` in one commit. The new documents go into new segments
+    /// while searches still see the old ones; the commit (tantivy writes `meta.json`
+    /// atomically) is the switch. The writer lock is held throughout, so the indexer waits
+    /// (its lag grows) rather than writing into an index about to be replaced; what it
+    /// indexed meanwhile the caller's catch-up writes again.
+    fn replace_all(
+        &self,
+        docs: Vec<SearchDoc>,
+        progress: ReplaceProgress,
+    ) -> Result<Replaced, SearchError> {
+        let mut state = lock(self.writer()?);
+        // Commit first: documents added since the last commit are not in any segment yet,
+        // and `delete_all_documents` only drops segments.
+        if !state.pending.is_empty() {
+            self.commit_locked(&mut state)?;
+        }
+        let before = self.reader.searcher().num_docs();
+        state
+            .writer
+            .delete_all_documents()
+            .map_err(|e| tantivy_error("clearing the index", e))?;
+        let total = docs.len() as u64;
+        progress(0, total);
+        for (n, doc) in docs.iter().enumerate() {
+            if doc.message_id.is_empty() || doc.message_id.len() > MAX_ID_BYTES {
+                continue; // `apply` refuses these too: they are in the dead-letter topic
+            }
+            let d = self.to_tantivy(doc)?;
+            if let Err(e) = state.writer.add_document(d) {
+                // Nothing is switched: drop the half-built segments and keep the old ones.
+                let _ = state.writer.rollback();
+                return Err(tantivy_error("building the new index", e));
+            }
+            if (n + 1) % 10_000 == 0 {
+                progress(n as u64 + 1, total);
+            }
+        }
+        self.commit_locked(&mut state)?;
+        progress(total, total);
+        Ok(Replaced {
+            old: format!("{before} documents in {}", self.dir.display()),
+            new: format!("{total} documents in {}", self.dir.display()),
+            documents: total,
+        })
+    }
+
     fn to_tantivy(&self, doc: &SearchDoc) -> Result<TantivyDocument, SearchError> {
         let f = &self.fields;
         let source = serde_json::to_string(doc).map_err(|e| {
@@ -574,6 +621,15 @@ impl SearchIndex for LocalIndex {
     /// writes the segments and `meta.json` atomically and syncs them).
     async fn make_durable(&self) -> Result<(), SearchError> {
         self.run(|inner| inner.refresh()).await
+    }
+
+    async fn replace_all(
+        &self,
+        docs: Vec<SearchDoc>,
+        progress: ReplaceProgress,
+    ) -> Result<Replaced, SearchError> {
+        self.run(move |inner| inner.replace_all(docs, progress))
+            .await
     }
 
     fn describe(&self) -> String {

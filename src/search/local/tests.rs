@@ -386,3 +386,67 @@ async fn a_second_process_searches_read_only() {
     assert_eq!(reader.search(&text("second")).await.unwrap().total, 1);
     assert_eq!(reader.count().await.unwrap(), 2);
 }
+
+#[tokio::test]
+async fn replace_all_swaps_every_document_in_one_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = manual(dir.path());
+    index
+        .apply(&[
+            doc("m1", "ch_a", "u1", "deploy started", 1, 1),
+            doc("m2", "ch_a", "u1", "corrupted copy", 2, 1),
+        ])
+        .await
+        .expect("apply");
+    // Applied, not committed: the replace must not lose it nor keep it.
+    index
+        .apply(&[doc("m9", "ch_a", "u1", "stray", 3, 1)])
+        .await
+        .expect("apply");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let progress: ReplaceProgress = {
+        let seen = seen.clone();
+        Arc::new(move |done, total| seen.lock().expect("lock").push((done, total)))
+    };
+    let replaced = index
+        .replace_all(
+            vec![
+                doc("m1", "ch_a", "u1", "deploy started", 1, 1),
+                doc("m2", "ch_a", "u1", "deploy finished", 2, 2),
+                tombstone("m3", "ch_a", 5),
+            ],
+            progress,
+        )
+        .await
+        .expect("replace");
+    assert_eq!(replaced.documents, 3);
+    assert_eq!(
+        ids(&index.search(&text("deploy")).await.expect("search")).len(),
+        2
+    );
+    assert!(index
+        .search(&text("corrupted"))
+        .await
+        .expect("search")
+        .hits
+        .is_empty());
+    assert!(index
+        .search(&text("stray"))
+        .await
+        .expect("search")
+        .hits
+        .is_empty());
+    let got = index
+        .get(&["m3".to_string(), "m9".to_string()])
+        .await
+        .expect("get");
+    assert!(got["m3"].deleted, "tombstones are kept");
+    assert!(!got.contains_key("m9"));
+    assert_eq!(seen.lock().expect("lock").last(), Some(&(3, 3)));
+    // The guard holds on the new documents.
+    let outcome = index
+        .apply(&[doc("m2", "ch_a", "u1", "older", 2, 1)])
+        .await
+        .expect("apply");
+    assert_eq!(outcome, vec![ItemOutcome::Stale]);
+}

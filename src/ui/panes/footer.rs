@@ -11,6 +11,7 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::title::fit_spans;
+use crate::ops::ReindexProgress;
 use crate::ui::app::{App, Level, Mode};
 use crate::ui::keymap::{self, short_label, Hint, KeyBinding};
 use crate::ui::theme;
@@ -42,6 +43,25 @@ fn hints(app: &App) -> Vec<(Cow<'static, str>, &'static str)> {
     global(true).chain(own).chain(global(false)).collect()
 }
 
+/// "reindex: building the new index ████████░░░░ 62% 31,204/s ETA 2s": a reindex's stage
+/// and how far it is, `bar` cells wide.
+pub fn reindex_bar(p: &ReindexProgress, bar: usize) -> String {
+    let filled = ((p.ratio() * bar as f64).round() as usize).min(bar);
+    let eta = p
+        .progress
+        .eta
+        .map(|e| format!(" ETA {}s", e.as_secs()))
+        .unwrap_or_default();
+    format!(
+        "reindex: {} {}{} {:>3.0}% {}/s{eta}",
+        p.stage.label(),
+        "█".repeat(filled),
+        "░".repeat(bar - filled),
+        p.ratio() * 100.0,
+        crate::ui::format::thousands(p.progress.per_sec.round() as u64),
+    )
+}
+
 fn prompt(frame: &mut Frame, area: Rect, label: &str, field: &crate::ui::text_input::TextField) {
     let lw = label.width() as u16;
     let (shown, col) = field.window(area.width.saturating_sub(lw) as usize);
@@ -62,6 +82,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         _ => {}
     }
     let mut spans: Vec<Span<'static>> = Vec::new();
+    if let Some(p) = &app.reindex {
+        spans.push(Span::styled(
+            format!(" {} ", reindex_bar(p, 20)),
+            theme::key(),
+        ));
+        spans.push(Span::styled("│", theme::muted()));
+    }
     if let Some(f) = &app.flash {
         let style = match f.level {
             Level::Info => ratatui::style::Style::new().fg(theme::OK),

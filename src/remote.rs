@@ -1,0 +1,175 @@
+//! Requests from another eventdeck process to the one that holds the data directory, on a
+//! Unix socket in that directory (`control.sock`, owner-only like the directory). Some work
+//! can only be done by the holder: the local index has one writer, so `eventdeck replay
+//! --reindex` beside a running console asks the console to do it and shows its progress.
+//!
+//! The protocol is one JSON request line, answered by JSON lines: progress, then one `done`
+//! or `error`. The server turns a request into an [`ops::Command`](crate::ops::Command) for
+//! the supervisor, exactly as the console's own keys do.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::ops::{Command, ReindexProgress, Reindexed};
+
+/// The socket's name in the data directory.
+pub const SOCKET_FILE: &str = "control.sock";
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum Request {
+    Reindex,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Progress(ReindexProgress),
+    Done(Reindexed),
+    Error(String),
+}
+
+/// Serves requests until `shutdown`; removes the socket when it ends. Binding fails when the
+/// path is too long for a Unix socket (108 bytes): then other processes cannot ask, which is
+/// logged, and nothing else changes.
+pub fn serve(
+    data_dir: &Path,
+    commands: mpsc::Sender<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let path = data_dir.join(SOCKET_FILE);
+    // Ours: the data directory's lock is held by this process, so any file here is stale.
+    let _ = std::fs::remove_file(&path);
+    let listener = match UnixListener::bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), "control socket not opened: {e}");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        tokio::spawn(answer(stream, commands.clone()));
+                    }
+                    Err(e) => tracing::warn!("control socket: {e}"),
+                },
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }))
+}
+
+async fn answer(stream: UnixStream, commands: mpsc::Sender<Command>) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    if BufReader::new(read).read_line(&mut line).await.is_err() {
+        return;
+    }
+    let request: Request = match serde_json::from_str(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = send(
+                &mut write,
+                &Answer::Error(format!("unreadable request: {e}")),
+            )
+            .await;
+            return;
+        }
+    };
+    match request {
+        Request::Reindex => {
+            let (progress, mut progress_rx) = mpsc::unbounded_channel();
+            let (reply, mut answer) = oneshot::channel();
+            let command = Command::Reindex {
+                progress: Some(progress),
+                reply: Some(reply),
+            };
+            if commands.send(command).await.is_err() {
+                let _ = send(&mut write, &Answer::Error("the supervisor stopped".into())).await;
+                return;
+            }
+            let last = loop {
+                tokio::select! {
+                    Some(p) = progress_rx.recv() => {
+                        // The asker went away: the reindex goes on, nobody watches.
+                        if send(&mut write, &Answer::Progress(p)).await.is_err() {
+                            return;
+                        }
+                    }
+                    result = &mut answer => break match result {
+                        Ok(Ok(done)) => Answer::Done(done),
+                        Ok(Err(e)) => Answer::Error(e.to_string()),
+                        Err(_) => Answer::Error("the supervisor stopped".into()),
+                    },
+                }
+            };
+            let _ = send(&mut write, &last).await;
+        }
+    }
+}
+
+async fn send(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    answer: &Answer,
+) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(answer).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    write.write_all(&line).await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("no eventdeck answers on {path}: {source}")]
+    NotRunning {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the eventdeck holding the data directory: {0}")]
+    Refused(String),
+    #[error("the connection to the running eventdeck broke: {0}")]
+    Broken(String),
+}
+
+/// Asks the eventdeck holding `data_dir` to reindex; `progress` sees its progress.
+pub async fn reindex(
+    data_dir: &Path,
+    mut progress: impl FnMut(ReindexProgress),
+) -> Result<Reindexed, RemoteError> {
+    let path = data_dir.join(SOCKET_FILE);
+    let stream = UnixStream::connect(&path)
+        .await
+        .map_err(|source| RemoteError::NotRunning {
+            path: path.clone(),
+            source,
+        })?;
+    let (read, mut write) = stream.into_split();
+    let mut request =
+        serde_json::to_vec(&Request::Reindex).map_err(|e| RemoteError::Broken(e.to_string()))?;
+    request.push(b'\n');
+    write
+        .write_all(&request)
+        .await
+        .map_err(|e| RemoteError::Broken(e.to_string()))?;
+    let mut lines = BufReader::new(read).lines();
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .map_err(|e| RemoteError::Broken(e.to_string()))?
+            .ok_or_else(|| RemoteError::Broken("closed before the end".into()))?;
+        match serde_json::from_str::<Answer>(&line) {
+            Ok(Answer::Progress(p)) => progress(p),
+            Ok(Answer::Done(done)) => return Ok(done),
+            Ok(Answer::Error(e)) => return Err(RemoteError::Refused(e)),
+            Err(e) => return Err(RemoteError::Broken(format!("unreadable answer: {e}"))),
+        }
+    }
+}
