@@ -35,6 +35,15 @@ pub struct Config {
     pub api: ApiConfig,
     pub archive: ArchiveConfig,
     pub state: StateConfig,
+    pub analytics: AnalyticsConfig,
+}
+
+/// The analytics worker: counters over a sliding hour, the `:analytics` view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// Run it with the other workers (off by default: one more consumer of every message).
+    pub enabled: bool,
 }
 
 /// The state keeper: each message's latest state in the compacted topic `topics.state`.
@@ -133,6 +142,7 @@ pub struct GroupsConfig {
     pub notifier: String,
     pub archive: String,
     pub state: String,
+    pub analytics: String,
 }
 
 impl std::fmt::Debug for KafkaConfig {
@@ -274,6 +284,7 @@ impl Default for GroupsConfig {
             notifier: "notification-service".into(),
             archive: "archive".into(),
             state: "state-keeper".into(),
+            analytics: "analytics".into(),
         }
     }
 }
@@ -555,6 +566,7 @@ impl Config {
             .into_iter()
             .filter(|w| *w != WorkerId::Archive || self.archive.enabled)
             .filter(|w| *w != WorkerId::State || self.state.enabled)
+            .filter(|w| *w != WorkerId::Analytics || self.analytics.enabled)
             .collect()
     }
 

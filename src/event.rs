@@ -75,10 +75,17 @@ pub struct NotificationSent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserActivity {
     pub user_id: String,
+    /// "searched" (posts, edits and deletes are the message topics' own events).
     pub activity: String,
     #[serde(default)]
     pub channel_id: Option<String>,
+    /// What was searched for, as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
 }
+
+/// The envelope type of [`UserActivity`] events.
+pub const USER_ACTIVITY: &str = "user.activity";
 
 /// A parsed message event: what the indexer and notifier act on.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::analytics::AnalyticsSummary;
 use crate::ops::{Command, ReindexProgress, Reindexed};
 
 /// The socket's name in the data directory.
@@ -23,6 +24,7 @@ pub const SOCKET_FILE: &str = "control.sock";
 #[serde(rename_all = "snake_case", tag = "op")]
 pub enum Request {
     Reindex,
+    Analytics,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -30,6 +32,7 @@ pub enum Request {
 pub enum Answer {
     Progress(ReindexProgress),
     Done(Reindexed),
+    Analytics(Option<AnalyticsSummary>),
     Error(String),
 }
 
@@ -85,6 +88,17 @@ async fn answer(stream: UnixStream, commands: mpsc::Sender<Command>) {
         }
     };
     match request {
+        Request::Analytics => {
+            let (reply, answer) = oneshot::channel();
+            let last = match commands.send(Command::Analytics { reply }).await {
+                Ok(()) => match answer.await {
+                    Ok(summary) => Answer::Analytics(summary),
+                    Err(_) => Answer::Error("the supervisor stopped".into()),
+                },
+                Err(_) => Answer::Error("the supervisor stopped".into()),
+            };
+            let _ = send(&mut write, &last).await;
+        }
         Request::Reindex => {
             let (progress, mut progress_rx) = mpsc::unbounded_channel();
             let (reply, mut answer) = oneshot::channel();
@@ -138,11 +152,11 @@ pub enum RemoteError {
     Broken(String),
 }
 
-/// Asks the eventdeck holding `data_dir` to reindex; `progress` sees its progress.
-pub async fn reindex(
+/// Sends `request` to the eventdeck holding `data_dir`; its answers come on the lines.
+async fn ask(
     data_dir: &Path,
-    mut progress: impl FnMut(ReindexProgress),
-) -> Result<Reindexed, RemoteError> {
+    request: &Request,
+) -> Result<tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>, RemoteError> {
     let path = data_dir.join(SOCKET_FILE);
     let stream = UnixStream::connect(&path)
         .await
@@ -151,14 +165,38 @@ pub async fn reindex(
             source,
         })?;
     let (read, mut write) = stream.into_split();
-    let mut request =
-        serde_json::to_vec(&Request::Reindex).map_err(|e| RemoteError::Broken(e.to_string()))?;
-    request.push(b'\n');
+    let mut line = serde_json::to_vec(request).map_err(|e| RemoteError::Broken(e.to_string()))?;
+    line.push(b'\n');
     write
-        .write_all(&request)
+        .write_all(&line)
         .await
         .map_err(|e| RemoteError::Broken(e.to_string()))?;
-    let mut lines = BufReader::new(read).lines();
+    Ok(BufReader::new(read).lines())
+}
+
+/// The analytics counters of the eventdeck holding `data_dir` (`None`: it does not run
+/// the analytics worker).
+pub async fn analytics(data_dir: &Path) -> Result<Option<AnalyticsSummary>, RemoteError> {
+    let mut lines = ask(data_dir, &Request::Analytics).await?;
+    let line = lines
+        .next_line()
+        .await
+        .map_err(|e| RemoteError::Broken(e.to_string()))?
+        .ok_or_else(|| RemoteError::Broken("closed before the answer".into()))?;
+    match serde_json::from_str::<Answer>(&line) {
+        Ok(Answer::Analytics(summary)) => Ok(summary),
+        Ok(Answer::Error(e)) => Err(RemoteError::Refused(e)),
+        Ok(_) => Err(RemoteError::Broken("an answer to another question".into())),
+        Err(e) => Err(RemoteError::Broken(format!("unreadable answer: {e}"))),
+    }
+}
+
+/// Asks the eventdeck holding `data_dir` to reindex; `progress` sees its progress.
+pub async fn reindex(
+    data_dir: &Path,
+    mut progress: impl FnMut(ReindexProgress),
+) -> Result<Reindexed, RemoteError> {
+    let mut lines = ask(data_dir, &Request::Reindex).await?;
     loop {
         let line = lines
             .next_line()
@@ -169,6 +207,9 @@ pub async fn reindex(
             Ok(Answer::Progress(p)) => progress(p),
             Ok(Answer::Done(done)) => return Ok(done),
             Ok(Answer::Error(e)) => return Err(RemoteError::Refused(e)),
+            Ok(Answer::Analytics(_)) => {
+                return Err(RemoteError::Broken("an answer to another question".into()))
+            }
             Err(e) => return Err(RemoteError::Broken(format!("unreadable answer: {e}"))),
         }
     }

@@ -36,6 +36,8 @@ pub struct ApiState {
     pub snapshots: Option<watch::Receiver<Snapshot>>,
     pub token: Secret,
     pub meter: Arc<CqrsMeter>,
+    /// Where searches are recorded as activity events (`None`: not recorded).
+    pub activity: Option<crate::analytics::activity::ActivityLog>,
 }
 
 /// Every route of the API.

@@ -159,6 +159,9 @@ impl From<SearchHit> for FoundMessage {
     }
 }
 
+/// The user of the API's searches in activity events: the bearer token names no user.
+pub const API_USER: &str = "api";
+
 pub async fn search(
     State(state): State<ApiState>,
     RawQuery(raw): RawQuery,
@@ -167,6 +170,9 @@ pub async fn search(
     let started = std::time::Instant::now();
     let results = state.index.search(&query).await?;
     state.meter.record_read(started.elapsed());
+    if let (Some(log), 0) = (&state.activity, query.page) {
+        log.searched(API_USER, &query.text);
+    }
     Ok(Json(Found::new(&query, results)))
 }
 

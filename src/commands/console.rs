@@ -47,6 +47,7 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
     let search = tokio::spawn(run_search_service(
         services.index.clone(),
         services.meter.clone(),
+        services.activity.clone(),
         requests,
         responses,
     ));

@@ -95,7 +95,8 @@ pub fn monitor_setup(services: &Services) -> MonitorSetup {
         MonitorOptions::from_config(&services.config),
     )
     .with_index(services.index.clone())
-    .with_meter(services.meter.clone());
+    .with_meter(services.meter.clone())
+    .with_board(services.board.clone());
     match &services.store {
         Ok(store) => setup.with_store(store.clone()),
         Err(_) => setup,
@@ -113,5 +114,6 @@ pub fn api_state(
         snapshots,
         token: services.config.api.token.clone(),
         meter: services.meter.clone(),
+        activity: services.activity.clone(),
     }
 }

@@ -38,6 +38,16 @@ pub async fn status(config: Config, json: bool, watch: bool) -> anyhow::Result<(
     if let Some(store) = existing_store(&config).await {
         snapshot.outbox = Some(outbox_status(store.as_ref()).await);
     }
+    // The analytics counters live in the process that runs the worker: ask the eventdeck
+    // on this data directory, if one runs (briefly: status must answer).
+    snapshot.analytics = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        crate::remote::analytics(&config.data_dir()),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .flatten();
     print(&snapshot, json, false)?;
     if let Health::Down(e) = &snapshot.cluster_health {
         anyhow::bail!("cannot reach {}: {e}", snapshot.cluster);

@@ -23,6 +23,7 @@ impl Engine {
         s.indexed_messages = self.indexed;
         s.outbox = self.outbox.clone();
         s.cqrs = self.cqrs.clone();
+        s.analytics = self.analytics.clone();
         s.workers = self.telemetry.workers();
         s.totals = self.telemetry.totals.clone();
         s.notifications = self.telemetry.notifications();

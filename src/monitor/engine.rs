@@ -59,6 +59,7 @@ pub struct Engine {
     pub(super) indexed: Option<u64>,
     pub(super) outbox: Option<OutboxStatus>,
     pub(super) cqrs: Option<super::cqrs::CqrsFigures>,
+    pub(super) analytics: Option<crate::analytics::AnalyticsSummary>,
     pub(super) taken_ms: i64,
     pub(super) samples: u64,
     pub(super) topics: BTreeMap<String, TopicTrack>,
@@ -83,6 +84,7 @@ impl Engine {
             indexed: None,
             outbox: None,
             cqrs: None,
+            analytics: None,
             taken_ms: 0,
             samples: 0,
             topics: BTreeMap::new(),
@@ -138,6 +140,10 @@ impl Engine {
 
     pub fn set_cqrs(&mut self, figures: super::cqrs::CqrsFigures) {
         self.cqrs = Some(figures);
+    }
+
+    pub fn set_analytics(&mut self, summary: crate::analytics::AnalyticsSummary) {
+        self.analytics = Some(summary);
     }
 
     pub fn set_outbox(&mut self, outbox: OutboxStatus) {

@@ -74,6 +74,18 @@ impl MonitorOptions {
                 topics: config.all_topics().iter().map(|t| t.to_string()).collect(),
             });
         }
+        if config.analytics.enabled {
+            subscriptions.push(Subscription {
+                worker: "analytics".into(),
+                group: config.groups.analytics.clone(),
+                topics: config
+                    .message_topics()
+                    .map(str::to_string)
+                    .into_iter()
+                    .chain([config.topics.user_activity.clone()])
+                    .collect(),
+            });
+        }
         if config.state.enabled {
             subscriptions.push(Subscription {
                 worker: "state".into(),

@@ -62,6 +62,10 @@ pub struct StatusReport {
     /// The write model's outbox, when the process has a store (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbox: Option<OutboxReport>,
+    /// The analytics worker's counters over the last hour, from the eventdeck running on the
+    /// data directory when it runs that worker (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analytics: Option<crate::analytics::AnalyticsSummary>,
 }
 
 /// `"outbox": {"store", "rows", "oldest_age_seconds", "error"}`: what waits for the relay.
@@ -219,6 +223,7 @@ impl StatusReport {
                 oldest_age_seconds: o.oldest_age_ms.map(|ms| ms as f64 / 1000.0),
                 error: o.error.clone(),
             }),
+            analytics: s.analytics.clone(),
         }
     }
 }

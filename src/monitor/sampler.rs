@@ -53,6 +53,8 @@ pub struct MonitorSetup {
     pub store: Option<SharedStore>,
     /// Write vs read figures, when this process serves commands or searches.
     pub meter: Option<Arc<CqrsMeter>>,
+    /// The analytics worker's counters, when it runs in this process.
+    pub board: Option<Arc<crate::analytics::Board>>,
 }
 
 impl MonitorSetup {
@@ -64,7 +66,13 @@ impl MonitorSetup {
             events: None,
             store: None,
             meter: None,
+            board: None,
         }
+    }
+
+    pub fn with_board(mut self, board: Arc<crate::analytics::Board>) -> Self {
+        self.board = Some(board);
+        self
     }
 
     pub fn with_store(mut self, store: SharedStore) -> Self {
@@ -110,6 +118,7 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
         mut events,
         store,
         meter,
+        board,
     } = setup;
     let mut reader: Option<Arc<ClusterReader>> = None;
     let mut describing: Option<JoinHandle<Described>> = None;
@@ -153,6 +162,9 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
                 }
                 if let Some(meter) = &meter {
                     engine.set_cqrs(meter.figures());
+                }
+                if let Some(board) = &board {
+                    engine.set_analytics(board.summary(crate::event::now_ms()));
                 }
                 if options.describe_groups {
                     // The sample keeps the error as the text it shows.

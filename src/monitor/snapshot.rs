@@ -215,6 +215,8 @@ pub struct Snapshot {
     pub outbox: Option<OutboxStatus>,
     /// Write vs read figures, when this process serves commands and searches.
     pub cqrs: Option<CqrsFigures>,
+    /// The analytics worker's counters, when it runs in this process.
+    pub analytics: Option<crate::analytics::AnalyticsSummary>,
 }
 
 /// What waits in the outbox for the relay.
@@ -246,6 +248,7 @@ impl Snapshot {
             load_generator: None,
             outbox: None,
             cqrs: None,
+            analytics: None,
         }
     }
 }

@@ -72,6 +72,10 @@ pub enum Command {
         progress: Option<mpsc::UnboundedSender<ReindexProgress>>,
         reply: Option<oneshot::Sender<Result<Reindexed, ReindexError>>>,
     },
+    /// The analytics worker's counters now; `None` when it is not part of this pipeline.
+    Analytics {
+        reply: oneshot::Sender<Option<crate::analytics::AnalyticsSummary>>,
+    },
 }
 
 /// A change to the write model, as the console and `eventdeck send` ask for it (the HTTP API

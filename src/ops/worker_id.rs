@@ -21,17 +21,21 @@ pub enum WorkerId {
     Archive,
     /// Keeps the compacted state topic: each message's latest state (`[state] enabled`).
     State,
+    /// Counts posts, edits, deletes, mentions and searches over a sliding window
+    /// (`[analytics] enabled`).
+    Analytics,
 }
 
 impl WorkerId {
     /// Every worker, in the order the pipeline starts them.
-    pub const ALL: [WorkerId; 6] = [
+    pub const ALL: [WorkerId; 7] = [
         WorkerId::Producer,
         WorkerId::Indexer,
         WorkerId::Notifier,
         WorkerId::Relay,
         WorkerId::Archive,
         WorkerId::State,
+        WorkerId::Analytics,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -42,6 +46,7 @@ impl WorkerId {
             WorkerId::Relay => "relay",
             WorkerId::Archive => "archive",
             WorkerId::State => "state",
+            WorkerId::Analytics => "analytics",
         }
     }
 
@@ -75,7 +80,7 @@ impl fmt::Display for WorkerId {
 /// A worker name that is not one of [`WorkerId::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown worker {0:?}; the workers are: producer, indexer, notifier, relay, archive, state"
+    "unknown worker {0:?}; the workers are: producer, indexer, notifier, relay, archive, state, analytics"
 )]
 pub struct UnknownWorker(pub String);
 

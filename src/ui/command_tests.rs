@@ -121,7 +121,9 @@ fn unknown_names_list_the_views() {
     let flash = app.flash.clone().expect("explains").text;
     assert!(flash.contains("unknown command :foo"), "{flash}");
     assert!(
-        flash.contains("views: throughput lag assignments notifications search cqrs dashboard"),
+        flash.contains(
+            "views: throughput lag assignments notifications search cqrs analytics dashboard"
+        ),
         "{flash}"
     );
 }
@@ -236,6 +238,14 @@ fn focusing_write_vs_read_on_the_dashboard_shows_it() {
     let text = screen(&app, 120, 40);
     assert!(text.contains("6 Write vs read"), "{text}");
     assert!(!text.contains("Partition assignments"), "{text}");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus, ViewId::Analytics);
+    let text = screen(&app, 120, 40);
+    assert!(text.contains("7 Analytics"), "{text}");
+    assert!(
+        text.contains("the analytics worker does not run in this process"),
+        "{text}"
+    );
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.focus, ViewId::Throughput);
     assert!(screen(&app, 120, 40).contains("Partition assignments"));

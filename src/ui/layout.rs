@@ -8,6 +8,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
 
 use super::app::{App, Mode};
 use super::panes::{compose, dialogs, footer, help, title};
@@ -99,18 +100,24 @@ fn draw_tabbed(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(1),
         Constraint::Fill(1),
     ]));
+    let labels: Vec<String> = ViewId::ALL
+        .iter()
+        .map(|p| format!(" {} {} ", p.index() + 1, p.short()))
+        .collect();
+    // A space between tabs when they all fit with it; at 80 columns they fit only without.
+    let needed: usize = labels.iter().map(|l| l.width() + 1).sum();
+    let gap = needed <= area.width as usize;
     let mut spans = Vec::new();
-    for &p in ViewId::ALL {
+    for (&p, label) in ViewId::ALL.iter().zip(labels) {
         let style = if p == app.focus {
             theme::selected().fg(theme::ACCENT)
         } else {
             theme::muted()
         };
-        spans.push(Span::raw(" "));
-        spans.push(Span::styled(
-            format!(" {} {} ", p.index() + 1, p.short()),
-            style,
-        ));
+        if gap {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(label, style));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
     draw_pane(frame, pane, app, app.focus);

@@ -579,3 +579,31 @@ fn cqrs_view_without_samples_and_with_an_outbox_error() {
         .count();
     assert_eq!(buf[(x as u16, y as u16)].fg, Color::Red);
 }
+
+#[test]
+fn analytics_view_states() {
+    use crate::analytics::AnalyticsSummary;
+    let mut app = ts::app(ts::normal());
+    app.focus = ViewId::Analytics;
+    assert_snapshot!("analytics_off", pane(&app, ViewId::Analytics, 100, 10));
+    let mut history = vec![0; 60];
+    history[50..].copy_from_slice(&[3, 5, 8, 2, 0, 9, 12, 7, 4, 6]);
+    app.snapshot.analytics = Some(AnalyticsSummary {
+        window_minutes: 60,
+        posted_last_minute: 6,
+        posted_per_minute_5m: 7.6,
+        posted_per_minute_60m: 0.9,
+        posted: 56,
+        edited: 4,
+        deleted: 1,
+        searched: 9,
+        top_channels: vec![("ch_dev".into(), 30), ("ch_ops\u{1b}[31m".into(), 20)],
+        top_authors: vec![("user_001".into(), 41), ("user_002".into(), 15)],
+        top_mentioned: vec![("user_002".into(), 12)],
+        top_terms: vec![("배포".into(), 5), ("deploy".into(), 4)],
+        posted_history: history,
+    });
+    let text = pane(&app, ViewId::Analytics, 100, 10);
+    assert!(!text.contains('\u{1b}'), "no escape reaches the terminal");
+    assert_snapshot!("analytics_counts", text);
+}

@@ -243,6 +243,13 @@ impl Supervisor {
                     Some(Command::SetLoad(on)) => self.forward(PublisherRequest::SetLoad(on)),
                     Some(Command::SetRate(r)) => self.forward(PublisherRequest::SetRate(r)),
                     Some(Command::Reindex { progress, reply }) => self.reindex(progress, reply),
+                    Some(Command::Analytics { reply }) => {
+                        let summary = self
+                            .chosen
+                            .contains(&WorkerId::Analytics)
+                            .then(|| self.workshop.board.summary(crate::event::now_ms()));
+                        let _ = reply.send(summary);
+                    }
                     Some(Command::Control { worker, control, reply }) => {
                         let result = self.control(worker, control).await;
                         if let Err(e) = &result {

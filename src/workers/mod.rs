@@ -1,5 +1,6 @@
 //! Background workers. Each reports `WorkerEvent`s and never draws.
 
+pub mod analyst;
 pub mod archiver;
 pub mod assignment_watch;
 pub mod batch;

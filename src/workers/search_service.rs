@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::analytics::activity::ActivityLog;
 use crate::monitor::cqrs::CqrsMeter;
+
+/// The user of the console's searches in activity events: the console has no login.
+pub const CONSOLE_USER: &str = "console";
 pub use crate::ops::{SearchRequest, SearchResponse};
 use crate::search::SearchIndex;
 
@@ -14,6 +18,7 @@ use crate::search::SearchIndex;
 pub async fn run_search_service(
     index: Arc<dyn SearchIndex>,
     meter: Arc<CqrsMeter>,
+    activity: Option<ActivityLog>,
     mut requests: mpsc::Receiver<SearchRequest>,
     responses: mpsc::Sender<SearchResponse>,
 ) {
@@ -25,6 +30,10 @@ pub async fn run_search_service(
         let result = index.search(&request.query).await;
         if result.is_ok() {
             meter.record_read(started.elapsed());
+            // Only the first page: paging through results is one search, not several.
+            if let (Some(log), 0) = (&activity, request.query.page) {
+                log.searched(CONSOLE_USER, &request.query.text);
+            }
         }
         if responses
             .send(SearchResponse {

@@ -14,7 +14,9 @@ use super::control::Supervisor;
 use super::publisher::Publisher;
 use super::report::Reporter;
 use super::workshop::Workshop;
+use crate::analytics::activity::ActivityLog;
 use crate::bus::admin::{ensure_compacted_topic, ensure_topics};
+use crate::bus::producer::EventProducer;
 use crate::bus::Cluster;
 use crate::config::Config;
 use crate::embedded::broker::EmbeddedBroker;
@@ -60,6 +62,10 @@ pub struct Services {
     pub warnings: Vec<String>,
     /// Write vs read figures, shared by the API, the indexer and the monitor.
     pub meter: Arc<CqrsMeter>,
+    /// The analytics worker's counters, shared with the monitor.
+    pub board: Arc<crate::analytics::Board>,
+    /// Where the search side's activity events go (`None`: no producer could be made).
+    pub activity: Option<crate::analytics::activity::ActivityLog>,
 }
 
 impl Services {
@@ -118,6 +124,16 @@ impl Services {
         if let Err(e) = &store {
             warnings.push(format!("write store: {e}"));
         }
+        let activity = match EventProducer::new(&cluster, &config.producer, "activity") {
+            Ok(producer) => Some(ActivityLog {
+                producer,
+                topic: config.topics.user_activity.clone(),
+            }),
+            Err(e) => {
+                warnings.push(format!("activity events: {e:#}"));
+                None
+            }
+        };
         for w in &warnings {
             tracing::warn!("{w}");
         }
@@ -130,6 +146,8 @@ impl Services {
             store,
             warnings,
             meter: Arc::default(),
+            board: Arc::default(),
+            activity,
         })
     }
 
@@ -142,6 +160,7 @@ impl Services {
             data_dir: self.data_dir.path().to_path_buf(),
             store: self.store.clone(),
             meter: self.meter.clone(),
+            board: self.board.clone(),
         }
     }
 

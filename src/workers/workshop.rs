@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::analyst::Analyst;
 use super::archiver::{Archiver, ARCHIVE_DIR};
 use super::batch::BatchLimits;
 use super::consumer::{run_worker, BatchHandler, ConsumerSpec, Lifecycle};
@@ -44,13 +45,14 @@ pub struct Started {
 pub type StartFn = fn(&Workshop, Reporter, Lifecycle) -> anyhow::Result<Started>;
 
 /// One row per worker: the pipeline is built from this table, in this order.
-pub const TABLE: [(WorkerId, StartFn); 6] = [
+pub const TABLE: [(WorkerId, StartFn); 7] = [
     (WorkerId::Producer, Workshop::start_producer),
     (WorkerId::Indexer, Workshop::start_indexer),
     (WorkerId::Notifier, Workshop::start_notifier),
     (WorkerId::Relay, Workshop::start_relay),
     (WorkerId::Archive, Workshop::start_archive),
     (WorkerId::State, Workshop::start_state_keeper),
+    (WorkerId::Analytics, Workshop::start_analyst),
 ];
 
 /// What workers are built from; cheap to clone.
@@ -65,6 +67,8 @@ pub struct Workshop {
     pub store: Result<SharedStore, StoreUnavailable>,
     /// Write/read figures; the indexer records commit→searchable delays.
     pub meter: Arc<CqrsMeter>,
+    /// The analytics worker's counters, read by the monitor.
+    pub board: Arc<crate::analytics::Board>,
 }
 
 impl Workshop {
@@ -121,6 +125,15 @@ impl Workshop {
                     .message_topics()
                     .iter()
                     .map(|t| t.to_string())
+                    .collect(),
+            ),
+            WorkerId::Analytics => (
+                self.config.groups.analytics.clone(),
+                self.config
+                    .message_topics()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .chain([self.config.topics.user_activity.clone()])
                     .collect(),
             ),
             WorkerId::Notifier => (
@@ -252,6 +265,15 @@ impl Workshop {
             cluster: self.cluster.clone(),
             topic: self.config.topics.state.clone(),
             docs: None,
+        };
+        Ok(self.spawn_consumer(spec, handler, producer, reporter, lifecycle))
+    }
+
+    fn start_analyst(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
+        let spec = self.spec(WorkerId::Analytics)?;
+        let producer = EventProducer::new(&self.cluster, &self.config.producer, "analytics-dlq")?;
+        let handler = Analyst {
+            board: self.board.clone(),
         };
         Ok(self.spawn_consumer(spec, handler, producer, reporter, lifecycle))
     }

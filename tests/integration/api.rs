@@ -51,6 +51,7 @@ async fn server(postgres: bool) -> Server {
         snapshots: None,
         token: Secret::new(TOKEN),
         meter: Default::default(),
+        activity: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -1,6 +1,7 @@
 //! Integration tests against real services (one binary, so the large dependency set is
 //! linked once). See harness.rs for what is started and how.
 
+mod analytics;
 mod api;
 mod archive;
 mod bench;

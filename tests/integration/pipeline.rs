@@ -219,6 +219,8 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing(bac
         .into()),
         warnings: vec![],
         meter: Default::default(),
+        board: Default::default(),
+        activity: None,
     };
     // Its own reporter: what the replayer handled, apart from anything the first indexer
     // reported.

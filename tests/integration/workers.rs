@@ -94,7 +94,11 @@ async fn count_processed(
             })) => match worker {
                 WorkerId::Indexer => indexed += records,
                 WorkerId::Notifier => notified += records,
-                WorkerId::Producer | WorkerId::Relay | WorkerId::Archive | WorkerId::State => {}
+                WorkerId::Producer
+                | WorkerId::Relay
+                | WorkerId::Archive
+                | WorkerId::State
+                | WorkerId::Analytics => {}
             },
             Ok(Some(WorkerEvent::State { worker, state })) => states.push((worker, state)),
             Ok(Some(_)) => {}

@@ -15,6 +15,7 @@
 //! one line in `registry!` below. Its tab position, number key, `:` names, help section and
 //! footer hints all follow from those.
 
+pub mod analytics;
 pub mod assignments;
 pub mod cqrs;
 pub mod lag;
@@ -85,6 +86,7 @@ registry! {
     Notifications => notifications::Notifications,
     Search => search::Search,
     Cqrs => cqrs::Cqrs,
+    Analytics => analytics::Analytics,
 }
 
 /// The name that brings back the dashboard on the `:` command line.
