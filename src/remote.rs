@@ -1,5 +1,5 @@
 //! Requests from another eventdeck process to the one that holds the data directory, on a
-//! Unix socket in that directory (`control.sock`, owner-only like the directory). Some work
+//! Unix socket in that directory (`control.sock`, mode 0600: only its owner can connect). Some work
 //! can only be done by the holder: the local index has one writer, so `eventdeck replay
 //! --reindex` beside a running console asks the console to do it and shows its progress.
 //!
@@ -54,6 +54,13 @@ pub fn serve(
             return None;
         }
     };
+    // Connecting needs write permission on the socket: its owner only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!(path = %path.display(), "control socket left without owner-only mode: {e}");
+        }
+    }
     Some(tokio::spawn(async move {
         loop {
             tokio::select! {
