@@ -3,6 +3,7 @@
 //! The indexer decides *what* to write ([`plan`]); an implementation only applies it.
 
 pub mod elastic;
+pub mod grams;
 pub mod local;
 pub mod plan;
 
