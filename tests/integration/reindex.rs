@@ -319,6 +319,8 @@ async fn replay_reindex_beside_a_running_eventdeck_repairs_the_local_index_throu
             String::from_utf8_lossy(&output.stderr).to_string(),
         )
     };
+    // Searches keep answering from the old documents until the one-commit swap.
+    let searcher = keep_searching(index.clone());
     let (ok, out, err) = tokio::task::spawn_blocking(move || {
         let verify = replay(&["--verify"]);
         let reindex = replay(&["--reindex", "--verify"]);
@@ -341,6 +343,9 @@ async fn replay_reindex_beside_a_running_eventdeck_repairs_the_local_index_throu
     assert!(err.contains("building the new index"), "{err}");
     assert!(out.contains("reindexed from"), "{out}");
     assert!(out.contains("agrees with the log"), "{out}");
+    let (answered, failed, empty) = searcher.finish().await;
+    assert!(answered > 0);
+    assert_eq!((failed, empty), (0, 0), "{answered} searches answered");
     wait_agreement(&bench, &store).await;
     assert!(pipeline.stop().await.is_empty());
 }
