@@ -7,6 +7,7 @@
 //! a [`Secret`], and neither `Debug` nor an error message ever shows one (see `secret`).
 
 mod secret;
+mod sections;
 mod typed;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use self::secret::{is_secret_property, redact_userinfo, KafkaProperties, Secret};
+pub use self::sections::{
+    AnalyticsConfig, ApiConfig, ArchiveConfig, InvalidApiAddr, StateConfig, DEFAULT_API_ADDR,
+};
 pub use self::typed::{Broker, ElasticAuth, InvalidSetting, SearchBackend};
 use crate::event;
 
@@ -38,58 +42,6 @@ pub struct Config {
     pub analytics: AnalyticsConfig,
 }
 
-/// The analytics worker: counters over a sliding hour, the `:analytics` view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct AnalyticsConfig {
-    /// Run it with the other workers (off by default: one more consumer of every message).
-    pub enabled: bool,
-}
-
-/// The state keeper: each message's latest state in the compacted topic `topics.state`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct StateConfig {
-    /// Run it with the other workers (off by default: one more consumer, and it holds every
-    /// message's state in memory).
-    pub enabled: bool,
-}
-
-/// The archive worker: every record of the platform topics in `<data_dir>/archive`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct ArchiveConfig {
-    /// Run it with the other workers (it is off by default: its files grow without bound).
-    pub enabled: bool,
-}
-
-/// The HTTP API (`eventdeck serve`, and the console when `addr` is set).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct ApiConfig {
-    /// `127.0.0.1:8080`. Empty: `serve` listens on [`DEFAULT_API_ADDR`], the console not at all.
-    pub addr: String,
-    /// Bearer token the write routes require; empty: none. Never printed.
-    pub token: Secret,
-}
-
-/// Where `eventdeck serve` listens when `[api] addr` is empty: loopback only.
-pub const DEFAULT_API_ADDR: &str = "127.0.0.1:8080";
-
-impl ApiConfig {
-    /// The configured address, or `None` when empty.
-    pub fn socket_addr(&self) -> Option<Result<std::net::SocketAddr, InvalidApiAddr>> {
-        let addr = self.addr.trim();
-        (!addr.is_empty()).then(|| addr.parse().map_err(|_| InvalidApiAddr(addr.to_string())))
-    }
-}
-
-/// `[api] addr` that is not `ip:port`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected host:port with an IP address, got {0:?}")]
-pub struct InvalidApiAddr(pub String);
-
-/// The write model (CQRS command side). `Debug` by hand: the URL may carry a password.
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {

@@ -15,7 +15,7 @@ use crate::event::parse_message_event;
 use crate::workers::relay::HEADER_EVENT_ID;
 
 /// Every archive file of `topics` under `root`, in name order (day, partition, offset).
-pub(crate) fn archive_files(root: &Path, topics: &[String]) -> std::io::Result<Vec<PathBuf>> {
+fn archive_files(root: &Path, topics: &[String]) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for topic in topics {
         let mut stack = vec![root.join(topic)];
@@ -39,13 +39,8 @@ pub(crate) fn archive_files(root: &Path, topics: &[String]) -> std::io::Result<V
     Ok(files)
 }
 
-/// Blocking. `progress` gets records read so far, and the files as the total's unit until
-/// the last file is read.
-pub fn read_archive(
-    root: &Path,
-    topics: &[String],
-    mut progress: impl FnMut(Progress),
-) -> anyhow::Result<RebuiltState> {
+/// [`archive_files`], where none is an error naming what was looked for.
+pub(crate) fn some_archive_files(root: &Path, topics: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let files = archive_files(root, topics)
         .map_err(|e| anyhow::anyhow!("listing the archive in {}: {e}", root.display()))?;
     if files.is_empty() {
@@ -55,6 +50,17 @@ pub fn read_archive(
             root.display()
         );
     }
+    Ok(files)
+}
+
+/// Blocking. `progress` gets records read so far, and the files as the total's unit until
+/// the last file is read.
+pub fn read_archive(
+    root: &Path,
+    topics: &[String],
+    mut progress: impl FnMut(Progress),
+) -> anyhow::Result<RebuiltState> {
+    let files = some_archive_files(root, topics)?;
     let started = Instant::now();
     let mut state = RebuiltState::default();
     let mut reported = Instant::now();

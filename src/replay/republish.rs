@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use super::read_archive::archive_files;
+use super::read_archive::some_archive_files;
 use super::read_log::Progress;
 use crate::archive::line::parse_line;
 use crate::archive::writer::read_file;
@@ -72,15 +72,7 @@ pub async fn republish(
     topics: &[String],
     mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<Republished> {
-    let files = archive_files(root, topics)
-        .map_err(|e| anyhow::anyhow!("listing the archive in {}: {e}", root.display()))?;
-    if files.is_empty() {
-        anyhow::bail!(
-            "no archive files of {} under {}",
-            topics.join(", "),
-            root.display()
-        );
-    }
+    let files = some_archive_files(root, topics)?;
     let (counts, held) = {
         let (cluster, topics) = (cluster.clone(), topics.to_vec());
         tokio::task::spawn_blocking(move || describe_topics(&cluster, &topics)).await??

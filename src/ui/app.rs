@@ -3,7 +3,7 @@
 //! deliveries; keys are handled in `input.rs`, `keymap.rs` and the views, drawing in the
 //! views and `layout.rs`.
 
-use crate::ops::{Control, ReindexProgress, Reindexed, WorkerId, Write};
+use crate::ops::{Control, ReindexError, ReindexProgress, Reindexed, WorkerId, Write};
 use std::collections::HashMap;
 
 use crate::monitor::snapshot::Snapshot;
@@ -235,7 +235,7 @@ impl App {
     }
 
     /// A reindex ended: the bar goes, the footer says what it did or why it failed.
-    pub fn on_reindex_done(&mut self, result: Result<Reindexed, String>) {
+    pub fn on_reindex_done(&mut self, result: Result<Reindexed, ReindexError>) {
         self.reindex = None;
         match result {
             Ok(done) => self.flash_info(format!(

@@ -436,14 +436,18 @@ fn a_running_reindex_shows_its_stage_and_progress_in_the_footer() {
         ),
         "{bottom}"
     );
-    app.on_reindex_done(Err("search unavailable: connection refused".into()));
+    app.on_reindex_done(Err(crate::ops::ReindexError::Index(
+        crate::search::SearchError::Unavailable("connection refused".into()),
+    )));
     let bottom = screen(&app, 120, 40)
         .lines()
         .last()
         .unwrap_or_default()
         .to_string();
     assert!(
-        bottom.starts_with(" reindex failed: search unavailable: connection refused │"),
+        bottom.starts_with(
+            " reindex failed: rebuilding the index: search unavailable: connection refused │"
+        ),
         "{bottom}"
     );
     assert!(app.reindex.is_none());

@@ -40,11 +40,9 @@ enum Done {
     /// The write model committed the row and its outbox entry; the relay publishes it.
     Committed(Message),
     Controlled,
-    Reindexed(Reindexed),
+    /// A reindex ended, either way: the progress bar goes and the footer says how.
+    Reindexed(Result<Reindexed, ReindexError>),
 }
-
-/// The `what` of a reindex's report: its failure also ends the progress bar.
-const REINDEX: &str = "reindex";
 
 /// "post to ch_dev: msg_… v1 committed; the relay publishes it".
 fn committed(what: &str, m: &Message) -> String {
@@ -68,8 +66,6 @@ enum DeliveryError {
     NoAcknowledgement,
     #[error(transparent)]
     Control(#[from] ControlError),
-    #[error(transparent)]
-    Reindex(#[from] ReindexError),
 }
 
 /// Runs the console until the person quits (`q` + `y`, `:q`, Ctrl-C) or SIGINT/SIGTERM.
@@ -159,8 +155,7 @@ async fn event_loop(
                 match report.result {
                     Ok(Done::Committed(m)) => app.flash_info(committed(&report.what, &m)),
                     Ok(Done::Controlled) => app.flash_info(format!("{}: done", report.what)),
-                    Ok(Done::Reindexed(done)) => app.on_reindex_done(Ok(done)),
-                    Err(e) if report.what == REINDEX => app.on_reindex_done(Err(e.to_string())),
+                    Ok(Done::Reindexed(result)) => app.on_reindex_done(result),
                     Err(e) => app.flash_error(format!("{} failed: {e}", report.what)),
                 }
                 dirty = true;
@@ -254,13 +249,10 @@ fn perform(app: &mut App, action: Action, channels: &Channels) {
                 tokio::spawn(async move {
                     // No timeout: a rebuild of a long log takes as long as it takes, and
                     // its progress shows it is alive.
-                    let result = match rx.await {
-                        Ok(r) => r.map(Done::Reindexed).map_err(DeliveryError::from),
-                        Err(_) => Err(DeliveryError::Reindex(ReindexError::SupervisorGone)),
-                    };
+                    let result = rx.await.unwrap_or(Err(ReindexError::SupervisorGone));
                     let _ = reports.send(DeliveryReport {
-                        what: REINDEX.to_string(),
-                        result,
+                        what: "reindex".to_string(),
+                        result: Ok(Done::Reindexed(result)),
                     });
                 });
             }

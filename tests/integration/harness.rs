@@ -573,3 +573,42 @@ pub async fn kafka_view(
     .await
     .expect("view task")
 }
+
+/// Posts `n` messages (content "history N" + `tag`), edits every third, deletes every fifth
+/// from the second; returns the ids.
+pub async fn post_history(
+    store: &eventdeck::store::SharedStore,
+    n: usize,
+    tag: &str,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let posted = store
+            .post(
+                eventdeck::store::PostMessage {
+                    channel_id: format!("ch_{}", i % 4),
+                    author_id: "user_001".into(),
+                    content: format!("history {i} {tag}"),
+                    attachments: vec![],
+                },
+                None,
+            )
+            .await
+            .expect("post");
+        ids.push(posted.message.message_id);
+    }
+    for id in ids.iter().step_by(3) {
+        let edit = eventdeck::store::EditMessage {
+            content: format!("edited history {id} {tag}"),
+            editor_id: None,
+        };
+        store.edit(id, edit).await.expect("edit");
+    }
+    for id in ids.iter().skip(1).step_by(5) {
+        store
+            .delete(id, eventdeck::store::DeleteMessage { deleted_by: None })
+            .await
+            .expect("delete");
+    }
+    ids
+}

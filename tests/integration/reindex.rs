@@ -20,48 +20,13 @@ use eventdeck::replay::read_log::read_log;
 use eventdeck::replay::state::RebuiltState;
 use eventdeck::replay::verify::{diff_index, DifferenceKind};
 use eventdeck::search::{SearchDoc, SearchIndex, SearchQuery};
-use eventdeck::store::{DeleteMessage, EditMessage, PostMessage, SharedStore};
+use eventdeck::store::SharedStore;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::harness::{eventually, test_config, Bench};
+use crate::harness::{eventually, post_history as history, test_config, Bench};
 
 const BIN: &str = env!("CARGO_BIN_EXE_eventdeck");
-
-/// Posts `n` messages (content "history N" + `tag`), edits every third, deletes every fifth
-/// from the second; returns the ids.
-async fn history(store: &SharedStore, n: usize, tag: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let posted = store
-            .post(
-                PostMessage {
-                    channel_id: format!("ch_{}", i % 4),
-                    author_id: "user_001".into(),
-                    content: format!("history {i} {tag}"),
-                    attachments: vec![],
-                },
-                None,
-            )
-            .await
-            .expect("post");
-        ids.push(posted.message.message_id);
-    }
-    for id in ids.iter().step_by(3) {
-        let edit = EditMessage {
-            content: format!("edited history {id} {tag}"),
-            editor_id: None,
-        };
-        store.edit(id, edit).await.expect("edit");
-    }
-    for id in ids.iter().skip(1).step_by(5) {
-        store
-            .delete(id, DeleteMessage { deleted_by: None })
-            .await
-            .expect("delete");
-    }
-    ids
-}
 
 fn topics(bench: &Bench) -> Vec<String> {
     bench

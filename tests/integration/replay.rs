@@ -18,35 +18,7 @@ async fn a_rebuild_from_the_log_equals_the_write_model_and_finds_a_tampered_inde
     let bench = Bench::start().await;
     let store = bench.store();
     let pipeline = bench.pipeline();
-    let mut ids = Vec::new();
-    for i in 0..60 {
-        let posted = store
-            .post(
-                PostMessage {
-                    channel_id: format!("ch_{}", i % 4),
-                    author_id: "user_001".into(),
-                    content: format!("history {i}"),
-                    attachments: vec![],
-                },
-                None,
-            )
-            .await
-            .expect("post");
-        ids.push(posted.message.message_id);
-    }
-    for id in ids.iter().step_by(3) {
-        let edit = EditMessage {
-            content: format!("edited {id}"),
-            editor_id: None,
-        };
-        store.edit(id, edit).await.expect("edit");
-    }
-    for id in ids.iter().skip(1).step_by(5) {
-        store
-            .delete(id, DeleteMessage { deleted_by: None })
-            .await
-            .expect("delete");
-    }
+    let ids = crate::harness::post_history(&store, 60, "replay").await;
     let index = bench.services.index.clone();
     let topics: Vec<String> = bench
         .services
