@@ -118,6 +118,21 @@ pub struct SearchConfig {
     pub password: Secret,
     pub api_key: Secret,
     pub index: String,
+    /// How an Elasticsearch index analyses CJK text (the local index always uses bigrams).
+    pub analyzer: SearchAnalyzer,
+}
+
+/// `[search] analyzer`: how an Elasticsearch index is built for Korean, Japanese and Chinese.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchAnalyzer {
+    /// `nori` when the cluster has the analysis-nori plugin, else bigrams.
+    #[default]
+    Auto,
+    /// Character bigrams computed by eventdeck into `content_grams`: works on any engine.
+    Bigrams,
+    /// The cluster's `nori` analyzer (the analysis-nori plugin) on `content.nori`.
+    Nori,
 }
 
 impl std::fmt::Debug for SearchConfig {
@@ -128,6 +143,7 @@ impl std::fmt::Debug for SearchConfig {
             .field("password", &self.password)
             .field("api_key", &self.api_key)
             .field("index", &self.index)
+            .field("analyzer", &self.analyzer)
             .finish()
     }
 }
@@ -249,6 +265,7 @@ impl Default for SearchConfig {
             password: Secret::default(),
             api_key: Secret::default(),
             index: "messages".into(),
+            analyzer: SearchAnalyzer::default(),
         }
     }
 }

@@ -56,9 +56,12 @@ async fn sources(config: Config) -> anyhow::Result<Sources> {
     }
     let index: Arc<dyn SearchIndex> = match config.search_backend()? {
         SearchBackend::Local => Arc::new(LocalIndex::open_read_only(&data_dir.join("index"))?),
-        SearchBackend::Elastic { url, index, auth } => {
-            Arc::new(ElasticIndex::connect(&url, &index, &auth)?)
-        }
+        SearchBackend::Elastic {
+            url,
+            index,
+            auth,
+            analyzer,
+        } => Arc::new(ElasticIndex::connect(&url, &index, &auth, analyzer)?),
     };
     Ok(Sources {
         cluster: client_cluster(&config),

@@ -11,9 +11,12 @@ pub async fn search(config: Config, query: SearchQuery, json: bool) -> anyhow::R
         SearchBackend::Local => Box::new(crate::search::local::LocalIndex::open_read_only(
             &config.data_dir().join("index"),
         )?),
-        SearchBackend::Elastic { url, index, auth } => {
-            Box::new(ElasticIndex::connect(&url, &index, &auth)?)
-        }
+        SearchBackend::Elastic {
+            url,
+            index,
+            auth,
+            analyzer,
+        } => Box::new(ElasticIndex::connect(&url, &index, &auth, analyzer)?),
     };
     let results = index.search(&query).await?;
     if json {

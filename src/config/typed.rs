@@ -11,7 +11,7 @@
 //! - Every secret is a [`Secret`]; `describe()` and `Debug` never show one.
 
 use super::secret::{percent_decode, redact_userinfo, KafkaProperties, Secret};
-use super::{Config, KafkaConfig, SearchConfig};
+use super::{Config, KafkaConfig, SearchAnalyzer, SearchConfig};
 
 /// A setting that does not resolve, by key; the caller adds where it came from.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -91,6 +91,7 @@ pub enum SearchBackend {
         url: url::Url,
         index: String,
         auth: ElasticAuth,
+        analyzer: SearchAnalyzer,
     },
 }
 
@@ -103,7 +104,9 @@ impl SearchBackend {
     pub fn describe(&self) -> String {
         match self {
             SearchBackend::Local => "local index".into(),
-            SearchBackend::Elastic { url, index, auth } => {
+            SearchBackend::Elastic {
+                url, index, auth, ..
+            } => {
                 let base = redact_userinfo(url.as_str().trim_end_matches('/'));
                 let how = match auth {
                     ElasticAuth::None => String::new(),
@@ -179,6 +182,7 @@ impl SearchConfig {
             url,
             index: self.index.clone(),
             auth,
+            analyzer: self.analyzer,
         })
     }
 }
@@ -252,7 +256,10 @@ mod tests {
         )
         .expect("valid");
         let backend = c.search_backend().expect("resolves");
-        let SearchBackend::Elastic { url, index, auth } = &backend else {
+        let SearchBackend::Elastic {
+            url, index, auth, ..
+        } = &backend
+        else {
             panic!("elastic expected");
         };
         assert_eq!(url.as_str(), "https://es.example:9200/");

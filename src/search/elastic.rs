@@ -1,8 +1,15 @@
 //! `SearchIndex` on Elasticsearch / OpenSearch through the `elasticsearch` crate.
 //! Versions are external (`external_gte`): the index itself refuses an older document, so two
 //! indexers, a replay and a live stream can write concurrently without an older event winning.
+//!
+//! CJK text ([`Analysis`]): the standard analyzer keeps a Hangul word and its particle as one
+//! token (배포를), so eventdeck either writes the word's character bigrams into
+//! `content_grams` (a `whitespace` field: any engine can do it) and queries them beside the
+//! words, or, where the cluster has the analysis-nori plugin, maps `content.nori`. The index
+//! records its analysis in the mapping's `_meta`; it is queried by what it was built with,
+//! and rebuilt with the configured one by `replace_all` (`eventdeck replay --reindex`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use elasticsearch::auth::Credentials;
@@ -14,11 +21,14 @@ use elasticsearch::http::{Method, StatusCode};
 use elasticsearch::{BulkParts, Elasticsearch};
 use serde_json::{json, Value};
 
+use super::grams::{grams_field, has_cjk, query_grams};
+use super::highlight::highlight;
 use super::{
-    IndexStats, ItemOutcome, ReplaceProgress, Replaced, SearchDoc, SearchError, SearchHit,
-    SearchIndex, SearchQuery, SearchResults, SortOrder,
+    IndexAnalysis, IndexStats, ItemOutcome, ReplaceProgress, Replaced, SearchDoc, SearchError,
+    SearchHit, SearchIndex, SearchQuery, SearchResults, SortOrder, CJK_BIGRAMS, WORDS_ONLY,
+    WORD_BOOST,
 };
-use crate::config::{ElasticAuth, SearchBackend, SearchConfig};
+use crate::config::{ElasticAuth, SearchAnalyzer, SearchBackend, SearchConfig};
 
 /// Holds no secret in a printable field: the URL has no userinfo (see `config::typed`) and
 /// the credentials live only inside the transport.
@@ -26,33 +36,96 @@ pub struct ElasticIndex {
     client: Elasticsearch,
     url: String,
     index: String,
+    configured: SearchAnalyzer,
+    /// How the serving index is written and queried, once read from its mapping.
+    serving_analysis: std::sync::Mutex<Option<Analysis>>,
 }
 
-/// The explicit mapping of the message index (the guide's fields plus the guard fields).
-pub fn mapping() -> Value {
+/// How an index analyses CJK text, as its mapping's `_meta.eventdeck.analyzer` records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Analysis {
+    /// eventdeck's bigrams in `content_grams`.
+    Bigrams,
+    /// The cluster's `nori` on `content.nori`.
+    Nori,
+    /// Built by an older eventdeck: the standard analyzer only.
+    WordsOnly,
+}
+
+impl Analysis {
+    pub fn name(self) -> &'static str {
+        match self {
+            Analysis::Bigrams => CJK_BIGRAMS,
+            Analysis::Nori => "nori",
+            Analysis::WordsOnly => WORDS_ONLY,
+        }
+    }
+
+    /// What a mapping records; no record is an index of an older eventdeck.
+    pub fn of_mapping(mapping: &Value) -> Analysis {
+        match mapping
+            .pointer("/_meta/eventdeck/analyzer")
+            .and_then(Value::as_str)
+        {
+            Some(name) if name == Analysis::Bigrams.name() => Analysis::Bigrams,
+            Some("nori") => Analysis::Nori,
+            _ => Analysis::WordsOnly,
+        }
+    }
+}
+
+/// The explicit mapping of the message index (the guide's fields plus the guard fields), with
+/// the fields of its CJK `analysis`, which `_meta` records.
+pub fn mapping(analysis: Analysis) -> Value {
+    let mut content = json!({ "type": "text" });
+    let mut properties = json!({
+        "message_id": { "type": "keyword" },
+        "channel":    { "type": "keyword" },
+        "author":     { "type": "keyword" },
+        "mentions":   { "type": "keyword" },
+        "created_at": { "type": "date", "format": "epoch_millis" },
+        "updated_at": { "type": "date", "format": "epoch_millis" },
+        "deleted":    { "type": "boolean" },
+        "version":    { "type": "long" }
+    });
+    match analysis {
+        Analysis::Bigrams => {
+            properties["content_grams"] = json!({ "type": "text", "analyzer": "whitespace" });
+        }
+        Analysis::Nori => {
+            content["fields"] = json!({ "nori": { "type": "text", "analyzer": "nori" } });
+        }
+        Analysis::WordsOnly => {}
+    }
+    properties["content"] = content;
     json!({
         "settings": { "number_of_shards": 1 },
         "mappings": {
-            "properties": {
-                "message_id": { "type": "keyword" },
-                "content":    { "type": "text" },
-                "channel":    { "type": "keyword" },
-                "author":     { "type": "keyword" },
-                "mentions":   { "type": "keyword" },
-                "created_at": { "type": "date", "format": "epoch_millis" },
-                "updated_at": { "type": "date", "format": "epoch_millis" },
-                "deleted":    { "type": "boolean" },
-                "version":    { "type": "long" }
-            }
+            "_meta": { "eventdeck": { "analyzer": analysis.name() } },
+            "properties": properties
         }
     })
+}
+
+/// The `_source` of `doc` as written with `analysis`: the document, plus its grams.
+pub fn source(doc: &SearchDoc, analysis: Analysis) -> Result<Value, SearchError> {
+    let mut value = serde_json::to_value(doc).map_err(|e| SearchError::Failed(e.to_string()))?;
+    if analysis == Analysis::Bigrams && has_cjk(&doc.content) {
+        value["content_grams"] = Value::String(grams_field(&doc.content));
+    }
+    Ok(value)
 }
 
 impl ElasticIndex {
     /// The index the `[search]` section names; an empty URL (the local index) is an error.
     pub fn new(config: &SearchConfig) -> Result<Self, SearchError> {
         match config.backend() {
-            Ok(SearchBackend::Elastic { url, index, auth }) => Self::connect(&url, &index, &auth),
+            Ok(SearchBackend::Elastic {
+                url,
+                index,
+                auth,
+                analyzer,
+            }) => Self::connect(&url, &index, &auth, analyzer),
             Ok(SearchBackend::Local) => Err(SearchError::Failed(
                 "search.url is empty: the local index is selected".into(),
             )),
@@ -61,7 +134,12 @@ impl ElasticIndex {
     }
 
     /// A client for `index` at `url` (without userinfo), authenticated by `auth`.
-    pub fn connect(url: &url::Url, index: &str, auth: &ElasticAuth) -> Result<Self, SearchError> {
+    pub fn connect(
+        url: &url::Url,
+        index: &str,
+        auth: &ElasticAuth,
+        configured: SearchAnalyzer,
+    ) -> Result<Self, SearchError> {
         let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url.clone()))
             .timeout(Duration::from_secs(30))
             .enable_meta_header(false);
@@ -84,6 +162,8 @@ impl ElasticIndex {
             client: Elasticsearch::new(transport),
             url: crate::config::redact_userinfo(url.as_str().trim_end_matches('/')),
             index: index.to_string(),
+            configured,
+            serving_analysis: std::sync::Mutex::new(None),
         })
     }
 
@@ -125,11 +205,66 @@ impl ElasticIndex {
 }
 
 impl ElasticIndex {
+    /// The analysis this eventdeck builds an index with: the configured one, or for `auto`
+    /// nori when the cluster can analyse with it (the analysis-nori plugin), else bigrams.
+    pub async fn wanted_analysis(&self) -> Analysis {
+        match self.configured {
+            SearchAnalyzer::Bigrams => Analysis::Bigrams,
+            SearchAnalyzer::Nori => Analysis::Nori,
+            SearchAnalyzer::Auto => {
+                let probe = json!({ "analyzer": "nori", "text": "배포를" });
+                match self.call(Method::Post, "/_analyze", Some(probe)).await {
+                    Ok((status, _)) if status.is_success() => Analysis::Nori,
+                    _ => Analysis::Bigrams,
+                }
+            }
+        }
+    }
+
+    /// What the index was built with, from its mapping; `None` when it does not exist.
+    async fn built_analysis(&self) -> Result<Option<Analysis>, SearchError> {
+        let (status, body) = self
+            .call(Method::Get, &format!("/{}/_mapping", self.index), None)
+            .await?;
+        if status.as_u16() == 404 {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(status_error(status, &body));
+        }
+        // One entry per concrete index (several behind an alias only mid-switch: any will do).
+        Ok(body
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|entry| entry.get("mappings"))
+            .map(Analysis::of_mapping))
+    }
+
+    /// How to write into and query the serving index: read once from its mapping.
+    async fn serving_analysis(&self) -> Result<Analysis, SearchError> {
+        if let Some(known) = *self.lock_analysis() {
+            return Ok(known);
+        }
+        let analysis = match self.built_analysis().await? {
+            Some(built) => built,
+            None => self.wanted_analysis().await,
+        };
+        *self.lock_analysis() = Some(analysis);
+        Ok(analysis)
+    }
+
+    fn lock_analysis(&self) -> std::sync::MutexGuard<'_, Option<Analysis>> {
+        self.serving_analysis
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Writes `docs` into the index (or alias) `target` with the version guard.
     async fn bulk_into(
         &self,
         target: &str,
         docs: &[SearchDoc],
+        analysis: Analysis,
     ) -> Result<Vec<ItemOutcome>, SearchError> {
         if docs.is_empty() {
             return Ok(Vec::new());
@@ -141,9 +276,7 @@ impl ElasticIndex {
                 "version": doc.version,
                 "version_type": "external_gte"
             } })));
-            lines.push(JsonBody::new(
-                serde_json::to_value(doc).map_err(|e| SearchError::Failed(e.to_string()))?,
-            ));
+            lines.push(JsonBody::new(source(doc, analysis)?));
         }
         let response = self
             .client
@@ -203,13 +336,14 @@ impl ElasticIndex {
         progress: ReplaceProgress,
     ) -> Result<Replaced, SearchError> {
         let fresh = versioned_name(&self.index, chrono::Utc::now());
-        self.call_ok(Method::Put, &format!("/{fresh}"), Some(mapping()))
+        let analysis = self.wanted_analysis().await;
+        self.call_ok(Method::Put, &format!("/{fresh}"), Some(mapping(analysis)))
             .await?;
         let total = docs.len() as u64;
         let mut written = 0u64;
         progress(0, total);
         for chunk in docs.chunks(REBUILD_CHUNK) {
-            let outcomes = self.bulk_into(&fresh, chunk).await?;
+            let outcomes = self.bulk_into(&fresh, chunk, analysis).await?;
             if let Some(reason) = outcomes.iter().find_map(|o| match o {
                 ItemOutcome::Rejected(r) | ItemOutcome::Transient(r) => Some(r.clone()),
                 _ => None,
@@ -233,6 +367,7 @@ impl ElasticIndex {
             Some(json!({ "actions": actions })),
         )
         .await?;
+        *self.lock_analysis() = Some(analysis);
         let old = match &serving {
             Serving::Alias(indices) => {
                 for old in indices.iter().filter(|i| **i != fresh) {
@@ -346,13 +481,36 @@ pub fn classify_item(item: &Value) -> ItemOutcome {
     }
 }
 
-/// The body of a search request for `query` (a `match` on content, OR of the analysed terms).
-pub fn search_body(query: &SearchQuery) -> Value {
+/// The body of a search request for `query` on an index built with `analysis`: a `match` on
+/// content (OR of the analysed terms); with CJK text, OR-ed with a `match` on the grams (or
+/// on `content.nori`), the whole words boosted so that they rank first.
+pub fn search_body(query: &SearchQuery, analysis: Analysis) -> Value {
     let mut must = Vec::new();
-    if !query.text.trim().is_empty() {
-        must.push(json!({ "match": { "content": { "query": query.text, "operator": "or" } } }));
-    } else {
+    let words = |boost: f32| json!({ "match": { "content": { "query": query.text, "operator": "or", "boost": boost } } });
+    if query.text.trim().is_empty() {
         must.push(json!({ "match_all": {} }));
+    } else if analysis == Analysis::Bigrams && has_cjk(&query.text) {
+        let grams: Vec<String> = query_grams(&query.text)
+            .into_iter()
+            .map(|g| g.text)
+            .collect();
+        must.push(json!({ "bool": {
+            "should": [
+                words(WORD_BOOST),
+                { "match": { "content_grams": { "query": grams.join(" "), "operator": "or" } } }
+            ],
+            "minimum_should_match": 1
+        } }));
+    } else if analysis == Analysis::Nori {
+        must.push(json!({ "bool": {
+            "should": [
+                words(WORD_BOOST),
+                { "match": { "content.nori": { "query": query.text, "operator": "or" } } }
+            ],
+            "minimum_should_match": 1
+        } }));
+    } else {
+        must.push(json!({ "match": { "content": { "query": query.text, "operator": "or" } } }));
     }
     let mut filter = Vec::new();
     if let Some(c) = &query.channel {
@@ -386,7 +544,7 @@ pub fn search_body(query: &SearchQuery) -> Value {
         "from": query.page * size,
         "size": size,
         "track_total_hits": true,
-        "highlight": { "fields": { "content": {} } }
+        "highlight": { "fields": highlight_fields(analysis) }
     });
     let sort = match query.sort {
         SortOrder::NewestFirst => json!([{ "created_at": "desc" }, { "message_id": "asc" }]),
@@ -398,17 +556,66 @@ pub fn search_body(query: &SearchQuery) -> Value {
     body
 }
 
-fn parse_hit(hit: &Value) -> Option<SearchHit> {
+fn highlight_fields(analysis: Analysis) -> Value {
+    match analysis {
+        Analysis::Nori => json!({ "content": {}, "content.nori": {} }),
+        _ => json!({ "content": {} }),
+    }
+}
+
+/// Where a hit's highlights come from: the engine's, or eventdeck's own highlighter for a
+/// CJK query on a bigrams index (the engine can only mark the grams field's own text).
+enum Highlighting {
+    Engine,
+    Grams {
+        words: HashSet<String>,
+        grams: HashSet<String>,
+    },
+}
+
+impl Highlighting {
+    fn for_query(query: &SearchQuery, analysis: Analysis) -> Highlighting {
+        if analysis != Analysis::Bigrams || !has_cjk(&query.text) {
+            return Highlighting::Engine;
+        }
+        Highlighting::Grams {
+            words: super::local::analyze(&query.text)
+                .into_iter()
+                .map(|t| t.text)
+                .collect(),
+            grams: query_grams(&query.text)
+                .into_iter()
+                .map(|g| g.text)
+                .collect(),
+        }
+    }
+}
+
+fn parse_hit(hit: &Value, highlighting: &Highlighting) -> Option<SearchHit> {
     let doc: SearchDoc = serde_json::from_value(hit.get("_source")?.clone()).ok()?;
-    let highlights = hit
-        .pointer("/highlight/content")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let engine = |field: &str| -> Vec<String> {
+        hit.get("highlight")
+            .and_then(|h| h.get(field))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let highlights = match highlighting {
+        Highlighting::Grams { words, grams } => highlight(&doc.content, words, grams),
+        Highlighting::Engine => {
+            // nori marks the word stems; the standard field whole words.
+            let nori = engine("content.nori");
+            if nori.is_empty() {
+                engine("content")
+            } else {
+                nori
+            }
+        }
+    };
     Some(SearchHit {
         doc,
         score: hit.get("_score").and_then(Value::as_f64).map(|s| s as f32),
@@ -422,22 +629,34 @@ impl SearchIndex for ElasticIndex {
         let path = format!("/{}", self.index);
         let (status, _) = self.call(Method::Head, &path, None).await?;
         if status.is_success() {
+            // Queried as it was built (read now: it may predate this process).
+            *self.lock_analysis() = None;
+            self.serving_analysis().await?;
             return Ok(());
         }
-        let (status, body) = self.call(Method::Put, &path, Some(mapping())).await?;
+        let analysis = self.wanted_analysis().await;
+        let (status, body) = self
+            .call(Method::Put, &path, Some(mapping(analysis)))
+            .await?;
         let already = body
             .pointer("/error/type")
             .and_then(Value::as_str)
             .is_some_and(|t| t.contains("already_exists"));
-        if status.is_success() || already {
+        if status.is_success() {
+            *self.lock_analysis() = Some(analysis);
             Ok(())
+        } else if already {
+            // Another process created it meanwhile, perhaps otherwise: read what it is.
+            *self.lock_analysis() = None;
+            self.serving_analysis().await.map(|_| ())
         } else {
             Err(status_error(status, &body))
         }
     }
 
     async fn apply(&self, docs: &[SearchDoc]) -> Result<Vec<ItemOutcome>, SearchError> {
-        self.bulk_into(&self.index, docs).await
+        let analysis = self.serving_analysis().await?;
+        self.bulk_into(&self.index, docs, analysis).await
     }
 
     async fn get(&self, ids: &[String]) -> Result<HashMap<String, SearchDoc>, SearchError> {
@@ -470,13 +689,19 @@ impl SearchIndex for ElasticIndex {
 
     async fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
         let path = format!("/{}/_search", self.index);
+        let analysis = self.serving_analysis().await?;
         let body = self
-            .call_ok(Method::Post, &path, Some(search_body(query)))
+            .call_ok(Method::Post, &path, Some(search_body(query, analysis)))
             .await?;
+        let highlighting = Highlighting::for_query(query, analysis);
         let hits = body
             .pointer("/hits/hits")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(parse_hit).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|h| parse_hit(h, &highlighting))
+                    .collect()
+            })
             .unwrap_or_default();
         let total = body
             .pointer("/hits/total/value")
@@ -536,6 +761,16 @@ impl SearchIndex for ElasticIndex {
         self.rebuild_behind_alias(docs, progress).await
     }
 
+    async fn analysis(&self) -> Result<IndexAnalysis, SearchError> {
+        let current = self.wanted_analysis().await;
+        // A missing index will be built as this eventdeck builds them.
+        let built = self.built_analysis().await?.unwrap_or(current);
+        Ok(IndexAnalysis {
+            built_with: built.name().to_string(),
+            current: current.name().to_string(),
+        })
+    }
+
     fn describe(&self) -> String {
         format!("elastic {}/{}", self.url, self.index)
     }
@@ -571,11 +806,13 @@ mod tests {
             page: 2,
             page_size: 10,
         };
-        let b = search_body(&q);
+        let b = search_body(&q, Analysis::Bigrams);
         assert_eq!(
             b.pointer("/query/bool/must/0/match/content/query"),
             Some(&json!("deploy done"))
         );
+        // No CJK text: the plain match, whatever the index's analysis.
+        assert_eq!(search_body(&q, Analysis::WordsOnly), b);
         assert_eq!(
             b.pointer("/query/bool/filter/0/term/channel"),
             Some(&json!("ch_dev"))
@@ -586,6 +823,74 @@ mod tests {
         );
         assert_eq!(b["from"], json!(20));
         assert_eq!(b.pointer("/sort/0/created_at"), Some(&json!("desc")));
+    }
+
+    #[test]
+    fn a_cjk_query_matches_boosted_words_or_grams_by_the_index_analysis() {
+        let q = SearchQuery {
+            text: "배포를 deploy".into(),
+            ..SearchQuery::default()
+        };
+        let b = search_body(&q, Analysis::Bigrams);
+        let should = b.pointer("/query/bool/must/0/bool/should").expect("should");
+        assert_eq!(
+            should[0].pointer("/match/content/boost"),
+            Some(&json!(WORD_BOOST))
+        );
+        assert_eq!(
+            should[1].pointer("/match/content_grams/query"),
+            Some(&json!("배포 포를"))
+        );
+        let n = search_body(&q, Analysis::Nori);
+        assert_eq!(
+            n.pointer("/query/bool/must/0/bool/should/1/match/content.nori/query"),
+            Some(&json!("배포를 deploy"))
+        );
+        assert!(n.pointer("/highlight/fields/content.nori").is_some());
+        // An index of an older eventdeck has no grams field to query.
+        let w = search_body(&q, Analysis::WordsOnly);
+        assert!(w.pointer("/query/bool/must/0/match/content").is_some());
+    }
+
+    #[test]
+    fn the_mapping_records_its_analysis_and_has_its_fields() {
+        for analysis in [Analysis::Bigrams, Analysis::Nori] {
+            let m = mapping(analysis);
+            assert_eq!(Analysis::of_mapping(&m["mappings"]), analysis);
+        }
+        let bigrams = mapping(Analysis::Bigrams);
+        assert_eq!(
+            bigrams.pointer("/mappings/properties/content_grams/analyzer"),
+            Some(&json!("whitespace"))
+        );
+        let nori = mapping(Analysis::Nori);
+        assert_eq!(
+            nori.pointer("/mappings/properties/content/fields/nori/analyzer"),
+            Some(&json!("nori"))
+        );
+        assert_eq!(
+            Analysis::of_mapping(&json!({ "properties": {} })),
+            Analysis::WordsOnly
+        );
+        let doc = SearchDoc {
+            message_id: "m".into(),
+            channel: "c".into(),
+            author: "a".into(),
+            content: "배포를 시작".into(),
+            mentions: vec![],
+            created_at: Some(1),
+            updated_at: None,
+            deleted: false,
+            version: 1,
+        };
+        assert_eq!(
+            source(&doc, Analysis::Bigrams).expect("source")["content_grams"],
+            json!("배포 포를 시작 배 포 를 시 작")
+        );
+        assert!(source(&doc, Analysis::Nori)
+            .expect("source")
+            .get("content_grams")
+            .is_none());
     }
 
     #[test]

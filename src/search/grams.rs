@@ -4,9 +4,14 @@
 //! its particle, which a whole-word analyzer cannot (a Hangul run is one token there).
 //!
 //! A run is a maximal sequence of Hangul, Hiragana, Katakana or Han characters; every other
-//! character ends it. A run of one character is emitted as a unigram (as Lucene does), so a
-//! lone syllable still matches itself. Offsets are byte offsets into the input, for the
-//! highlighter. Pure; nothing here depends on an engine.
+//! character ends it. A run of one character is emitted as a unigram (as Lucene does).
+//!
+//! The index side also holds the unigram of every CJK character ([`index_grams`], Lucene's
+//! `outputUnigrams`), the query side only bigrams ([`query_grams`]): so a query of one
+//! syllable (배) finds every word that holds it (배포를), while a longer query is matched by
+//! its bigrams alone and a shared syllable does not count as a hit.
+//! Offsets are byte offsets into the input, for the highlighter. Pure; nothing here depends
+//! on an engine.
 
 /// One bigram (or the unigram of a one-character run) and where it is in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +38,44 @@ pub fn is_cjk(c: char) -> bool {
         | '\u{FF66}'..='\u{FF9F}'   // Halfwidth Katakana
         | '\u{FFA0}'..='\u{FFDC}'   // Halfwidth Hangul
         | '\u{20000}'..='\u{2FA1F}') // CJK Extensions B–F, Compatibility Supplement
+}
+
+/// Whether `text` holds a character that bigrams are made of.
+pub fn has_cjk(text: &str) -> bool {
+    text.chars().any(is_cjk)
+}
+
+/// The grams a query is matched by: the bigrams of its CJK runs (a lone character as itself).
+pub fn query_grams(text: &str) -> Vec<Gram> {
+    bigrams(text)
+}
+
+/// The grams a document is indexed with: the bigrams, then the unigram of every character of
+/// a longer run (a one-character run is already its own unigram).
+pub fn index_grams(text: &str) -> Vec<Gram> {
+    let mut grams = bigrams(text);
+    let mut singles = Vec::new();
+    let flush = |singles: &mut Vec<Gram>, run: &mut Vec<Gram>| {
+        if run.len() > 1 {
+            singles.append(run);
+        }
+        run.clear();
+    };
+    let mut run = Vec::new();
+    for (at, c) in text.char_indices() {
+        if is_cjk(c) {
+            run.push(Gram {
+                text: c.to_string(),
+                from: at,
+                to: at + c.len_utf8(),
+            });
+        } else {
+            flush(&mut singles, &mut run);
+        }
+    }
+    flush(&mut singles, &mut run);
+    grams.append(&mut singles);
+    grams
 }
 
 /// The bigrams of every CJK run of `text`, in order.
@@ -71,11 +114,11 @@ pub fn bigrams(text: &str) -> Vec<Gram> {
     grams
 }
 
-/// The value of the `content_grams` field: the bigrams separated by spaces, for an engine
-/// field analysed by whitespace only (every engine has that analyzer). Empty when the text
-/// has no CJK character.
+/// The value of the `content_grams` field: the index grams separated by spaces, for an
+/// engine field analysed by whitespace only (every engine has that analyzer). Empty when the
+/// text has no CJK character.
 pub fn grams_field(text: &str) -> String {
-    bigrams(text)
+    index_grams(text)
         .into_iter()
         .map(|g| g.text)
         .collect::<Vec<_>>()
@@ -111,7 +154,8 @@ mod tests {
         assert_eq!(texts("東京タワー"), ["東京", "京タ", "タワ", "ワー"]);
         assert_eq!(texts("部署完成"), ["部署", "署完", "完成"]);
         assert!(texts("deploy done 🚀").is_empty());
-        assert_eq!(grams_field("배포를 시작"), "배포 포를 시작");
+        assert_eq!(grams_field("배포를 시작"), "배포 포를 시작 배 포 를 시 작");
+        assert_eq!(grams_field("배 고파"), "배 고파 고 파");
         assert_eq!(grams_field("plain"), "");
     }
 

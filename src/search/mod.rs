@@ -4,6 +4,7 @@
 
 pub mod elastic;
 pub mod grams;
+pub mod highlight;
 pub mod local;
 pub mod plan;
 
@@ -62,6 +63,10 @@ impl SearchError {
         matches!(self, SearchError::Unavailable(_))
     }
 }
+
+/// How much more a whole-word match counts than a match of CJK grams only, on both
+/// backends: 배포 ranks "배포 완료" (the word) above "배포를 시작" (its grams).
+pub const WORD_BOOST: f32 = 3.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum SortOrder {
@@ -141,8 +146,44 @@ pub trait SearchIndex: Send + Sync {
         docs: Vec<SearchDoc>,
         progress: ReplaceProgress,
     ) -> Result<Replaced, SearchError>;
+    /// Which analysis the index was built with (see [`IndexAnalysis`]).
+    async fn analysis(&self) -> Result<IndexAnalysis, SearchError>;
     /// A one-line description for status bars: "elastic http://…/messages".
     fn describe(&self) -> String;
+}
+
+/// Which analysis an index was built with, against the one this eventdeck writes and
+/// queries with: an index built by an older eventdeck finds Korean words only whole until
+/// `eventdeck replay --reindex` rebuilds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexAnalysis {
+    /// "standard + cjk-bigrams", "nori", or [`WORDS_ONLY`] for an index that records none.
+    pub built_with: String,
+    /// What a rebuild of this index would use.
+    pub current: String,
+}
+
+/// Words as Elasticsearch's standard analyzer plus eventdeck's CJK grams: what the local
+/// index always uses and an Elasticsearch index uses without `nori`.
+pub const CJK_BIGRAMS: &str = "standard + cjk-bigrams";
+
+/// How an index that records no analysis was built: by an eventdeck before CJK grams.
+pub const WORDS_ONLY: &str = "standard (words only)";
+
+impl IndexAnalysis {
+    pub fn is_current(&self) -> bool {
+        self.built_with == self.current
+    }
+
+    /// The start-up warning for an index that is not built as this eventdeck would.
+    pub fn warning(&self) -> Option<String> {
+        (!self.is_current()).then(|| {
+            format!(
+                "search index built with the {} analyzer, not {}: Korean, Japanese and                  Chinese words are found only whole until `eventdeck replay --reindex`                  rebuilds it",
+                self.built_with, self.current
+            )
+        })
+    }
 }
 
 /// Called with (documents written, documents in all) during [`SearchIndex::replace_all`].
@@ -172,8 +213,13 @@ pub fn open_index(
             let dir = data_dir.join("index");
             Ok(std::sync::Arc::new(local::LocalIndex::open(&dir)?))
         }
-        SearchBackend::Elastic { url, index, auth } => Ok(std::sync::Arc::new(
-            elastic::ElasticIndex::connect(&url, &index, &auth)?,
-        )),
+        SearchBackend::Elastic {
+            url,
+            index,
+            auth,
+            analyzer,
+        } => Ok(std::sync::Arc::new(elastic::ElasticIndex::connect(
+            &url, &index, &auth, analyzer,
+        )?)),
     }
 }

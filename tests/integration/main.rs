@@ -5,6 +5,7 @@ mod analytics;
 mod api;
 mod archive;
 mod bench;
+mod cjk_corpus;
 mod console;
 mod crash;
 mod dead_letters;

@@ -11,6 +11,7 @@ use eventdeck::search::elastic::ElasticIndex;
 use eventdeck::search::local::LocalIndex;
 use eventdeck::search::{ItemOutcome, SearchDoc, SearchIndex, SearchQuery, SortOrder};
 
+use crate::cjk_corpus::korean_corpus_finds_every_form_words_first;
 use crate::harness::{search_server, Noida};
 
 /// An index and what must outlive it (a temp dir, a server).
@@ -87,6 +88,7 @@ all_three!(
     the_version_guard_keeps_the_newest_and_tombstones_stay_dead,
     get_and_count_and_stats,
     user_syntax_is_plain_text,
+    korean_corpus_finds_every_form_words_first,
 );
 
 fn doc(id: &str, channel: &str, author: &str, content: &str, at: i64) -> SearchDoc {

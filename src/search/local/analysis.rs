@@ -8,16 +8,54 @@
 //! Khmer...: UAX #29 leaves their words to a dictionary, Lucene keeps a whole run as one token).
 //! Han and Hiragana characters are each a segment of their own under UAX #29, hence a token each.
 //!
-//! Invariant: indexing and querying go through the same [`analyze`], so a query term matches
-//! exactly the tokens the content produced; token offsets are byte offsets into the input, which
-//! the highlighter relies on. Changing what `analyze` returns changes the index format: an index
-//! built by an older analyzer must be rebuilt for its terms to match.
+//! The content field also holds the CJK grams of [`crate::search::grams`] (bigrams and
+//! unigrams of Hangul, kana and Han runs), each marked with [`GRAM_MARK`] so that no gram can
+//! be confused with a word: the whole word 배포 and the gram 배포 are different terms, which is
+//! what lets a search rank whole-word hits above gram-only ones. They share the field rather
+//! than having one of their own because tantivy's schema is fixed per index: a new field would
+//! make every existing index unopenable, while new terms in the same field let
+//! `eventdeck replay --reindex` upgrade an index in place, searches answering throughout.
+//!
+//! Invariant: indexing and querying go through the same [`analyze`] (words) and the same gram
+//! rules, so a query term matches exactly the tokens the content produced; token offsets are
+//! byte offsets into the input, which the highlighter relies on. Changing what
+//! [`index_tokens`] returns changes the index format: bump [`ANALYZER`], and an index built by
+//! an older analyzer must be rebuilt (`replay --reindex`) for its terms to match.
 
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use unicode_segmentation::UnicodeSegmentation;
 
 /// Name under which [`StandardTokenizer`] is registered; it is recorded in the schema.
 pub(super) const TOKENIZER: &str = "eventdeck_standard";
+/// What [`index_tokens`] makes of a text, recorded with every commit of an index it built
+/// (see `LocalIndex`): words as Elasticsearch's standard analyzer, plus CJK grams.
+pub const ANALYZER: &str = crate::search::CJK_BIGRAMS;
+/// Starts every gram term: a control character, which no word token can hold.
+pub const GRAM_MARK: char = '\u{1}';
+
+/// The term of a gram in the content field.
+pub fn gram_term(gram: &str) -> String {
+    let mut term = String::with_capacity(gram.len() + 1);
+    term.push(GRAM_MARK);
+    term.push_str(gram);
+    term
+}
+
+/// What the content field is indexed with: the words of [`analyze`], then the marked grams
+/// of [`crate::search::grams::index_grams`].
+pub fn index_tokens(text: &str) -> Vec<Token> {
+    let mut tokens = analyze(text);
+    for gram in crate::search::grams::index_grams(text) {
+        tokens.push(Token {
+            offset_from: gram.from,
+            offset_to: gram.to,
+            position: tokens.len(),
+            text: gram_term(&gram.text),
+            position_length: 1,
+        });
+    }
+    tokens
+}
 /// Elasticsearch's standard tokenizer splits longer tokens at this many characters.
 const MAX_TOKEN_CHARS: usize = 255;
 
@@ -119,7 +157,7 @@ impl Tokenizer for StandardTokenizer {
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
         VecTokenStream {
-            tokens: analyze(text).into_iter(),
+            tokens: index_tokens(text).into_iter(),
             current: Token::default(),
         }
     }

@@ -16,11 +16,10 @@
 //! The module is split by job: this file holds [`LocalIndex`], its writer state, the version
 //! guard and its [`SearchIndex`] impl; `committer` the background commit thread; `query` the
 //! translation of a [`SearchQuery`] into a tantivy query; `analysis` the word splitter shared by
-//! indexing and querying; `highlight` the highlighter.
+//! indexing and querying (the highlighter, shared with Elasticsearch, is `search::highlight`).
 
 mod analysis;
 mod committer;
-mod highlight;
 mod query;
 #[cfg(test)]
 mod tests;
@@ -42,13 +41,12 @@ use tantivy::{
 };
 
 pub use analysis::analyze;
-use analysis::{StandardTokenizer, TOKENIZER};
+use analysis::{StandardTokenizer, ANALYZER, TOKENIZER};
 use committer::Committer;
-pub use highlight::highlight;
 
 use super::{
-    IndexStats, ItemOutcome, ReplaceProgress, Replaced, SearchDoc, SearchError, SearchIndex,
-    SearchQuery, SearchResults,
+    IndexAnalysis, IndexStats, ItemOutcome, ReplaceProgress, Replaced, SearchDoc, SearchError,
+    SearchIndex, SearchQuery, SearchResults, WORDS_ONLY,
 };
 
 /// Commit at most this often while documents are pending.
@@ -75,6 +73,10 @@ struct Inner {
 
 struct WriterState {
     writer: IndexWriter,
+    /// The commit payload: which analysis built the documents (see [`Payload`]). Every
+    /// commit writes it again (tantivy keeps only the last commit's); only a fresh index and
+    /// `replace_all` set it to this eventdeck's [`ANALYZER`].
+    payload: Payload,
     /// Documents applied since the last commit, by message id: the guard and `get` must see them
     /// although the reader does not yet.
     pending: HashMap<String, SearchDoc>,
@@ -136,6 +138,38 @@ impl Fields {
             version: get("version")?,
             source: get("source")?,
         })
+    }
+}
+
+/// What every commit records about the index, as JSON in tantivy's commit payload.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Payload {
+    /// The analysis that built the documents: [`ANALYZER`], or [`WORDS_ONLY`] for an index
+    /// an older eventdeck built (it recorded no payload).
+    analyzer: String,
+}
+
+impl Payload {
+    fn current() -> Payload {
+        Payload {
+            analyzer: ANALYZER.to_string(),
+        }
+    }
+
+    /// What the last commit recorded; an empty index is as good as a current one.
+    fn of(index: &Index, docs: u64) -> Payload {
+        let recorded = index
+            .load_metas()
+            .ok()
+            .and_then(|m| m.payload)
+            .and_then(|p| serde_json::from_str(&p).ok());
+        match recorded {
+            Some(payload) => payload,
+            None if docs == 0 => Payload::current(),
+            None => Payload {
+                analyzer: WORDS_ONLY.to_string(),
+            },
+        }
     }
 }
 
@@ -209,12 +243,14 @@ impl LocalIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(|e| tantivy_error("cannot open index reader", e))?;
+        let payload = Payload::of(&index, reader.searcher().num_docs());
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             reader,
             fields,
             writer: Some(Mutex::new(WriterState {
                 writer,
+                payload,
                 pending: HashMap::new(),
                 last_commit: Instant::now(),
             })),
@@ -318,8 +354,14 @@ impl Inner {
     /// Commits, then reloads the reader, then forgets the pending documents: in this order,
     /// under the writer lock, so a reader of `pending` + searcher never misses a document.
     fn commit_locked(&self, state: &mut WriterState) -> Result<(), SearchError> {
-        state
+        let payload = serde_json::to_string(&state.payload)
+            .map_err(|e| SearchError::Failed(format!("commit payload: {e}")))?;
+        let mut prepared = state
             .writer
+            .prepare_commit()
+            .map_err(|e| tantivy_error("commit failed", e))?;
+        prepared.set_payload(&payload);
+        prepared
             .commit()
             .map_err(|e| tantivy_error("commit failed", e))?;
         state.last_commit = Instant::now();
@@ -437,7 +479,12 @@ impl Inner {
                 progress(n as u64 + 1, total);
             }
         }
-        self.commit_locked(&mut state)?;
+        // The documents are all analysed by this eventdeck now: say so in the switching commit.
+        let before_payload = std::mem::replace(&mut state.payload, Payload::current());
+        if let Err(e) = self.commit_locked(&mut state) {
+            state.payload = before_payload;
+            return Err(e);
+        }
         progress(total, total);
         Ok(Replaced {
             old: format!("{before} documents in {}", self.dir.display()),
@@ -630,6 +677,24 @@ impl SearchIndex for LocalIndex {
     ) -> Result<Replaced, SearchError> {
         self.run(move |inner| inner.replace_all(docs, progress))
             .await
+    }
+
+    async fn analysis(&self) -> Result<IndexAnalysis, SearchError> {
+        self.run(|inner| {
+            let built = match &inner.writer {
+                Some(writer) => lock(writer).payload.clone(),
+                // Another process writes: its last commit says.
+                None => {
+                    let searcher = inner.reader.searcher();
+                    Payload::of(searcher.index(), searcher.num_docs())
+                }
+            };
+            Ok(IndexAnalysis {
+                built_with: built.analyzer,
+                current: ANALYZER.to_string(),
+            })
+        })
+        .await
     }
 
     fn describe(&self) -> String {

@@ -13,15 +13,17 @@ use std::time::Instant;
 use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue, SortByString};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, Query, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Order, Term};
 
-use super::analysis::analyze;
-use super::highlight::highlight;
+use super::analysis::{analyze, gram_term};
 use super::{tantivy_error, Inner};
-use crate::search::{SearchError, SearchHit, SearchQuery, SearchResults, SortOrder};
+use crate::search::grams::query_grams;
+use crate::search::highlight::highlight;
+use crate::search::{SearchError, SearchHit, SearchQuery, SearchResults, SortOrder, WORD_BOOST};
 
 /// Elasticsearch's default `index.max_result_window`: from + size may not exceed it.
 const MAX_RESULT_WINDOW: usize = 10_000;
@@ -77,26 +79,53 @@ impl Inner {
                 ))
             })?;
 
-        // An Elasticsearch `match` query: the text analysed like the content, terms OR-ed.
+        // An Elasticsearch `match` query on the words (the text analysed like the content,
+        // terms OR-ed, boosted) OR-ed with one on the CJK grams, as the Elasticsearch backend
+        // queries `content` and `content_grams`: whole-word hits rank above gram-only ones.
         let terms: Vec<String> = analyze(&query.text).into_iter().map(|t| t.text).collect();
+        let grams: Vec<String> = query_grams(&query.text)
+            .into_iter()
+            .map(|g| g.text)
+            .collect();
+        let term_query = |text: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(f.content, text),
+                IndexRecordOption::WithFreqs,
+            ))
+        };
         let text_query: Box<dyn Query> = if query.text.trim().is_empty() {
             Box::new(AllQuery)
-        } else if terms.is_empty() {
+        } else if terms.is_empty() && grams.is_empty() {
             // Only punctuation: Elasticsearch's zero_terms_query "none" matches nothing.
             Box::new(EmptyQuery)
-        } else {
+        } else if grams.is_empty() {
+            // No CJK text: exactly the plain `match` query, scores and all.
             Box::new(BooleanQuery::new(
                 terms
                     .iter()
-                    .map(|t| {
-                        let q = TermQuery::new(
-                            Term::from_field_text(f.content, t),
-                            IndexRecordOption::WithFreqs,
-                        );
-                        (Occur::Should, Box::new(q) as Box<dyn Query>)
-                    })
+                    .map(|t| (Occur::Should, term_query(t)))
                     .collect(),
             ))
+        } else {
+            let words = BooleanQuery::new(
+                terms
+                    .iter()
+                    .map(|t| (Occur::Should, term_query(t)))
+                    .collect(),
+            );
+            let gram_terms = BooleanQuery::new(
+                grams
+                    .iter()
+                    .map(|g| (Occur::Should, term_query(&gram_term(g))))
+                    .collect(),
+            );
+            Box::new(BooleanQuery::new(vec![
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(words), WORD_BOOST)),
+                ),
+                (Occur::Should, Box::new(gram_terms)),
+            ]))
         };
         let mut clauses = vec![(Occur::Must, text_query)];
         if let Some(channel) = &query.channel {
@@ -152,11 +181,12 @@ impl Inner {
             }
         };
 
-        let wanted: HashSet<String> = terms.into_iter().collect();
+        let words: HashSet<String> = terms.into_iter().collect();
+        let grams: HashSet<String> = grams.into_iter().collect();
         let mut hits = Vec::with_capacity(addresses.len());
         for (score, address) in addresses {
             let doc = self.stored_doc(&searcher, address)?;
-            let highlights = highlight(&doc.content, &wanted);
+            let highlights = highlight(&doc.content, &words, &grams);
             hits.push(SearchHit {
                 doc,
                 score,
