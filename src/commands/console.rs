@@ -57,6 +57,7 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
         search_requests,
         search_responses,
         log_path: Some(data_dir.join("eventdeck.log")),
+        warnings: services.warnings.clone(),
     })
     .await;
     let _ = stop_api.send(true);

@@ -273,6 +273,7 @@ fn print_reindexed(done: &Reindexed) {
         "reindexed from {} events ({:.0} events/s): {} documents; now serving {} (was {})",
         done.events, done.read_rate, done.replaced.documents, done.replaced.new, done.replaced.old
     );
+    println!("analysis: {}", done.replaced.analyzer);
     println!(
         "caught up {} messages changed during the rebuild{}; took {:.1} s",
         done.caught_up,

@@ -19,6 +19,10 @@ pub async fn search(config: Config, query: SearchQuery, json: bool) -> anyhow::R
         } => Box::new(ElasticIndex::connect(&url, &index, &auth, analyzer)?),
     };
     let results = index.search(&query).await?;
+    // On stderr: `--json` output stays a document.
+    if let Some(warning) = index.analysis().await.ok().and_then(|a| a.warning()) {
+        eprintln!("eventdeck: {warning}");
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {

@@ -37,6 +37,8 @@ pub struct ElasticIndex {
     url: String,
     index: String,
     configured: SearchAnalyzer,
+    /// Overrides `configured` (see [`ElasticIndex::building_with`]).
+    pinned: Option<Analysis>,
     /// How the serving index is written and queried, once read from its mapping.
     serving_analysis: std::sync::Mutex<Option<Analysis>>,
 }
@@ -163,8 +165,16 @@ impl ElasticIndex {
             url: crate::config::redact_userinfo(url.as_str().trim_end_matches('/')),
             index: index.to_string(),
             configured,
+            pinned: None,
             serving_analysis: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Builds indexes with `analysis` whatever the configuration says: the benchmark's
+    /// words-only baseline and the tests' index of an older eventdeck.
+    pub fn building_with(mut self, analysis: Analysis) -> Self {
+        self.pinned = Some(analysis);
+        self
     }
 
     async fn call(
@@ -208,6 +218,9 @@ impl ElasticIndex {
     /// The analysis this eventdeck builds an index with: the configured one, or for `auto`
     /// nori when the cluster can analyse with it (the analysis-nori plugin), else bigrams.
     pub async fn wanted_analysis(&self) -> Analysis {
+        if let Some(pinned) = self.pinned {
+            return pinned;
+        }
         match self.configured {
             SearchAnalyzer::Bigrams => Analysis::Bigrams,
             SearchAnalyzer::Nori => Analysis::Nori,
@@ -384,6 +397,7 @@ impl ElasticIndex {
             old,
             new: format!("{fresh} behind the alias {}", self.index),
             documents: total,
+            analyzer: analysis.name().to_string(),
         })
     }
 }

@@ -197,6 +197,8 @@ pub struct Replaced {
     /// What serves now.
     pub new: String,
     pub documents: u64,
+    /// The analysis the new documents were built with ([`IndexAnalysis::built_with`]).
+    pub analyzer: String,
 }
 
 /// The index the configuration selects: Elasticsearch with a URL, the local index without.

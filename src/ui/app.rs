@@ -239,11 +239,12 @@ impl App {
         self.reindex = None;
         match result {
             Ok(done) => self.flash_info(format!(
-                "reindexed {} events into {} documents in {:.1} s; now serving {}",
+                "reindexed {} events into {} documents in {:.1} s; now serving {} ({})",
                 done.events,
                 done.replaced.documents,
                 done.took.as_secs_f64(),
-                done.replaced.new
+                done.replaced.new,
+                done.replaced.analyzer
             )),
             Err(e) => self.flash_error(format!("reindex failed: {e}")),
         }

@@ -54,4 +54,7 @@ pub struct ConsoleLink {
     pub search_responses: mpsc::Receiver<SearchResponse>,
     /// Where the logs go (shown in the help overlay), when logging to a file.
     pub log_path: Option<PathBuf>,
+    /// What went wrong or needs doing at start-up (an unreachable cluster, an index to
+    /// rebuild): shown in the footer when the console opens.
+    pub warnings: Vec<String>,
 }

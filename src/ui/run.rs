@@ -91,11 +91,15 @@ async fn event_loop(
         search_requests,
         mut search_responses,
         log_path,
+        warnings,
     } = link;
     let first = snapshots.borrow_and_update().clone();
     let mut app = App::new(first, now_ms());
     app.utc_offset_secs = utc_offset_secs();
     app.log_path = log_path.map(|p| p.display().to_string());
+    if !warnings.is_empty() {
+        app.flash_error(warnings.join(" · "));
+    }
 
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(TICK);

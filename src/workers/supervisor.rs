@@ -118,8 +118,14 @@ impl Services {
                 cluster.describe()
             )),
         }
-        if let Err(e) = index.ensure_index().await {
-            warnings.push(format!("search index: {e}"));
+        match index.ensure_index().await {
+            Err(e) => warnings.push(format!("search index: {e}")),
+            // An index of an older eventdeck finds CJK words only whole: say how to fix it.
+            Ok(()) => {
+                if let Some(w) = index.analysis().await.ok().and_then(|a| a.warning()) {
+                    warnings.push(w);
+                }
+            }
         }
         if let Err(e) = &store {
             warnings.push(format!("write store: {e}"));

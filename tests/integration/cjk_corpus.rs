@@ -203,3 +203,85 @@ pub async fn korean_corpus_finds_every_form_words_first(index: Arc<dyn SearchInd
     assert_eq!(highlight("k01"), ["프로젝트 <em>배포</em> 완료"]);
     assert_eq!(highlight("k09"), ["재<em>배포</em> 일정을 공유합니다"]);
 }
+
+/// An index built by an older eventdeck (words only, no `_meta`) keeps answering, says so,
+/// and `replace_all` (`eventdeck replay --reindex`) rebuilds it with the grams.
+async fn an_older_index_is_upgraded_by_a_reindex(url: String) {
+    use eventdeck::config::{ElasticAuth, SearchAnalyzer};
+    use eventdeck::search::elastic::{Analysis, ElasticIndex};
+    use eventdeck::search::WORDS_ONLY;
+
+    let url = url::Url::parse(&url).expect("url");
+    let older = ElasticIndex::connect(&url, "messages", &ElasticAuth::None, SearchAnalyzer::Auto)
+        .expect("client")
+        .building_with(Analysis::WordsOnly);
+    older.ensure_index().await.expect("older index");
+    let docs = corpus();
+    older.apply(&docs).await.expect("apply");
+    drop(older);
+
+    let index: Arc<dyn SearchIndex> = Arc::new(
+        ElasticIndex::connect(&url, "messages", &ElasticAuth::None, SearchAnalyzer::Auto)
+            .expect("client"),
+    );
+    index.ensure_index().await.expect("ensure");
+    index.refresh().await.expect("refresh");
+    let analysis = index.analysis().await.expect("analysis");
+    assert_eq!(analysis.built_with, WORDS_ONLY);
+    assert!(analysis.warning().is_some());
+    let search = |text: &str| SearchQuery {
+        text: text.into(),
+        page_size: 50,
+        ..SearchQuery::default()
+    };
+    // Written and queried as it was built: whole words only, no grams field appears.
+    index
+        .apply(&[SearchDoc {
+            message_id: "late".into(),
+            content: "배포합니다".into(),
+            version: 2,
+            ..docs[0].clone()
+        }])
+        .await
+        .expect("apply");
+    index.refresh().await.expect("refresh");
+    let r = index.search(&search("배포")).await.expect("search");
+    let mut got: Vec<&str> = r.hits.iter().map(|h| h.doc.message_id.as_str()).collect();
+    got.sort();
+    assert_eq!(got, ["k01", "k06"]);
+
+    let mut all = docs.clone();
+    all.push(SearchDoc {
+        message_id: "late".into(),
+        content: "배포합니다".into(),
+        version: 2,
+        ..docs[0].clone()
+    });
+    let replaced = index
+        .replace_all(all, Arc::new(|_, _| {}))
+        .await
+        .expect("reindex");
+    assert_eq!(replaced.analyzer, eventdeck::search::CJK_BIGRAMS);
+    let analysis = index.analysis().await.expect("analysis");
+    assert!(analysis.is_current(), "{analysis:?}");
+    let r = index.search(&search("배포")).await.expect("search");
+    assert_eq!(r.total, 9, "every form, and the late one");
+    let top: Vec<&str> = r.hits[..2]
+        .iter()
+        .map(|h| h.doc.message_id.as_str())
+        .collect();
+    assert!(top.contains(&"k01") && top.contains(&"k06"), "{top:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_index_is_upgraded_by_a_reindex_on_osmem() {
+    an_older_index_is_upgraded_by_a_reindex(crate::harness::search_server().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_index_is_upgraded_by_a_reindex_on_noida() {
+    let noida = tokio::task::spawn_blocking(crate::harness::Noida::start)
+        .await
+        .expect("noida start");
+    an_older_index_is_upgraded_by_a_reindex(noida.elasticsearch.clone()).await;
+}

@@ -65,6 +65,9 @@ pub struct LocalIndex {
 
 struct Inner {
     dir: PathBuf,
+    /// The analysis this process indexes with: [`ANALYZER`], or [`WORDS_ONLY`] for
+    /// [`LocalIndex::open_words_only`].
+    writes: &'static str,
     reader: IndexReader,
     fields: Fields,
     /// `None` when the index was opened read-only.
@@ -150,9 +153,9 @@ struct Payload {
 }
 
 impl Payload {
-    fn current() -> Payload {
+    fn written_by(analyzer: &str) -> Payload {
         Payload {
-            analyzer: ANALYZER.to_string(),
+            analyzer: analyzer.to_string(),
         }
     }
 
@@ -165,10 +168,8 @@ impl Payload {
             .and_then(|p| serde_json::from_str(&p).ok());
         match recorded {
             Some(payload) => payload,
-            None if docs == 0 => Payload::current(),
-            None => Payload {
-                analyzer: WORDS_ONLY.to_string(),
-            },
+            None if docs == 0 => Payload::written_by(ANALYZER),
+            None => Payload::written_by(WORDS_ONLY),
         }
     }
 }
@@ -197,11 +198,21 @@ impl LocalIndex {
     /// when they do not exist. Fails with `Unavailable` while another process holds the writer:
     /// that process can be searched alongside with [`LocalIndex::open_read_only`].
     pub fn open(dir: &Path) -> Result<LocalIndex, SearchError> {
-        Self::open_with(dir, Some(COMMIT_INTERVAL))
+        Self::open_with(dir, Some(COMMIT_INTERVAL), true)
+    }
+
+    /// An index written as eventdeck wrote them before CJK grams (words only): the
+    /// benchmark's baseline for what the grams cost, and the tests' "older index".
+    pub fn open_words_only(dir: &Path) -> Result<LocalIndex, SearchError> {
+        Self::open_with(dir, Some(COMMIT_INTERVAL), false)
     }
 
     /// `commit_interval: None` leaves commits to `refresh()` and drop (tests of the pending path).
-    fn open_with(dir: &Path, commit_interval: Option<Duration>) -> Result<LocalIndex, SearchError> {
+    fn open_with(
+        dir: &Path,
+        commit_interval: Option<Duration>,
+        grams: bool,
+    ) -> Result<LocalIndex, SearchError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             SearchError::Failed(format!(
                 "cannot create index directory {}: {e}",
@@ -222,7 +233,9 @@ impl LocalIndex {
             )),
             e => tantivy_error(&format!("cannot open index in {}", dir.display()), e),
         })?;
-        index.tokenizers().register(TOKENIZER, StandardTokenizer);
+        index
+            .tokenizers()
+            .register(TOKENIZER, StandardTokenizer { grams });
         let fields = Fields::of(&index.schema())?;
         let writer: IndexWriter = index
             .writer_with_num_threads(1, WRITER_MEMORY_BYTES)
@@ -243,9 +256,14 @@ impl LocalIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(|e| tantivy_error("cannot open index reader", e))?;
-        let payload = Payload::of(&index, reader.searcher().num_docs());
+        let payload = if grams {
+            Payload::of(&index, reader.searcher().num_docs())
+        } else {
+            Payload::written_by(WORDS_ONLY)
+        };
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
+            writes: if grams { ANALYZER } else { WORDS_ONLY },
             reader,
             fields,
             writer: Some(Mutex::new(WriterState {
@@ -284,7 +302,10 @@ impl LocalIndex {
                 dir.display()
             )));
         }
-        index.tokenizers().register(TOKENIZER, StandardTokenizer);
+        // Searches build their terms themselves; the tokenizer only has to exist.
+        index
+            .tokenizers()
+            .register(TOKENIZER, StandardTokenizer { grams: true });
         let fields = Fields::of(&index.schema())?;
         let reader = index
             .reader_builder()
@@ -294,6 +315,7 @@ impl LocalIndex {
         Ok(LocalIndex {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
+                writes: ANALYZER,
                 reader,
                 fields,
                 writer: None,
@@ -479,8 +501,9 @@ impl Inner {
                 progress(n as u64 + 1, total);
             }
         }
-        // The documents are all analysed by this eventdeck now: say so in the switching commit.
-        let before_payload = std::mem::replace(&mut state.payload, Payload::current());
+        // The documents are all analysed by this process now: say so in the switching commit.
+        let before_payload =
+            std::mem::replace(&mut state.payload, Payload::written_by(self.writes));
         if let Err(e) = self.commit_locked(&mut state) {
             state.payload = before_payload;
             return Err(e);
@@ -490,6 +513,7 @@ impl Inner {
             old: format!("{before} documents in {}", self.dir.display()),
             new: format!("{total} documents in {}", self.dir.display()),
             documents: total,
+            analyzer: self.writes.to_string(),
         })
     }
 

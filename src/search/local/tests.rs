@@ -54,7 +54,7 @@ fn ids(results: &SearchResults) -> Vec<&str> {
 }
 /// An index whose commits happen only on `refresh()`, to test the uncommitted path.
 fn manual(dir: &Path) -> LocalIndex {
-    LocalIndex::open_with(dir, None).expect("open")
+    LocalIndex::open_with(dir, None, true).expect("open")
 }
 
 #[tokio::test]
@@ -449,4 +449,51 @@ async fn replace_all_swaps_every_document_in_one_commit() {
         .await
         .expect("apply");
     assert_eq!(outcome, vec![ItemOutcome::Stale]);
+}
+
+#[tokio::test]
+async fn an_index_of_an_older_eventdeck_says_so_and_a_reindex_brings_the_grams() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = dir.path().join("index");
+    let docs = vec![
+        doc("m1", "c", "a", "프로젝트 배포 완료", 1, 1),
+        doc("m2", "c", "a", "배포를 시작합니다", 2, 1),
+    ];
+    {
+        let older = LocalIndex::open_words_only(&at).expect("open");
+        older.apply(&docs).await.expect("apply");
+    }
+    let index = LocalIndex::open(&at).expect("reopen");
+    let analysis = index.analysis().await.expect("analysis");
+    assert_eq!(analysis.built_with, WORDS_ONLY);
+    assert!(analysis
+        .warning()
+        .is_some_and(|w| w.contains("eventdeck replay --reindex")));
+    // Words only: the particle hides the word.
+    let r = index.search(&text("배포")).await.expect("search");
+    assert_eq!(ids(&r), ["m1"]);
+    // A reopened index keeps saying what built it, new commits or not.
+    index
+        .apply(&[doc("m3", "c", "a", "unrelated", 3, 1)])
+        .await
+        .expect("apply");
+    index.refresh().await.expect("refresh");
+    drop(index);
+    let index = LocalIndex::open(&at).expect("reopen");
+    assert_eq!(
+        index.analysis().await.expect("analysis").built_with,
+        WORDS_ONLY
+    );
+
+    let progress: ReplaceProgress = Arc::new(|_, _| {});
+    let replaced = index.replace_all(docs, progress).await.expect("replace");
+    assert_eq!(replaced.analyzer, ANALYZER);
+    let analysis = index.analysis().await.expect("analysis");
+    assert!(analysis.is_current(), "{analysis:?}");
+    assert_eq!(analysis.warning(), None);
+    let r = index.search(&text("배포")).await.expect("search");
+    assert_eq!(ids(&r), ["m1", "m2"], "the word first, then its form");
+    drop(index);
+    let reader = LocalIndex::open_read_only(&at).expect("read-only");
+    assert!(reader.analysis().await.expect("analysis").is_current());
 }
