@@ -140,6 +140,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The records of a topic as they arrive (like `kcat -C`): partition/offset, key, event
+    /// type and a one-line summary, or JSON lines. Joins no group and commits nothing.
+    Tail {
+        topic: String,
+        /// Everything the topic still holds, not only what arrives from now on.
+        #[arg(long, conflicts_with = "since")]
+        from_beginning: bool,
+        /// From a time: 2026-12-02T10:00:00Z, "2026-12-02 10:00" (UTC), or an age: 15m, 2h.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// One JSON object a line, in the archive's format (binary as base64).
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many records.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+    },
     /// Topics, consumer groups, lag (messages and seconds), status and members, like
     /// `kafka-consumer-groups --describe`.
     Status {
@@ -290,6 +307,24 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
                 page_size: size,
             };
             commands::search::search(config, query, json).await
+        }
+        Some(Command::Tail {
+            topic,
+            from_beginning,
+            since,
+            json,
+            limit,
+        }) => {
+            use eventdeck::browse::tail::{parse_since, TailFrom};
+            let from = match since {
+                Some(s) => TailFrom::Since(
+                    parse_since(&s, chrono::Utc::now().timestamp_millis())
+                        .map_err(|e| anyhow::anyhow!("--since {e}"))?,
+                ),
+                None if from_beginning => TailFrom::Beginning,
+                None => TailFrom::End,
+            };
+            commands::tail::tail(config, &topic, from, json, limit).await
         }
         Some(Command::Status { json, watch }) => {
             commands::status::status(config, json, watch).await

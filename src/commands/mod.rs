@@ -1,5 +1,5 @@
 //! The subcommands other than the console: headless run, serve (API + workers), send, load,
-//! search, status.
+//! search, status, tail.
 
 pub mod bench_cqrs;
 pub mod console;
@@ -9,6 +9,7 @@ pub mod search;
 pub mod send;
 pub mod serve;
 pub mod status;
+pub mod tail;
 
 use crate::bus::Cluster;
 use crate::config::{Broker, Config};

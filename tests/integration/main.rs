@@ -22,4 +22,5 @@ mod relay;
 mod replay;
 mod search_index;
 mod store;
+mod tail;
 mod workers;

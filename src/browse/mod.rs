@@ -1,0 +1,9 @@
+//! Looking at the records themselves, as Kafka UI or kcat let people do: a live tail of one
+//! topic. `view` (pure) makes a record safe to show — one summary line, a pretty detail —
+//! whatever its bytes; `buffer` (pure) keeps the newest records within a bound, filtered and
+//! pausable; `tail` (I/O) reads a topic without joining any group or committing anything,
+//! so the real groups never notice it.
+
+pub mod buffer;
+pub mod tail;
+pub mod view;
