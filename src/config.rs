@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::secret::{is_secret_property, redact_userinfo, KafkaProperties, Secret};
 pub use self::sections::{
-    AnalyticsConfig, ApiConfig, ArchiveConfig, InvalidApiAddr, StateConfig, DEFAULT_API_ADDR,
+    AnalyticsConfig, ApiConfig, ArchiveConfig, ConsoleConfig, InvalidApiAddr, StateConfig,
+    DEFAULT_API_ADDR,
 };
 pub use self::typed::{Broker, ElasticAuth, InvalidSetting, SearchBackend};
 use crate::event;
@@ -40,6 +41,7 @@ pub struct Config {
     pub archive: ArchiveConfig,
     pub state: StateConfig,
     pub analytics: AnalyticsConfig,
+    pub console: ConsoleConfig,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -459,6 +461,9 @@ impl Config {
         }
         if self.monitor.stall_after_seconds == 0 {
             return Err(bad("monitor.stall_after_seconds", "expected at least 1"));
+        }
+        if self.console.tail_buffer == 0 {
+            return Err(bad("console.tail_buffer", "expected at least 1"));
         }
         if self.notifier.memory_retention_hours == 0 {
             return Err(bad(

@@ -5,5 +5,6 @@
 //! so the real groups never notice it.
 
 pub mod buffer;
+pub mod service;
 pub mod tail;
 pub mod view;

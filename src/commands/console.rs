@@ -6,6 +6,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::serve::{api_state, monitor_setup};
 use crate::api;
+use crate::browse::service::run_tail_service;
 use crate::config::Config;
 use crate::monitor::{serve_metrics, spawn_monitor};
 use crate::ui::{self, ConsoleLink};
@@ -51,6 +52,14 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
         requests,
         responses,
     ));
+    // The live tail's reader: a Kafka client of its own, never in a group.
+    let (tail_requests, tail_request_rx) = mpsc::channel(8);
+    let (tail_event_tx, tail_events) = mpsc::channel(16);
+    let tail = tokio::spawn(run_tail_service(
+        services.cluster.clone(),
+        tail_request_rx,
+        tail_event_tx,
+    ));
     let result = ui::run(ConsoleLink {
         snapshots,
         commands: pipeline.commands.clone(),
@@ -58,6 +67,9 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
         search_responses,
         log_path: Some(data_dir.join("eventdeck.log")),
         warnings: services.warnings.clone(),
+        tail_requests,
+        tail_events,
+        tail_buffer: services.config.console.tail_buffer,
     })
     .await;
     let _ = stop_api.send(true);
@@ -72,6 +84,8 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
     let errors = pipeline.stop().await;
     monitor.abort();
     search.abort();
+    // The console dropped its request sender: the service stops its tail and returns.
+    let _ = tail.await;
     if let Some(m) = metrics {
         m.abort();
     }

@@ -13,6 +13,21 @@ pub struct AnalyticsConfig {
     pub enabled: bool,
 }
 
+/// The console itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Records the live tail (`:tail`) keeps: the newest ones, whatever the topic's rate, so
+    /// the console's memory stays flat. At least 1.
+    pub tail_buffer: usize,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { tail_buffer: 1_000 }
+    }
+}
+
 /// The state keeper: each message's latest state in the compacted topic `topics.state`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]

@@ -69,6 +69,13 @@ pub enum Action {
     },
     /// Rebuild the search index from the log and switch to it (`:reindex`).
     Reindex,
+    /// Tail a topic (`:tail TOPIC`), replacing the tail there was.
+    Tail {
+        id: u64,
+        topic: String,
+        from: crate::browse::tail::TailFrom,
+    },
+    StopTail,
     Quit,
 }
 
@@ -173,6 +180,8 @@ pub struct App {
     pub log_path: Option<String>,
     /// The reindex under way (`:reindex`), as last reported: the footer's progress bar.
     pub reindex: Option<ReindexProgress>,
+    /// The live tail (`:tail`).
+    pub tail: super::tail::TailState,
     pub quit: bool,
 }
 
@@ -207,6 +216,7 @@ impl App {
             next_search_id: 1,
             reindex: None,
             log_path: None,
+            tail: super::tail::TailState::new(crate::config::ConsoleConfig::default().tail_buffer),
             quit: false,
         };
         app.on_snapshot(snapshot);
@@ -227,6 +237,36 @@ impl App {
             .get(&pane)
             .map(|l| l.filter.as_str())
             .unwrap_or("")
+    }
+
+    /// Starts tailing `topic`: the action for the I/O loop, and the state reset.
+    pub fn tail_action(&mut self, topic: &str, from: crate::browse::tail::TailFrom) -> Action {
+        self.next_search_id += 1;
+        let id = self.next_search_id;
+        self.tail.restart(id, topic, from);
+        *self.list_mut(ViewId::Tail) = ListState::default();
+        Action::Tail {
+            id,
+            topic: topic.to_string(),
+            from,
+        }
+    }
+
+    /// The tail reported: rows go into the bounded buffer; a selection on the newest row
+    /// follows the new ones.
+    pub fn on_tail_event(&mut self, id: u64, event: crate::browse::tail::TailEvent) -> bool {
+        let filter = self.filter(ViewId::Tail).to_string();
+        let before = self.tail.buffer.visible(&filter).count();
+        let selected = self.list(ViewId::Tail).selected;
+        let follow = before == 0 || selected + 1 >= before;
+        if !self.tail.on_event(id, event) {
+            return false;
+        }
+        if follow && self.tail.detail.is_none() {
+            let after = self.tail.buffer.visible(&filter).count();
+            self.list_mut(ViewId::Tail).selected = after.saturating_sub(1);
+        }
+        true
     }
 
     /// A reindex reported progress: the footer's bar follows it.

@@ -27,7 +27,11 @@ fn states(id: ViewId) -> Vec<App> {
     filtered.search.query.channel = Some("ch_dev".into());
     let mut colon_view = plain();
     colon_view.view = Some(id);
-    vec![plain(), drilled, filtered, colon_view]
+    // Tailing a topic with a record, the record open.
+    let mut tailing = plain();
+    ts::tail_rows(&mut tailing, &[b"{}"]);
+    tailing.tail.detail = Some(0);
+    vec![plain(), drilled, filtered, colon_view, tailing]
 }
 
 fn press(code: KeyCode) -> KeyEvent {

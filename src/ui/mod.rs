@@ -19,6 +19,7 @@ pub mod layout;
 pub mod model;
 pub mod panes;
 pub mod run;
+pub mod tail;
 pub mod text_input;
 pub mod theme;
 pub mod views;
@@ -54,6 +55,11 @@ pub struct ConsoleLink {
     pub search_responses: mpsc::Receiver<SearchResponse>,
     /// Where the logs go (shown in the help overlay), when logging to a file.
     pub log_path: Option<PathBuf>,
+    /// The live tail: requests to the tail service, its events back (tagged with the
+    /// request id), and how many records it keeps (`[console] tail_buffer`).
+    pub tail_requests: mpsc::Sender<crate::browse::service::TailRequest>,
+    pub tail_events: mpsc::Receiver<(u64, crate::browse::tail::TailEvent)>,
+    pub tail_buffer: usize,
     /// What went wrong or needs doing at start-up (an unreachable cluster, an index to
     /// rebuild): shown in the footer when the console opens.
     pub warnings: Vec<String>,

@@ -611,3 +611,36 @@ fn analytics_view_states() {
     assert!(!text.contains('\u{1b}'), "no escape reaches the terminal");
     assert_snapshot!("analytics_counts", text);
 }
+
+/// `:tail`: events, hostile values (escape sequences, bidi, invalid UTF-8, a megabyte), the
+/// record opened whole, paused; nothing of a value reaches the terminal as a control.
+#[test]
+fn tail_view_shows_hostile_records_safely() {
+    let mut app = ts::app(ts::normal());
+    app.utc_offset_secs = 0;
+    super::command::run_command(&mut app, "tail platform.messages.created");
+    let big = vec![b'x'; 1 << 20];
+    ts::tail_rows(
+        &mut app,
+        &[
+            br#"{"event_type":"message.created","event_id":"e1","timestamp":1,"payload":{"message_id":"m1","channel_id":"ch_dev","author_id":"user_001","content":"\ubc30\ud3ec\ub97c \uc2dc\uc791\ud569\ub2c8\ub2e4 @user_002","mentions":["user_002"]}}"#,
+            b"\x1b[2J\x1b]0;pwned\x07clear screen",
+            "abc\u{202E}txt.exe\u{2066} bidi".as_bytes(),
+            b"\xff\xfe\x00binary",
+            &big,
+            b"",
+        ],
+    );
+    let text = screen(&app, 120, 24);
+    for c in text.chars() {
+        assert!(!c.is_control() || c == '\n', "{c:?} in the screen");
+    }
+    assert_snapshot!("tail_hostile_120x24", text);
+    // The first record whole.
+    app.list_mut(ViewId::Tail).selected = 0;
+    app.tail.detail = Some(0);
+    assert_snapshot!("tail_record_open_120x30", screen(&app, 120, 30));
+    app.tail.detail = None;
+    app.tail.buffer.toggle_pause();
+    assert_snapshot!("tail_paused_80x24", screen(&app, 80, 24));
+}

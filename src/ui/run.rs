@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::app::{Action, App};
 use super::{input, layout, ConsoleLink};
+use crate::browse::service::TailRequest;
 use crate::event::now_ms;
 use crate::ops::{
     Command, ControlError, Message, ReindexError, ReindexProgress, Reindexed, SearchRequest,
@@ -92,11 +93,15 @@ async fn event_loop(
         mut search_responses,
         log_path,
         warnings,
+        tail_requests,
+        mut tail_events,
+        tail_buffer,
     } = link;
     let first = snapshots.borrow_and_update().clone();
     let mut app = App::new(first, now_ms());
     app.utc_offset_secs = utc_offset_secs();
     app.log_path = log_path.map(|p| p.display().to_string());
+    app.tail = super::tail::TailState::new(tail_buffer);
     if !warnings.is_empty() {
         app.flash_error(warnings.join(" · "));
     }
@@ -164,6 +169,9 @@ async fn event_loop(
                 }
                 dirty = true;
             },
+            Some((id, event)) = tail_events.recv() => {
+                dirty |= app.on_tail_event(id, event);
+            },
             Some(p) = progress.recv() => {
                 app.on_reindex_progress(p);
                 dirty = true;
@@ -174,6 +182,7 @@ async fn event_loop(
         let channels = Channels {
             commands: &commands,
             search_requests: &search_requests,
+            tail_requests: &tail_requests,
             reports: &report_tx,
             progress: &progress_tx,
         };
@@ -188,6 +197,7 @@ async fn event_loop(
 struct Channels<'a> {
     commands: &'a mpsc::Sender<Command>,
     search_requests: &'a mpsc::Sender<SearchRequest>,
+    tail_requests: &'a mpsc::Sender<TailRequest>,
     reports: &'a mpsc::UnboundedSender<DeliveryReport>,
     progress: &'a mpsc::UnboundedSender<ReindexProgress>,
 }
@@ -197,6 +207,7 @@ fn perform(app: &mut App, action: Action, channels: &Channels) {
     let Channels {
         commands,
         search_requests,
+        tail_requests,
         reports,
         progress,
     } = *channels;
@@ -208,6 +219,12 @@ fn perform(app: &mut App, action: Action, channels: &Channels) {
         Action::Search { id, query } => search_requests
             .try_send(SearchRequest { id, query })
             .map_err(|e| format!("search not sent: {e}")),
+        Action::Tail { id, topic, from } => tail_requests
+            .try_send(TailRequest::Start { id, topic, from })
+            .map_err(|e| format!("tail not started: {e}")),
+        Action::StopTail => tail_requests
+            .try_send(TailRequest::Stop)
+            .map_err(|e| format!("tail not stopped: {e}")),
         Action::SetLoad(on) => commands
             .try_send(Command::SetLoad(on))
             .map_err(|e| format!("load generator not switched: {e}")),

@@ -583,3 +583,36 @@ pub fn render_with(w: u16, h: u16, draw: impl FnOnce(&mut Frame, Rect)) -> (Stri
 pub fn screen(app: &App, w: u16, h: u16) -> String {
     render_with(w, h, |f, _| super::layout::draw(f, app)).0
 }
+
+/// Tails `platform.messages.created` and feeds it one record per value (partition 0,
+/// offsets from 0, key `ch_dev`, times a second apart).
+pub fn tail_rows(app: &mut App, values: &[&[u8]]) {
+    use crate::browse::tail::{TailEvent, TailFrom};
+    let _ = app.tail_action("platform.messages.created", TailFrom::End);
+    let id = app.tail.id;
+    app.on_tail_event(
+        id,
+        TailEvent::Started {
+            partitions: vec![(0, 0, 0), (1, 0, 0), (2, 0, 0)],
+        },
+    );
+    let records = values
+        .iter()
+        .enumerate()
+        .map(|(n, v)| crate::workers::batch::Record {
+            topic: "platform.messages.created".into(),
+            partition: 0,
+            offset: n as i64,
+            key: Some(b"ch_dev".to_vec()),
+            payload: Some(v.to_vec()),
+            // One hostile header, on the second record.
+            headers: if n == 1 {
+                vec![("dlq.reason".into(), Some(b"\x1b[31mred".to_vec()))]
+            } else {
+                vec![]
+            },
+            timestamp: Some(1_700_000_000_000 + n as i64 * 1_000),
+        })
+        .collect();
+    app.on_tail_event(id, TailEvent::Records(records));
+}

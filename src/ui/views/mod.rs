@@ -21,6 +21,7 @@ pub mod cqrs;
 pub mod lag;
 pub mod notifications;
 pub mod search;
+pub mod tail;
 pub mod throughput;
 
 use crossterm::event::KeyEvent;
@@ -87,6 +88,7 @@ registry! {
     Search => search::Search,
     Cqrs => cqrs::Cqrs,
     Analytics => analytics::Analytics,
+    Tail => tail::Tail,
 }
 
 /// The name that brings back the dashboard on the `:` command line.
