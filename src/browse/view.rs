@@ -136,21 +136,22 @@ fn summarize(record: &Record, parsed: Option<&Value>, scanned: Option<&[u8]>) ->
     let gist = parsed.and_then(|v| {
         let kind = v.get("event_type")?.as_str()?;
         Some(match kind {
+            // What people read first; the id (for `trace`) last.
             "message.created" | "message.updated" => format!(
-                "{} #{} @{}: {}",
-                text_of(v, "/payload/message_id"),
+                "#{} @{}: {} · {}",
                 text_of(v, "/payload/channel_id"),
                 v.pointer("/payload/author_id")
                     .or_else(|| v.pointer("/payload/editor_id"))
                     .and_then(Value::as_str)
                     .unwrap_or("?"),
-                text_of(v, "/payload/content")
+                text_of(v, "/payload/content"),
+                text_of(v, "/payload/message_id")
             ),
             "message.deleted" => format!(
-                "{} #{} by @{}",
-                text_of(v, "/payload/message_id"),
+                "#{} by @{} · {}",
                 text_of(v, "/payload/channel_id"),
-                text_of(v, "/payload/deleted_by")
+                text_of(v, "/payload/deleted_by"),
+                text_of(v, "/payload/message_id")
             ),
             "notification.sent" => format!(
                 "→ @{} for {} in #{}",
@@ -312,7 +313,7 @@ mod tests {
             "content":"deploy\ndone","mentions":[]}}"#;
         let row = TailRow::new(record(Some(b"ch_dev"), Some(created)));
         assert_eq!(row.event_type.as_deref(), Some("message.created"));
-        assert_eq!(row.summary, "m1 #ch_dev @u1: deploy\\ndone");
+        assert_eq!(row.summary, "#ch_dev @u1: deploy\\ndone · m1");
         assert!(row.matches("DEPLOY ch_dev"));
         assert!(!row.matches("lunch"));
         let row = TailRow::new(record(None, Some(b"\xff\x00binary")));

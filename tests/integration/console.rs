@@ -262,6 +262,36 @@ fn console_sends_a_message_and_shows_it_flow_through() {
         },
     );
 
+    // Both messages in the live tail of the created topic, from its beginning, and the
+    // notification the first one caused in the tail of the notifications topic.
+    tmux.keys(&[":"]);
+    tmux.type_text("tail platform.messages.created beginning");
+    tmux.keys(&["Enter"]);
+    tmux.wait(
+        "both messages in the live tail",
+        FLOW,
+        |s| {
+            s.contains("8 Tail › platform.messages.created")
+                && s.contains("message.created")
+                && s.contains("#ch_general @user_001: kumquat 배포 완료 @user_002")
+                && s.contains("#ch_api @user_003: persimmon via curl @user_004")
+        },
+        |_, _| {},
+    );
+    tmux.keys(&[":"]);
+    tmux.type_text("tail platform.notifications.sent beginning");
+    tmux.keys(&["Enter"]);
+    tmux.wait(
+        "the notification in the live tail",
+        FLOW,
+        |s| {
+            s.contains("platform.notifications.sent")
+                && s.contains("notification.sent")
+                && s.contains("→ @user_002 for msg_")
+        },
+        |_, _| {},
+    );
+
     // q asks first; y quits and the terminal comes back (the shell prints the marker).
     tmux.keys(&["q"]);
     tmux.wait(

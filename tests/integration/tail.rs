@@ -124,7 +124,7 @@ async fn a_tail_shows_new_records_in_partition_order_and_moves_no_group(backend:
     let mut ids: Vec<String> = records
         .iter()
         .map(|r| TailRow::new(r.clone()).summary)
-        .map(|s| s.split(' ').next().unwrap_or_default().to_string())
+        .map(|s| s.rsplit(' ').next().unwrap_or_default().to_string())
         .collect();
     ids.sort();
     let expected: Vec<String> = (40..100).map(|i| format!("msg_{i:05}")).collect();

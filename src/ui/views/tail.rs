@@ -173,6 +173,12 @@ fn status_line(app: &App) -> String {
     parts.join(" · ")
 }
 
+/// `s` followed by spaces up to `width` display columns.
+fn pad(s: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    format!("{s}{}", " ".repeat(width.saturating_sub(s.width())))
+}
+
 fn row_line(row: &TailRow, width: usize, utc_offset_secs: i32) -> Line<'static> {
     let r = &row.record;
     let when = r
@@ -184,7 +190,10 @@ fn row_line(row: &TailRow, width: usize, utc_offset_secs: i32) -> Line<'static> 
     let head = vec![
         Span::styled(format!("{when} "), theme::muted()),
         Span::styled(format!("{place:<9} "), Style::new().fg(theme::ACCENT)),
-        Span::styled(format!("{} ", truncate(&row.key, 12)), theme::muted()),
+        Span::styled(
+            format!("{} ", pad(&truncate(&row.key, 12), 12)),
+            theme::muted(),
+        ),
         Span::styled(
             format!("{:<17} ", truncate(kind, 17)),
             Style::new().add_modifier(Modifier::BOLD),
