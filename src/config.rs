@@ -345,6 +345,8 @@ pub struct Overrides {
     pub data_dir: Option<String>,
     pub embedded_port: Option<u16>,
     pub metrics_port: Option<u16>,
+    /// `--read-only`: sets `console.read_only` (never clears it).
+    pub read_only: bool,
 }
 
 impl std::fmt::Debug for Overrides {
@@ -356,6 +358,7 @@ impl std::fmt::Debug for Overrides {
             .field("data_dir", &self.data_dir)
             .field("embedded_port", &self.embedded_port)
             .field("metrics_port", &self.metrics_port)
+            .field("read_only", &self.read_only)
             .finish()
     }
 }
@@ -434,6 +437,9 @@ impl Config {
         }
         if let Some(p) = flags.metrics_port {
             self.monitor.metrics_port = p;
+        }
+        if flags.read_only {
+            self.console.read_only = true;
         }
     }
 

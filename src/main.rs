@@ -34,6 +34,10 @@ struct Cli {
     /// Prometheus /metrics port on 127.0.0.1 (0: off).
     #[arg(long, global = true)]
     metrics_port: Option<u16>,
+    /// The console offers and does nothing that writes: no send, load, edit, delete or
+    /// reindex (`[console] read_only`).
+    #[arg(long, global = true)]
+    read_only: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -180,6 +184,7 @@ fn load_config(cli: &Cli) -> Result<Config, eventdeck::config::ConfigError> {
         data_dir: cli.data_dir.clone(),
         embedded_port: cli.embedded_port,
         metrics_port: cli.metrics_port,
+        read_only: cli.read_only,
     };
     Config::load(&path, required, std::env::vars(), &flags)
 }

@@ -70,6 +70,7 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
         tail_requests,
         tail_events,
         tail_buffer: services.config.console.tail_buffer,
+        read_only: services.config.console.read_only,
     })
     .await;
     let _ = stop_api.send(true);

@@ -20,11 +20,17 @@ pub struct ConsoleConfig {
     /// Records the live tail (`:tail`) keeps: the newest ones, whatever the topic's rate, so
     /// the console's memory stays flat. At least 1.
     pub tail_buffer: usize,
+    /// Nothing that writes is offered or done (send, load, edit, delete, reindex), as Kafka
+    /// UI and k9s offer for production clusters; `--read-only` sets it too.
+    pub read_only: bool,
 }
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
-        ConsoleConfig { tail_buffer: 1_000 }
+        ConsoleConfig {
+            tail_buffer: 1_000,
+            read_only: false,
+        }
     }
 }
 

@@ -79,6 +79,25 @@ pub enum Action {
     Quit,
 }
 
+impl Action {
+    /// Whether it changes anything outside the console: a message, the load, the index.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Action::Write(_) | Action::SetLoad(_) | Action::SetRate(_) | Action::Reindex
+        )
+    }
+
+    fn what(&self) -> &'static str {
+        match self {
+            Action::Write(_) => "sending, editing and deleting",
+            Action::SetLoad(_) | Action::SetRate(_) => "the load generator",
+            Action::Reindex => "reindexing",
+            _ => "this",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Info,
@@ -182,6 +201,8 @@ pub struct App {
     pub reindex: Option<ReindexProgress>,
     /// The live tail (`:tail`).
     pub tail: super::tail::TailState,
+    /// `--read-only` / `[console] read_only`: nothing that writes is offered or done.
+    pub read_only: bool,
     pub quit: bool,
 }
 
@@ -217,6 +238,7 @@ impl App {
             reindex: None,
             log_path: None,
             tail: super::tail::TailState::new(crate::config::ConsoleConfig::default().tail_buffer),
+            read_only: false,
             quit: false,
         };
         app.on_snapshot(snapshot);
@@ -237,6 +259,23 @@ impl App {
             .get(&pane)
             .map(|l| l.filter.as_str())
             .unwrap_or("")
+    }
+
+    /// In read-only mode, drops the actions that write, saying so in the footer: the one
+    /// guard every key, `:` command and form goes through.
+    pub fn guard_read_only(&mut self, actions: Vec<Action>) -> Vec<Action> {
+        if !self.read_only {
+            return actions;
+        }
+        let (writes, rest): (Vec<Action>, Vec<Action>) =
+            actions.into_iter().partition(Action::writes);
+        if let Some(first) = writes.first() {
+            self.flash_error(format!(
+                "read-only: {} is turned off (started with --read-only)",
+                first.what()
+            ));
+        }
+        rest
     }
 
     /// Starts tailing `topic`: the action for the I/O loop, and the state reset.

@@ -274,3 +274,54 @@ fn reindex_is_asked_once_and_refused_while_one_runs() {
         .unwrap_or_default();
     assert!(flash.contains("already running"), "{flash}");
 }
+
+/// `--read-only`: the keys that write are not offered, and no command, key or form can
+/// write; the title bar says so.
+#[test]
+fn read_only_offers_and_does_nothing_that_writes() {
+    let mut app = ts::app(ts::normal());
+    app.read_only = true;
+    for c in ['s', 'L', '+', '-'] {
+        assert_eq!(
+            super::input::dispatch_key(
+                &mut app,
+                KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+            ),
+            None,
+            "{c} is not offered"
+        );
+        assert_eq!(app.mode, Mode::Normal);
+    }
+    for line in ["send hello", "load on", "rate 200", "reindex"] {
+        assert!(command(&mut app, line).is_empty(), ":{line} does nothing");
+        let flash = app.flash.clone().expect("says why").text;
+        assert!(flash.starts_with("read-only:"), ":{line}: {flash}");
+    }
+    // Reading still works.
+    assert!(matches!(
+        command(&mut app, "search kumquat").as_slice(),
+        [Action::Search { .. }]
+    ));
+    app.focus = ViewId::Search;
+    app.search.status = super::app::SearchStatus::Done(ts::results());
+    for c in ['e', 'd'] {
+        let out = super::input::dispatch_key(
+            &mut app,
+            KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE),
+        );
+        assert_eq!(out, None, "{c} on a hit is not offered");
+    }
+    let text = screen(&app, 120, 40);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap_or_default()
+            .contains("READ-ONLY"),
+        "{text}"
+    );
+    let footer = text.lines().last().unwrap_or_default().to_string();
+    assert!(
+        !footer.contains(" send") && !footer.contains("edit"),
+        "{footer}"
+    );
+}

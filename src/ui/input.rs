@@ -23,6 +23,11 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Action> {
 /// [`handle_key`], telling a key that did something (`Some`, perhaps with no action) from
 /// one that nothing in normal mode handles (`None`). Other modes take every key.
 pub fn dispatch_key(app: &mut App, key: KeyEvent) -> Option<Vec<Action>> {
+    let actions = dispatch_unguarded(app, key)?;
+    Some(app.guard_read_only(actions))
+}
+
+fn dispatch_unguarded(app: &mut App, key: KeyEvent) -> Option<Vec<Action>> {
     // Key releases/repeats arrive on some terminals (kitty protocol); act on presses only.
     if key.kind == KeyEventKind::Release {
         return None;

@@ -56,6 +56,11 @@ pub struct KeyBinding {
     pub run: Run,
 }
 
+/// Keys that write (send, load, edit, delete) apply unless the console is read-only.
+pub fn writable(app: &App) -> bool {
+    !app.read_only
+}
+
 fn always(_: &App) -> bool {
     true
 }
@@ -148,16 +153,19 @@ pub static GLOBAL: &[Section] = &[
                 "compose and send a test message",
                 compose,
             )
-            .hint(Hint::Tail("send")),
+            .hint(Hint::Tail("send"))
+            .when(writable),
             KeyBinding::new(&[Char('L')], "L", "load generator on/off", load)
-                .hint(Hint::Tail("load")),
+                .hint(Hint::Tail("load"))
+                .when(writable),
             KeyBinding::new(
                 &[Char('+'), Char('='), Char('-')],
                 "+ / -",
                 "load generator rate up/down",
                 rate,
             )
-            .hint(Hint::Tail("rate")),
+            .hint(Hint::Tail("rate"))
+            .when(writable),
             KeyBinding::new(
                 &[Char('q')],
                 "q",

@@ -60,6 +60,8 @@ pub struct ConsoleLink {
     pub tail_requests: mpsc::Sender<crate::browse::service::TailRequest>,
     pub tail_events: mpsc::Receiver<(u64, crate::browse::tail::TailEvent)>,
     pub tail_buffer: usize,
+    /// `[console] read_only`: see `App::read_only`.
+    pub read_only: bool,
     /// What went wrong or needs doing at start-up (an unreachable cluster, an index to
     /// rebuild): shown in the footer when the console opens.
     pub warnings: Vec<String>,

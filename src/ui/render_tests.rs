@@ -644,3 +644,11 @@ fn tail_view_shows_hostile_records_safely() {
     app.tail.buffer.toggle_pause();
     assert_snapshot!("tail_paused_80x24", screen(&app, 80, 24));
 }
+
+/// `--read-only`: the title bar says it; the footer offers nothing that writes.
+#[test]
+fn read_only_title_and_footer() {
+    let mut app = ts::app(ts::normal());
+    app.read_only = true;
+    assert_snapshot!("read_only_120x40", screen(&app, 120, 40));
+}

@@ -96,12 +96,14 @@ async fn event_loop(
         tail_requests,
         mut tail_events,
         tail_buffer,
+        read_only,
     } = link;
     let first = snapshots.borrow_and_update().clone();
     let mut app = App::new(first, now_ms());
     app.utc_offset_secs = utc_offset_secs();
     app.log_path = log_path.map(|p| p.display().to_string());
     app.tail = super::tail::TailState::new(tail_buffer);
+    app.read_only = read_only;
     if !warnings.is_empty() {
         app.flash_error(warnings.join(" · "));
     }

@@ -51,7 +51,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(1),
     ]));
     let now = clock(app.now_ms, app.utc_offset_secs);
-    let mut spans = vec![Span::styled(" eventdeck", theme::key()), sep()];
+    let mut spans = vec![Span::styled(" eventdeck", theme::key())];
+    if app.read_only {
+        spans.push(Span::styled(
+            " READ-ONLY",
+            ratatui::style::Style::new()
+                .fg(theme::WARN)
+                .add_modifier(ratatui::style::Modifier::BOLD),
+        ));
+    }
+    spans.push(sep());
     let cluster = if s.cluster.is_empty() {
         "cluster"
     } else {

@@ -17,7 +17,7 @@ use crate::search::{SearchHit, SortOrder};
 use crate::ui::app::{Action, App, Confirm, Mode, PromptTarget, SearchStatus};
 use crate::ui::compose::ComposeForm;
 use crate::ui::format::{ago, one_line, split_highlight, thousands, truncate};
-use crate::ui::keymap::{Hint, KeyBinding};
+use crate::ui::keymap::{self, Hint, KeyBinding};
 use crate::ui::panes::{message, pane_block};
 use crate::ui::text_input::TextField;
 use crate::ui::{model, theme};
@@ -49,14 +49,16 @@ static KEYS: &[KeyBinding] = &[
         "edit the selected message (message.updated)",
         edit,
     )
-    .hint(Hint::Lead("edit")),
+    .hint(Hint::Lead("edit"))
+    .when(keymap::writable),
     KeyBinding::new(
         &[Char('d')],
         "d",
         "delete the selected message (message.deleted, asks)",
         delete,
     )
-    .hint(Hint::Lead("delete")),
+    .hint(Hint::Lead("delete"))
+    .when(keymap::writable),
     KeyBinding::new(
         &[KeyCode::Esc],
         "esc",
