@@ -161,6 +161,14 @@ enum Command {
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
     },
+    /// One message's way through the pipeline: its events (and whether the indexer has
+    /// passed them), the index's document, its dead letters, the notifications it caused.
+    Trace {
+        message_id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Topics, consumer groups, lag (messages and seconds), status and members, like
     /// `kafka-consumer-groups --describe`.
     Status {
@@ -330,6 +338,9 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
                 None => TailFrom::End,
             };
             commands::tail::tail(config, &topic, from, json, limit).await
+        }
+        Some(Command::Trace { message_id, json }) => {
+            commands::trace::trace(config, &message_id, json).await
         }
         Some(Command::Status { json, watch }) => {
             commands::status::status(config, json, watch).await

@@ -7,4 +7,5 @@
 pub mod buffer;
 pub mod service;
 pub mod tail;
+pub mod trace;
 pub mod view;

@@ -1,5 +1,5 @@
 //! The subcommands other than the console: headless run, serve (API + workers), send, load,
-//! search, status, tail.
+//! search, status, tail, trace.
 
 pub mod bench_cqrs;
 pub mod console;
@@ -10,6 +10,7 @@ pub mod send;
 pub mod serve;
 pub mod status;
 pub mod tail;
+pub mod trace;
 
 use crate::bus::Cluster;
 use crate::config::{Broker, Config};
@@ -28,4 +29,23 @@ pub fn client_cluster(config: &Config) -> Cluster {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| format!("127.0.0.1:{port}"));
     Cluster::from_config(config, addr)
+}
+
+/// The search index a client command reads: the configured cluster's, or the local index of
+/// the data directory read-only (an eventdeck running there holds its writer).
+pub fn client_index(config: &Config) -> anyhow::Result<Box<dyn crate::search::SearchIndex>> {
+    use crate::config::SearchBackend;
+    Ok(match config.search_backend()? {
+        SearchBackend::Local => Box::new(crate::search::local::LocalIndex::open_read_only(
+            &config.data_dir().join("index"),
+        )?),
+        SearchBackend::Elastic {
+            url,
+            index,
+            auth,
+            analyzer,
+        } => Box::new(crate::search::elastic::ElasticIndex::connect(
+            &url, &index, &auth, analyzer,
+        )?),
+    })
 }

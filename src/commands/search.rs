@@ -3,21 +3,11 @@
 
 use chrono::TimeZone;
 
-use crate::config::{Config, SearchBackend};
-use crate::search::{elastic::ElasticIndex, SearchIndex, SearchQuery, SearchResults};
+use crate::config::Config;
+use crate::search::{SearchQuery, SearchResults};
 
 pub async fn search(config: Config, query: SearchQuery, json: bool) -> anyhow::Result<()> {
-    let index: Box<dyn SearchIndex> = match config.search_backend()? {
-        SearchBackend::Local => Box::new(crate::search::local::LocalIndex::open_read_only(
-            &config.data_dir().join("index"),
-        )?),
-        SearchBackend::Elastic {
-            url,
-            index,
-            auth,
-            analyzer,
-        } => Box::new(ElasticIndex::connect(&url, &index, &auth, analyzer)?),
-    };
+    let index = super::client_index(&config)?;
     let results = index.search(&query).await?;
     // On stderr: `--json` output stays a document.
     if let Some(warning) = index.analysis().await.ok().and_then(|a| a.warning()) {

@@ -23,4 +23,5 @@ mod replay;
 mod search_index;
 mod store;
 mod tail;
+mod trace;
 mod workers;
