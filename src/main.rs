@@ -64,6 +64,32 @@ enum Bench {
 }
 
 #[derive(Subcommand, Debug)]
+enum DlqAction {
+    /// Every dead letter: when, where from, why, how often re-driven, and its gist.
+    List {
+        /// One JSON object a line, in the archive's format (headers included).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send dead letters back to their source topics (after fixing the cause). Without
+    /// --yes, only says how many would go where. Resumes where an interrupted one stopped.
+    Redrive {
+        /// Only the dead letters whose key, event type or value hold every word.
+        #[arg(long, default_value = "")]
+        filter: String,
+        /// Really send them.
+        #[arg(long)]
+        yes: bool,
+        /// At most this many records a second (0: no limit).
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        /// A dead letter already re-driven this many times is held, not sent again.
+        #[arg(long, default_value_t = 3)]
+        max_redrives: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum Command {
     /// Run the producer, indexer and notifier without the console (logs to stderr).
     Run {
@@ -160,6 +186,11 @@ enum Command {
         /// Stop after this many records.
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
+    },
+    /// The dead-letter topic: list it, or re-drive its records to their source topics.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
     },
     /// One message's way through the pipeline: its events (and whether the indexer has
     /// passed them), the index's document, its dead letters, the notifications it caused.
@@ -339,6 +370,23 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
             };
             commands::tail::tail(config, &topic, from, json, limit).await
         }
+        Some(Command::Dlq { action }) => match action {
+            DlqAction::List { json } => commands::dlq::list(config, json).await,
+            DlqAction::Redrive {
+                filter,
+                yes,
+                rate,
+                max_redrives,
+            } => {
+                let options = eventdeck::browse::redrive::RedriveOptions {
+                    filter,
+                    rate,
+                    max_redrives,
+                    dry_run: false,
+                };
+                commands::dlq::redrive_command(config, options, yes).await
+            }
+        },
         Some(Command::Trace { message_id, json }) => {
             commands::trace::trace(config, &message_id, json).await
         }

@@ -5,6 +5,7 @@
 //! so the real groups never notice it.
 
 pub mod buffer;
+pub mod redrive;
 pub mod service;
 pub mod tail;
 pub mod trace;

@@ -1,8 +1,9 @@
 //! The subcommands other than the console: headless run, serve (API + workers), send, load,
-//! search, status, tail, trace.
+//! search, status, tail, trace, dlq.
 
 pub mod bench_cqrs;
 pub mod console;
+pub mod dlq;
 pub mod replay;
 pub mod run;
 pub mod search;

@@ -17,6 +17,7 @@ mod monitor_noida;
 mod monitor_status;
 mod pipeline;
 mod postgres;
+mod redrive;
 mod reindex;
 mod relay;
 mod replay;

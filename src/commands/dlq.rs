@@ -1,0 +1,134 @@
+//! `eventdeck dlq list [--json]` and `eventdeck dlq redrive [--filter TEXT] [--yes]`: the
+//! dead letters with why and where from, and sending them back to their source topics once
+//! the cause is fixed (see `browse::redrive`: resumable, loop-guarded, rate-limited). Without
+//! `--yes`, `redrive` only says how many would go where.
+
+use std::collections::HashMap;
+
+use super::client_cluster;
+use crate::archive::line::archive_line;
+use crate::browse::redrive::{redrive, RedriveOptions, HEADER_REDRIVES};
+use crate::browse::view::{safe_text, TailRow};
+use crate::bus::producer::EventProducer;
+use crate::config::Config;
+use crate::workers::batch::Record;
+use crate::workers::dlq::{HEADER_OFFSET, HEADER_PARTITION, HEADER_TOPIC};
+
+pub async fn list(config: Config, json: bool) -> anyhow::Result<()> {
+    let cluster = client_cluster(&config);
+    let topic = config.topics.dlq.clone();
+    let records = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        crate::replay::read_log::read_records(
+            &cluster,
+            std::slice::from_ref(&topic),
+            &mut HashMap::new(),
+            |_| {},
+            |m| out.push(Record::from_message(m)),
+        )
+        .map(|_| out)
+    })
+    .await??;
+    for r in &records {
+        if json {
+            println!("{}", archive_line(r));
+        } else {
+            println!("{}", line(r));
+        }
+    }
+    if !json {
+        eprintln!("{} dead letters in {}", records.len(), config.topics.dlq);
+    }
+    Ok(())
+}
+
+/// `2026-12-02 10:00:00  1/7  from platform.messages.created[2]@41  ×1  reason · gist`.
+fn line(r: &Record) -> String {
+    let header = |name: &str| {
+        r.headers
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
+            .map(|v| safe_text(v, 200))
+            .unwrap_or_else(|| "?".into())
+    };
+    let when = r
+        .timestamp
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".into());
+    let redrives = r.headers.iter().any(|(n, _)| n == HEADER_REDRIVES);
+    format!(
+        "{when}  {}/{}  from {}[{}]@{}{}  {}",
+        r.partition,
+        r.offset,
+        header(HEADER_TOPIC),
+        header(HEADER_PARTITION),
+        header(HEADER_OFFSET),
+        if redrives {
+            format!("  re-driven ×{}", header(HEADER_REDRIVES))
+        } else {
+            String::new()
+        },
+        TailRow::new(r.clone()).summary
+    )
+}
+
+pub async fn redrive_command(
+    config: Config,
+    options: RedriveOptions,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let cluster = client_cluster(&config);
+    let producer = EventProducer::new(&cluster, &config.producer, "redrive")?;
+    let dry = RedriveOptions {
+        dry_run: true,
+        ..options.clone()
+    };
+    let plan = redrive(&cluster, &config.topics.dlq, &producer, &dry).await?;
+    let held = if plan.held > 0 {
+        format!(
+            "; {} held (re-driven {} times already: fix them, or raise --max-redrives)",
+            plan.held, options.max_redrives
+        )
+    } else {
+        String::new()
+    };
+    if !yes {
+        println!(
+            "would re-drive {} of {} dead letters: {}{held}{}",
+            plan.total_redriven(),
+            plan.read,
+            plan.where_to(),
+            if plan.not_matching > 0 {
+                format!("; {} do not match the filter", plan.not_matching)
+            } else {
+                String::new()
+            }
+        );
+        println!("nothing sent: run again with --yes to re-drive them");
+        return Ok(());
+    }
+    let done = redrive(&cluster, &config.topics.dlq, &producer, &options).await?;
+    println!(
+        "re-drove {} of {} dead letters: {}{}{}",
+        done.total_redriven(),
+        done.read,
+        done.where_to(),
+        if done.held > 0 {
+            format!("; {} held by the loop guard", done.held)
+        } else {
+            String::new()
+        },
+        if done.already_sent > 0 {
+            format!(
+                "; {} already sent by an interrupted re-drive",
+                done.already_sent
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
