@@ -87,25 +87,20 @@ pub async fn redrive_command(
         ..options.clone()
     };
     let plan = redrive(&cluster, &config.topics.dlq, &producer, &dry).await?;
-    let held = if plan.held > 0 {
-        format!(
-            "; {} held (re-driven {} times already: fix them, or raise --max-redrives)",
-            plan.held, options.max_redrives
-        )
-    } else {
-        String::new()
-    };
     if !yes {
         println!(
-            "would re-drive {} of {} dead letters: {}{held}{}",
+            "would re-drive {} of {} dead letters: {}{}{}",
             plan.total_redriven(),
             plan.read,
             plan.where_to(),
-            if plan.not_matching > 0 {
-                format!("; {} do not match the filter", plan.not_matching)
-            } else {
-                String::new()
-            }
+            clause(
+                plan.held,
+                &format!(
+                    "held (re-driven {} times already: fix them, or raise --max-redrives)",
+                    options.max_redrives
+                )
+            ),
+            clause(plan.not_matching, "do not match the filter")
         );
         println!("nothing sent: run again with --yes to re-drive them");
         return Ok(());
@@ -116,19 +111,17 @@ pub async fn redrive_command(
         done.total_redriven(),
         done.read,
         done.where_to(),
-        if done.held > 0 {
-            format!("; {} held by the loop guard", done.held)
-        } else {
-            String::new()
-        },
-        if done.already_sent > 0 {
-            format!(
-                "; {} already sent by an interrupted re-drive",
-                done.already_sent
-            )
-        } else {
-            String::new()
-        }
+        clause(done.held, "held by the loop guard"),
+        clause(done.already_sent, "already sent by an interrupted re-drive")
     );
     Ok(())
+}
+
+/// "; 3 held by the loop guard", or nothing for none.
+fn clause(n: u64, what: &str) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!("; {n} {what}")
+    }
 }
