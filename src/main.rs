@@ -64,6 +64,24 @@ enum Bench {
 }
 
 #[derive(Subcommand, Debug)]
+enum GroupAction {
+    /// Move a group's committed offsets. Prints before/after and the lag it creates; refused
+    /// while the group has active members (stop them first).
+    Reset {
+        group: String,
+        /// earliest, latest, an offset (every partition), or a time (2026-12-02T10:00:00Z, 15m).
+        #[arg(long)]
+        to: String,
+        /// The topics (default: the message topics, which eventdeck's groups read).
+        #[arg(long = "topic", value_name = "TOPIC")]
+        topics: Vec<String>,
+        /// Only print the plan.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum DlqAction {
     /// Every dead letter: when, where from, why, how often re-driven, and its gist.
     List {
@@ -191,6 +209,11 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         action: DlqAction,
+    },
+    /// A consumer group's offsets: reset them (with a dry run).
+    Group {
+        #[command(subcommand)]
+        action: GroupAction,
     },
     /// One message's way through the pipeline: its events (and whether the indexer has
     /// passed them), the index's document, its dead letters, the notifications it caused.
@@ -387,6 +410,22 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
                 commands::dlq::redrive_command(config, options, yes).await
             }
         },
+        Some(Command::Group {
+            action:
+                GroupAction::Reset {
+                    group,
+                    to,
+                    topics,
+                    dry_run,
+                },
+        }) => {
+            let to = eventdeck::browse::reset::ResetTo::parse(
+                &to,
+                chrono::Utc::now().timestamp_millis(),
+            )
+            .map_err(|e| anyhow::anyhow!("--to {e}"))?;
+            commands::group::reset(config, &group, topics, to, dry_run).await
+        }
         Some(Command::Trace { message_id, json }) => {
             commands::trace::trace(config, &message_id, json).await
         }

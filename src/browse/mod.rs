@@ -6,6 +6,7 @@
 
 pub mod buffer;
 pub mod redrive;
+pub mod reset;
 pub mod service;
 pub mod tail;
 pub mod trace;

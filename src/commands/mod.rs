@@ -1,9 +1,10 @@
 //! The subcommands other than the console: headless run, serve (API + workers), send, load,
-//! search, status, tail, trace, dlq.
+//! search, status, tail, trace, dlq, group.
 
 pub mod bench_cqrs;
 pub mod console;
 pub mod dlq;
+pub mod group;
 pub mod replay;
 pub mod run;
 pub mod search;

@@ -10,6 +10,7 @@ mod console;
 mod crash;
 mod dead_letters;
 mod default_setup;
+mod group_reset;
 mod harness;
 mod http;
 mod monitor;
