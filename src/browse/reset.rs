@@ -140,7 +140,7 @@ pub fn read_plan(
                     .fetch_watermarks(topic, p.id(), TIMEOUT)
                     .map_err(|e| anyhow::anyhow!("watermarks of {topic}[{}]: {e}", p.id()))?;
                 let at_time = match to {
-                    ResetTo::Time(ms) => offset_at_time(&consumer, topic, p.id(), ms)?,
+                    ResetTo::Time(ms) => super::tail::offset_at(&consumer, topic, p.id(), ms)?,
                     _ => None,
                 };
                 partitions.push(PartitionState {
@@ -208,23 +208,6 @@ fn group_client(cluster: &Cluster, group: &str) -> anyhow::Result<BaseConsumer> 
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()?)
-}
-
-fn offset_at_time(
-    consumer: &BaseConsumer,
-    topic: &str,
-    partition: i32,
-    ms: i64,
-) -> anyhow::Result<Option<i64>> {
-    let mut query = TopicPartitionList::new();
-    query.add_partition_offset(topic, partition, Offset::Offset(ms))?;
-    let answer = consumer
-        .offsets_for_times(query, TIMEOUT)
-        .map_err(|e| anyhow::anyhow!("offsets of {topic}[{partition}] at {ms}: {e}"))?;
-    Ok(answer.elements().first().and_then(|e| match e.offset() {
-        Offset::Offset(o) => Some(o),
-        _ => None,
-    }))
 }
 
 #[cfg(test)]

@@ -180,7 +180,7 @@ fn run(
 
 /// The offset of the first record of `topic[partition]` at or after `ms`; `None` when every
 /// record is older.
-fn offset_at(
+pub(crate) fn offset_at(
     consumer: &BaseConsumer,
     topic: &str,
     partition: i32,
