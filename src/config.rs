@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::secret::{is_secret_property, redact_userinfo, KafkaProperties, Secret};
 pub use self::sections::{
-    AnalyticsConfig, ApiConfig, ArchiveConfig, ConsoleConfig, InvalidApiAddr, StateConfig,
-    DEFAULT_API_ADDR,
+    AnalyticsConfig, ApiConfig, ArchiveConfig, ConsoleConfig, InvalidApiAddr, SearchAnalyzer,
+    StateConfig, DEFAULT_API_ADDR,
 };
 pub use self::typed::{Broker, ElasticAuth, InvalidSetting, SearchBackend};
 use crate::event;
@@ -122,19 +122,6 @@ pub struct SearchConfig {
     pub index: String,
     /// How an Elasticsearch index analyses CJK text (the local index always uses bigrams).
     pub analyzer: SearchAnalyzer,
-}
-
-/// `[search] analyzer`: how an Elasticsearch index is built for Korean, Japanese and Chinese.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SearchAnalyzer {
-    /// `nori` when the cluster has the analysis-nori plugin, else bigrams.
-    #[default]
-    Auto,
-    /// Character bigrams computed by eventdeck into `content_grams`: works on any engine.
-    Bigrams,
-    /// The cluster's `nori` analyzer (the analysis-nori plugin) on `content.nori`.
-    Nori,
 }
 
 impl std::fmt::Debug for SearchConfig {

@@ -15,6 +15,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
+use super::tail::BadTime;
 use crate::bus::Cluster;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,14 +33,14 @@ pub enum ResetTo {
 
 impl ResetTo {
     /// `earliest`, `latest`, an offset (`42`), or a time as `tail --since` takes it.
-    pub fn parse(text: &str, now_ms: i64) -> Result<ResetTo, String> {
+    pub fn parse(text: &str, now_ms: i64) -> Result<ResetTo, BadTime> {
         match text.trim() {
             "earliest" | "beginning" => Ok(ResetTo::Earliest),
             "latest" | "end" => Ok(ResetTo::Latest),
             t if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) => t
                 .parse()
                 .map(ResetTo::Offset)
-                .map_err(|e| format!("{t}: {e}")),
+                .map_err(|e| BadTime(format!("{t}: {e}"))),
             t => super::tail::parse_since(t, now_ms).map(ResetTo::Time),
         }
     }

@@ -197,9 +197,14 @@ pub(crate) fn offset_at(
     }))
 }
 
+/// A time or age that could not be read, and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadTime(pub String);
+
 /// `--since` as people write it: RFC 3339 (`2026-12-02T10:00:00Z`), a date and time in UTC
 /// (`2026-12-02 10:00`), or a duration back from `now_ms` (`90s`, `15m`, `2h`, `1d`).
-pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, String> {
+pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, BadTime> {
     let t = text.trim();
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) {
         return Ok(at.timestamp_millis());
@@ -210,15 +215,17 @@ pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, String> {
         }
     }
     let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a time (2026-12-02T10:00:00Z) or an age (15m)"))?;
+    let n: i64 = number.parse().map_err(|_| {
+        BadTime(format!(
+            "{text:?}: expected a time (2026-12-02T10:00:00Z) or an age (15m)"
+        ))
+    })?;
     let unit_ms = match unit {
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => return Err(format!("{text:?}: the age's unit is s, m, h or d")),
+        _ => return Err(BadTime(format!("{text:?}: the age's unit is s, m, h or d"))),
     };
     Ok(now_ms - n * unit_ms)
 }
@@ -238,6 +245,6 @@ mod tests {
         );
         assert_eq!(parse_since("2026-12-02 10:00", now), Ok(1_796_205_600_000));
         assert!(parse_since("yesterday", now).is_err());
-        assert!(parse_since("5w", now).unwrap_err().contains("unit"));
+        assert!(parse_since("5w", now).unwrap_err().0.contains("unit"));
     }
 }

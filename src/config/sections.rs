@@ -13,6 +13,19 @@ pub struct AnalyticsConfig {
     pub enabled: bool,
 }
 
+/// `[search] analyzer`: how an Elasticsearch index is built for Korean, Japanese and Chinese.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchAnalyzer {
+    /// `nori` when the cluster has the analysis-nori plugin, else bigrams.
+    #[default]
+    Auto,
+    /// Character bigrams computed by eventdeck into `content_grams`: works on any engine.
+    Bigrams,
+    /// The cluster's `nori` analyzer (the analysis-nori plugin) on `content.nori`.
+    Nori,
+}
+
 /// The console itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -3,7 +3,7 @@
 //! through [`TailState::on_event`], the I/O lives in `browse::service`.
 
 use crate::browse::buffer::TailBuffer;
-use crate::browse::tail::{TailEvent, TailFrom};
+use crate::browse::tail::{BadTime, TailEvent, TailFrom};
 use crate::browse::view::TailRow;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,7 +103,7 @@ impl TailState {
 }
 
 /// `:tail TOPIC [beginning|end|SINCE]`: the topic and where to start; `None` without a topic.
-pub fn parse_args(args: &str, now_ms: i64) -> Result<Option<(String, TailFrom)>, String> {
+pub fn parse_args(args: &str, now_ms: i64) -> Result<Option<(String, TailFrom)>, BadTime> {
     let mut words = args.split_whitespace();
     let Some(topic) = words.next() else {
         return Ok(None);

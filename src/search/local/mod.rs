@@ -20,6 +20,7 @@
 
 mod analysis;
 mod committer;
+mod payload;
 mod query;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ use tantivy::{
 pub use analysis::analyze;
 use analysis::{StandardTokenizer, ANALYZER, TOKENIZER};
 use committer::Committer;
+use payload::Payload;
 
 use super::{
     IndexAnalysis, IndexStats, ItemOutcome, ReplaceProgress, Replaced, SearchDoc, SearchError,
@@ -141,36 +143,6 @@ impl Fields {
             version: get("version")?,
             source: get("source")?,
         })
-    }
-}
-
-/// What every commit records about the index, as JSON in tantivy's commit payload.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Payload {
-    /// The analysis that built the documents: [`ANALYZER`], or [`WORDS_ONLY`] for an index
-    /// an older eventdeck built (it recorded no payload).
-    analyzer: String,
-}
-
-impl Payload {
-    fn written_by(analyzer: &str) -> Payload {
-        Payload {
-            analyzer: analyzer.to_string(),
-        }
-    }
-
-    /// What the last commit recorded; an empty index is as good as a current one.
-    fn of(index: &Index, docs: u64) -> Payload {
-        let recorded = index
-            .load_metas()
-            .ok()
-            .and_then(|m| m.payload)
-            .and_then(|p| serde_json::from_str(&p).ok());
-        match recorded {
-            Some(payload) => payload,
-            None if docs == 0 => Payload::written_by(ANALYZER),
-            None => Payload::written_by(WORDS_ONLY),
-        }
     }
 }
 
