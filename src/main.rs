@@ -92,17 +92,18 @@ enum DlqAction {
     /// Send dead letters back to their source topics (after fixing the cause). Without
     /// --yes, only says how many would go where. Resumes where an interrupted one stopped.
     Redrive {
-        /// Only the dead letters whose key, event type or value hold every word.
+        /// Only the dead letters whose key, event type, reason, source topic or value hold
+        /// every word.
         #[arg(long, default_value = "")]
         filter: String,
         /// Really send them.
         #[arg(long)]
         yes: bool,
         /// At most this many records a second (0: no limit).
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = eventdeck::browse::redrive::DEFAULT_RATE)]
         rate: u32,
         /// A dead letter already re-driven this many times is held, not sent again.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = eventdeck::browse::redrive::DEFAULT_MAX_REDRIVES)]
         max_redrives: u32,
     },
 }

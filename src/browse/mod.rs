@@ -2,9 +2,12 @@
 //! topic. `view` (pure) makes a record safe to show — one summary line, a pretty detail —
 //! whatever its bytes; `buffer` (pure) keeps the newest records within a bound, filtered and
 //! pausable; `tail` (I/O) reads a topic without joining any group or committing anything,
-//! so the real groups never notice it.
+//! so the real groups never notice it. `trace`, `redrive` and `reset` follow one message,
+//! send dead letters back and move a group's offsets; `service` and `jobs` run the tail and
+//! those for the console.
 
 pub mod buffer;
+pub mod jobs;
 pub mod redrive;
 pub mod reset;
 pub mod service;

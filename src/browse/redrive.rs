@@ -32,6 +32,12 @@ use crate::workers::dlq::HEADER_TOPIC;
 
 pub const HEADER_REDRIVES: &str = "eventdeck.redrives";
 pub const HEADER_REDRIVE_OF: &str = "eventdeck.redrive.of";
+/// A bulk re-drive's pace when none is given: slow enough not to flood the workers that read
+/// the source topics again, fast enough for a DLQ of thousands in a minute.
+pub const DEFAULT_RATE: u32 = 100;
+/// Re-drives before a dead letter is held: a record that fails three times after fixes is
+/// not going to pass on the fourth without a person looking at it.
+pub const DEFAULT_MAX_REDRIVES: u32 = 3;
 /// How many records of each source partition are searched for re-drive markers at start.
 const MARKER_WINDOW: i64 = 1_000;
 
@@ -259,6 +265,35 @@ pub async fn redrive(
         }
     }
     Ok(report)
+}
+
+/// Re-drives one dead letter chosen in the console: the same decision (loop guard, source
+/// topic, marker) as a bulk re-drive, without a group's progress — there is none to resume.
+/// `Ok(None)`: held or without a source, nothing sent (the reason is in the `Decision`).
+pub async fn redrive_one(
+    producer: &EventProducer,
+    dead: &Record,
+    max_redrives: u32,
+) -> anyhow::Result<Result<String, Decision>> {
+    match decide(dead, "", max_redrives) {
+        Decision::Redrive {
+            topic,
+            key,
+            value,
+            headers,
+        } => {
+            let refs: Vec<HeaderRef<'_>> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_deref()))
+                .collect();
+            producer
+                .send(&topic, key.as_deref(), value.as_deref(), &refs)
+                .await
+                .map_err(|e| anyhow::anyhow!("re-driving {} to {topic}: {e}", marker(dead)))?;
+            Ok(Ok(topic))
+        }
+        other => Ok(Err(other)),
+    }
 }
 
 /// The dead letters after `group`'s committed offsets, up to the ends now. Blocking.

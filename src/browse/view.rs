@@ -68,7 +68,10 @@ pub struct TailRow {
     pub summary: String,
     /// The key, shown safely ("∅" for a null key).
     pub key: String,
-    /// Lower case key, event type and value prefix: what the `/` filter searches.
+    /// The message the event is about (`payload.message_id`): what `f` follows.
+    pub message_id: Option<String>,
+    /// Lower case key, event type, dead-letter reason and source, value prefix: what the
+    /// `/` filter searches.
     haystack: String,
 }
 
@@ -90,6 +93,12 @@ impl TailRow {
             .and_then(Value::as_str)
             .map(|t| safe_text(t.as_bytes(), 40));
         let summary = summarize(&record, parsed.as_ref(), scanned);
+        let message_id = parsed
+            .as_ref()
+            .and_then(|v| v.pointer("/payload/message_id"))
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty() && id.len() <= 200)
+            .map(|id| safe_text(id.as_bytes(), 200));
         let key = match &record.key {
             None => "∅".to_string(),
             Some(k) => safe_text(k, 40),
@@ -98,6 +107,15 @@ impl TailRow {
             "{key}\u{0}{}\u{0}",
             event_type.as_deref().unwrap_or_default()
         );
+        // A dead letter is found by why it failed and where it came from, too.
+        for (name, value) in &record.headers {
+            if name == HEADER_REASON || name == crate::workers::dlq::HEADER_TOPIC {
+                if let Some(v) = value {
+                    haystack.push_str(&String::from_utf8_lossy(&v[..v.len().min(512)]));
+                    haystack.push('\u{0}');
+                }
+            }
+        }
         if let Some(v) = scanned {
             haystack.push_str(&String::from_utf8_lossy(v));
         }
@@ -106,12 +124,14 @@ impl TailRow {
             event_type,
             summary,
             key,
+            message_id,
             haystack: haystack.to_lowercase(),
         }
     }
 
     /// Whether the row matches a filter typed after `/`: every word (case-insensitive) in
-    /// the key, the event type or the value (its first [`SUMMARY_SCAN_BYTES`]).
+    /// the key, the event type, a dead letter's reason or source topic, or the value (its
+    /// first [`SUMMARY_SCAN_BYTES`]).
     pub fn matches(&self, filter: &str) -> bool {
         filter
             .split_whitespace()

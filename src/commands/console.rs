@@ -6,6 +6,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::serve::{api_state, monitor_setup};
 use crate::api;
+use crate::browse::jobs::{run_jobs, JobContext};
 use crate::browse::service::run_tail_service;
 use crate::config::Config;
 use crate::monitor::{serve_metrics, spawn_monitor};
@@ -60,6 +61,26 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
         tail_request_rx,
         tail_event_tx,
     ));
+    // Trace, re-drive and reset, for the views that offer them.
+    let (jobs, job_rx) = mpsc::channel(8);
+    let (job_done_tx, job_results) = mpsc::channel(8);
+    let own_groups = crate::ops::WorkerId::ALL
+        .iter()
+        .filter_map(|&w| {
+            let group = crate::browse::jobs::group_of(&services.config, w)?;
+            Some((group, w))
+        })
+        .collect();
+    let jobs_task = tokio::spawn(run_jobs(
+        JobContext {
+            cluster: services.cluster.clone(),
+            config: services.config.clone(),
+            index: services.index.clone(),
+            commands: pipeline.commands.clone(),
+        },
+        job_rx,
+        job_done_tx,
+    ));
     let result = ui::run(ConsoleLink {
         snapshots,
         commands: pipeline.commands.clone(),
@@ -71,6 +92,11 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
         tail_events,
         tail_buffer: services.config.console.tail_buffer,
         read_only: services.config.console.read_only,
+        jobs,
+        job_results,
+        dlq_topic: services.config.topics.dlq.clone(),
+        own_groups,
+        resets_offered: !services.cluster.embedded,
     })
     .await;
     let _ = stop_api.send(true);
@@ -85,6 +111,7 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
     let errors = pipeline.stop().await;
     monitor.abort();
     search.abort();
+    jobs_task.abort();
     // The console dropped its request sender: the service stops its tail and returns.
     let _ = tail.await;
     if let Some(m) = metrics {

@@ -3,7 +3,12 @@
 //! deliveries; keys are handled in `input.rs`, `keymap.rs` and the views, drawing in the
 //! views and `layout.rs`.
 
+use crate::browse::jobs::{Job, JobDone};
+use crate::browse::redrive::RedriveReport;
+use crate::browse::reset::ResetRow;
+use crate::browse::trace::Trace;
 use crate::ops::{Control, ReindexError, ReindexProgress, Reindexed, WorkerId, Write};
+use crate::workers::batch::Record;
 use std::collections::HashMap;
 
 use crate::monitor::snapshot::Snapshot;
@@ -29,6 +34,32 @@ pub enum Confirm {
         channel_id: String,
         preview: String,
     },
+    /// Every dead letter matching `filter`, counted by a dry run (`report`).
+    Redrive {
+        filter: String,
+        report: RedriveReport,
+    },
+    /// The selected dead letter, to `to` (its source topic).
+    RedriveOne {
+        dead: Box<Record>,
+        to: String,
+    },
+    /// A group's offsets moved, as its dry run (`rows`) showed.
+    Reset {
+        group: String,
+        to: String,
+        rows: Vec<ResetRow>,
+        /// One of our own workers consumes as the group: it is stopped and started around it.
+        own_worker: Option<WorkerId>,
+    },
+}
+
+/// `f`: one message's path through the pipeline, as the trace job found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceView {
+    pub message_id: String,
+    /// `None` while the job runs.
+    pub result: Option<Result<Box<Trace>, String>>,
 }
 
 /// The keyboard's state machine (see `input.rs` for the transitions).
@@ -49,6 +80,10 @@ pub enum Mode {
         scroll: u16,
     },
     Confirm(Confirm),
+    /// The trace overlay ([`App::trace`]), scrolled this far.
+    Trace {
+        scroll: u16,
+    },
 }
 
 /// What the I/O loop must do on behalf of the pure state.
@@ -76,6 +111,8 @@ pub enum Action {
         from: crate::browse::tail::TailFrom,
     },
     StopTail,
+    /// A browse job: trace, re-drive, offset reset (`browse::jobs`).
+    Job(Job),
     Quit,
 }
 
@@ -84,7 +121,13 @@ impl Action {
     pub fn writes(&self) -> bool {
         matches!(
             self,
-            Action::Write(_) | Action::SetLoad(_) | Action::SetRate(_) | Action::Reindex
+            Action::Write(_)
+                | Action::SetLoad(_)
+                | Action::SetRate(_)
+                | Action::Reindex
+                | Action::Job(Job::Redrive { dry_run: false, .. })
+                | Action::Job(Job::RedriveOne { .. })
+                | Action::Job(Job::ApplyReset { .. })
         )
     }
 
@@ -93,6 +136,8 @@ impl Action {
             Action::Write(_) => "sending, editing and deleting",
             Action::SetLoad(_) | Action::SetRate(_) => "the load generator",
             Action::Reindex => "reindexing",
+            Action::Job(Job::ApplyReset { .. }) => "offset reset",
+            Action::Job(_) => "re-driving dead letters",
             _ => "this",
         }
     }
@@ -203,6 +248,15 @@ pub struct App {
     pub tail: super::tail::TailState,
     /// `--read-only` / `[console] read_only`: nothing that writes is offered or done.
     pub read_only: bool,
+    /// The trace overlay's message and what was found (`f`).
+    pub trace: Option<TraceView>,
+    /// The dead-letter topic (`[topics] dlq`): what `:dlq` tails.
+    pub dlq_topic: String,
+    /// Which of our workers consumes as each of our groups (`[groups]`): a reset of one of
+    /// them stops and restarts it.
+    pub own_groups: HashMap<String, WorkerId>,
+    /// False on the embedded broker, which cannot describe groups: no offset reset there.
+    pub resets_offered: bool,
     pub quit: bool,
 }
 
@@ -239,6 +293,10 @@ impl App {
             log_path: None,
             tail: super::tail::TailState::new(crate::config::ConsoleConfig::default().tail_buffer),
             read_only: false,
+            trace: None,
+            dlq_topic: crate::config::Config::default().topics.dlq,
+            own_groups: HashMap::new(),
+            resets_offered: true,
             quit: false,
         };
         app.on_snapshot(snapshot);
@@ -306,6 +364,79 @@ impl App {
             self.list_mut(ViewId::Tail).selected = after.saturating_sub(1);
         }
         true
+    }
+
+    /// `f`: follows one message through the pipeline; the overlay opens at once and fills
+    /// in when the job answers.
+    pub fn trace_action(&mut self, message_id: &str) -> Action {
+        self.trace = Some(TraceView {
+            message_id: message_id.to_string(),
+            result: None,
+        });
+        self.mode = Mode::Trace { scroll: 0 };
+        Action::Job(Job::Trace {
+            message_id: message_id.to_string(),
+        })
+    }
+
+    /// A browse job answered: a trace fills its overlay, a dry run opens its confirmation,
+    /// the rest say in the footer what was done.
+    pub fn on_job_done(&mut self, done: JobDone) {
+        match done {
+            JobDone::Traced { message_id, result } => {
+                if let Some(t) = self.trace.as_mut().filter(|t| t.message_id == message_id) {
+                    t.result = Some(result);
+                }
+            }
+            JobDone::Redriven {
+                filter,
+                result: Ok(report),
+            } if report.dry_run => {
+                if report.total_redriven() == 0 {
+                    self.flash_info(format!(
+                        "nothing to re-drive: {} dead letters read, {} held, {} not matching",
+                        report.read, report.held, report.not_matching
+                    ));
+                } else if matches!(self.mode, Mode::Normal) {
+                    self.mode = Mode::Confirm(Confirm::Redrive { filter, report });
+                }
+            }
+            JobDone::Redriven {
+                result: Ok(report), ..
+            } => self.flash_info(format!(
+                "re-drove {} of {} dead letters: {}{}",
+                report.total_redriven(),
+                report.read,
+                report.where_to(),
+                if report.held > 0 {
+                    format!("; {} held by the loop guard", report.held)
+                } else {
+                    String::new()
+                }
+            )),
+            JobDone::Redriven { result: Err(e), .. } => {
+                self.flash_error(format!("re-drive failed: {e}"))
+            }
+            JobDone::RedrivenOne(Ok(text)) => self.flash_info(text),
+            JobDone::RedrivenOne(Err(e)) => self.flash_error(e),
+            JobDone::ResetPlanned { group, to, result } => match result {
+                Ok(rows) if matches!(self.mode, Mode::Normal) => {
+                    let own_worker = self.own_groups.get(&group).copied();
+                    self.mode = Mode::Confirm(Confirm::Reset {
+                        group,
+                        to,
+                        rows,
+                        own_worker,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => self.flash_error(format!("reset of {group}: {e}")),
+            },
+            JobDone::ResetApplied { group, result } => match result {
+                Ok(text) => self.flash_info(text),
+                Err(e) => self.flash_error(format!("reset of {group} failed: {e}")),
+            },
+        }
     }
 
     /// A reindex reported progress: the footer's bar follows it.

@@ -1,7 +1,7 @@
 //! The k9s-style `:` command line: a view's name opens that view in place of the dashboard
 //! (`:lag`, `:search WORDS`), `:dashboard` (or `esc`) brings the dashboard back, and a few
 //! verbs act (`:send`, `:load`, `:rate`, `:reindex`, `:pause`/`:resume`/`:restart`/`:stop`/
-//! `:start` WORKER, `:help`, `:q`). `tab` completes a name; an unknown
+//! `:start` WORKER, `:trace ID`, `:reset GROUP TO`, `:help`, `:q`). `tab` completes a name; an unknown
 //! one is answered with the names that exist, never ignored. Pure, like `input.rs`.
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -15,8 +15,8 @@ use crate::ops::{Control, WorkerId};
 
 /// The verbs that are not views, as `tab` completes them (aliases are not offered).
 pub(crate) const VERBS: &[&str] = &[
-    "send", "load", "rate", "reindex", "pause", "resume", "restart", "stop", "start", "help",
-    "quit",
+    "send", "load", "rate", "reindex", "pause", "resume", "restart", "stop", "start", "trace",
+    "reset", "help", "quit",
 ];
 
 /// A key while the `:` line is open.
@@ -145,8 +145,63 @@ pub fn run_command(app: &mut App, line: &str) -> Vec<Action> {
             app.flash_error(":reindex: a reindex is already running (see its progress below)")
         }
         "reindex" => return vec![Action::Reindex],
+        "trace" if rest.is_empty() => app.flash_error(":trace MESSAGE_ID: give the message id"),
+        "trace" => return vec![app.trace_action(rest)],
+        "reset" => return reset(app, rest),
         "help" | "h" => app.mode = Mode::Help { scroll: 0 },
         other => app.flash_error(unknown(other)),
     }
     Vec::new()
+}
+
+/// `:reset GROUP earliest|latest|TIME|OFFSET [TOPIC…]`: asks for the plan (a dry run); the
+/// confirmation that shows it applies it. The topics default to those the group reads.
+fn reset(app: &mut App, args: &str) -> Vec<Action> {
+    const USAGE: &str = ":reset GROUP earliest|latest|15m|2026-12-01T10:00:00Z|OFFSET [TOPIC…]";
+    if app.read_only {
+        app.flash_error("read-only: offset reset is turned off (started with --read-only)");
+        return Vec::new();
+    }
+    if !app.resets_offered {
+        app.flash_error(
+            "offset reset is not offered on the embedded broker: it does not describe groups, \
+             so eventdeck cannot make sure no member would undo it",
+        );
+        return Vec::new();
+    }
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let [group, to, topics @ ..] = words.as_slice() else {
+        app.flash_error(format!("{USAGE}: give the group and where to"));
+        return Vec::new();
+    };
+    let target = match crate::browse::reset::ResetTo::parse(to, app.now_ms) {
+        Ok(t) => t,
+        Err(e) => {
+            app.flash_error(format!(":reset {group} {to}: {e}"));
+            return Vec::new();
+        }
+    };
+    let mut topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+    if topics.is_empty() {
+        topics = app
+            .snapshot
+            .groups
+            .iter()
+            .filter(|g| g.group == *group)
+            .flat_map(|g| g.topics.iter().map(|t| t.topic.clone()))
+            .collect();
+    }
+    if topics.is_empty() {
+        app.flash_error(format!(
+            ":reset {group}: the group reads no topic known here; name them: {USAGE}"
+        ));
+        return Vec::new();
+    }
+    app.flash_info(format!("reading {group}'s offsets for the plan…"));
+    vec![Action::Job(crate::browse::jobs::Job::PlanReset {
+        group: group.to_string(),
+        topics,
+        to: target,
+        label: to.to_string(),
+    })]
 }

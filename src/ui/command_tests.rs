@@ -122,7 +122,7 @@ fn unknown_names_list_the_views() {
     assert!(flash.contains("unknown command :foo"), "{flash}");
     assert!(
         flash.contains(
-            "views: throughput lag assignments notifications search cqrs analytics tail dashboard"
+            "views: throughput lag assignments notifications search cqrs analytics tail dlq dashboard"
         ),
         "{flash}"
     );
@@ -251,6 +251,10 @@ fn focusing_write_vs_read_on_the_dashboard_shows_it() {
     let text = screen(&app, 120, 40);
     assert!(text.contains("8 Tail"), "{text}");
     assert!(text.contains("no topic tailed"), "{text}");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus, ViewId::Dlq);
+    let text = screen(&app, 120, 40);
+    assert!(text.contains("9 Dead letters"), "{text}");
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.focus, ViewId::Throughput);
     assert!(screen(&app, 120, 40).contains("Partition assignments"));

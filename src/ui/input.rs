@@ -8,6 +8,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::browse::jobs::Job;
 use crate::ops::{DeleteMessage, Write};
 
 use super::app::{Action, App, Confirm, Mode, PromptTarget};
@@ -46,6 +47,7 @@ fn dispatch_unguarded(app: &mut App, key: KeyEvent) -> Option<Vec<Action>> {
         Mode::Compose(form) => compose(app, form, key),
         Mode::Help { scroll } => help(app, scroll, key),
         Mode::Confirm(c) => confirm(app, c, key),
+        Mode::Trace { scroll } => trace(app, scroll, key),
     })
 }
 
@@ -157,10 +159,41 @@ fn confirm(app: &mut App, c: Confirm, key: KeyEvent) -> Vec<Action> {
                     },
                 })]
             }
+            Confirm::Redrive { filter, .. } => {
+                app.flash_info("re-driving…");
+                vec![Action::Job(Job::Redrive {
+                    filter,
+                    dry_run: false,
+                })]
+            }
+            Confirm::RedriveOne { dead, .. } => vec![Action::Job(Job::RedriveOne { dead })],
+            Confirm::Reset { group, rows, .. } => {
+                app.flash_info(format!("resetting {group}…"));
+                vec![Action::Job(Job::ApplyReset { group, rows })]
+            }
         };
     }
     if !no {
         app.mode = Mode::Confirm(c);
     }
+    Vec::new()
+}
+
+/// The trace overlay: scrolled with the arrows, `j`/`k`, `]`/`[`; closed by `esc`, `q`,
+/// `enter` or `f`.
+fn trace(app: &mut App, scroll: u16, key: KeyEvent) -> Vec<Action> {
+    let scroll = match key.code {
+        KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('f') => {
+            app.trace = None;
+            return Vec::new();
+        }
+        KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
+        KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+        KeyCode::Char(']') | KeyCode::PageDown => scroll.saturating_add(10),
+        KeyCode::Char('[') | KeyCode::PageUp => scroll.saturating_sub(10),
+        KeyCode::Home | KeyCode::Char('g') => 0,
+        _ => scroll,
+    };
+    app.mode = Mode::Trace { scroll };
     Vec::new()
 }

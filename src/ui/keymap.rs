@@ -242,7 +242,7 @@ macro_rules! commands {
 /// The verbs that act on one worker (the supervisor's controls).
 macro_rules! worker_commands {
     () => {
-        ":pause :resume :restart :stop :start WORKER  :reindex"
+        ":pause :resume :restart :stop :start WORKER  :reindex  :trace ID  :reset GROUP TO"
     };
 }
 

@@ -29,9 +29,23 @@ fn states(id: ViewId) -> Vec<App> {
     colon_view.view = Some(id);
     // Tailing a topic with a record, the record open.
     let mut tailing = plain();
-    ts::tail_rows(&mut tailing, &[b"{}"]);
+    ts::tail_rows(&mut tailing, &[b"{}", &ts::created_event("m-1")]);
     tailing.tail.detail = Some(0);
-    vec![plain(), drilled, filtered, colon_view, tailing]
+    // The dead letters read, one open.
+    let mut dead_letters = plain();
+    ts::dlq_rows(&mut dead_letters);
+    let mut dead_letter_open = plain();
+    ts::dlq_rows(&mut dead_letter_open);
+    dead_letter_open.tail.detail = Some(0);
+    vec![
+        plain(),
+        drilled,
+        filtered,
+        colon_view,
+        tailing,
+        dead_letters,
+        dead_letter_open,
+    ]
 }
 
 fn press(code: KeyCode) -> KeyEvent {
@@ -147,7 +161,7 @@ fn footer_follows_the_declarations_and_the_state() {
     app.focus = ViewId::Lag;
     assert_eq!(
         footer(&app),
-        " ? help : command / filter enter partitions s send L load +/- rate q quit tab pane z zoom"
+        " ? help : command / filter enter partitions R reset s send L load +/- rate q quit tab pane z zoom"
     );
     dispatch_key(&mut app, press(KeyCode::Enter));
     let drilled = footer(&app);
@@ -157,7 +171,7 @@ fn footer_follows_the_declarations_and_the_state() {
     app.focus = ViewId::Search;
     assert!(
         footer(&app).starts_with(
-            " ? help : command / search c/a channel/author n/p page e edit d delete s send"
+            " ? help : command / search c/a channel/author n/p page e edit d delete f follow s send"
         ),
         "{}",
         footer(&app)

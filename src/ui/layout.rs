@@ -11,7 +11,7 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::app::{App, Mode};
-use super::panes::{compose, dialogs, footer, help, title};
+use super::panes::{compose, dialogs, footer, help, title, trace};
 use super::theme;
 use super::views::ViewId;
 
@@ -46,6 +46,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Mode::Help { scroll } => help::draw(frame, area, app, *scroll),
         Mode::Compose(form) => compose::draw(frame, area, form),
         Mode::Confirm(c) => dialogs::draw(frame, area, c),
+        Mode::Trace { scroll } => {
+            if let Some(t) = &app.trace {
+                trace::draw(frame, area, t, *scroll)
+            }
+        }
         _ => {}
     }
 }

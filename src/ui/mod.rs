@@ -25,6 +25,8 @@ pub mod theme;
 pub mod views;
 
 #[cfg(test)]
+mod browse_tests;
+#[cfg(test)]
 mod command_tests;
 #[cfg(test)]
 mod input_tests;
@@ -62,6 +64,14 @@ pub struct ConsoleLink {
     pub tail_buffer: usize,
     /// `[console] read_only`: see `App::read_only`.
     pub read_only: bool,
+    /// Browse jobs (trace, re-drive, offset reset) and their answers (`browse::jobs`).
+    pub jobs: mpsc::Sender<crate::browse::jobs::Job>,
+    pub job_results: mpsc::Receiver<crate::browse::jobs::JobDone>,
+    /// What the views need to know of the configuration and the cluster: see the fields of
+    /// the same names on `App`.
+    pub dlq_topic: String,
+    pub own_groups: std::collections::HashMap<String, crate::ops::WorkerId>,
+    pub resets_offered: bool,
     /// What went wrong or needs doing at start-up (an unreachable cluster, an index to
     /// rebuild): shown in the footer when the console opens.
     pub warnings: Vec<String>,

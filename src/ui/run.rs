@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::app::{Action, App};
 use super::{input, layout, ConsoleLink};
+use crate::browse::jobs::Job;
 use crate::browse::service::TailRequest;
 use crate::event::now_ms;
 use crate::ops::{
@@ -97,6 +98,11 @@ async fn event_loop(
         mut tail_events,
         tail_buffer,
         read_only,
+        jobs,
+        mut job_results,
+        dlq_topic,
+        own_groups,
+        resets_offered,
     } = link;
     let first = snapshots.borrow_and_update().clone();
     let mut app = App::new(first, now_ms());
@@ -104,6 +110,9 @@ async fn event_loop(
     app.log_path = log_path.map(|p| p.display().to_string());
     app.tail = super::tail::TailState::new(tail_buffer);
     app.read_only = read_only;
+    app.dlq_topic = dlq_topic;
+    app.own_groups = own_groups;
+    app.resets_offered = resets_offered;
     if !warnings.is_empty() {
         app.flash_error(warnings.join(" · "));
     }
@@ -174,6 +183,10 @@ async fn event_loop(
             Some((id, event)) = tail_events.recv() => {
                 dirty |= app.on_tail_event(id, event);
             },
+            Some(done) = job_results.recv() => {
+                app.on_job_done(done);
+                dirty = true;
+            },
             Some(p) = progress.recv() => {
                 app.on_reindex_progress(p);
                 dirty = true;
@@ -185,6 +198,7 @@ async fn event_loop(
             commands: &commands,
             search_requests: &search_requests,
             tail_requests: &tail_requests,
+            jobs: &jobs,
             reports: &report_tx,
             progress: &progress_tx,
         };
@@ -200,6 +214,7 @@ struct Channels<'a> {
     commands: &'a mpsc::Sender<Command>,
     search_requests: &'a mpsc::Sender<SearchRequest>,
     tail_requests: &'a mpsc::Sender<TailRequest>,
+    jobs: &'a mpsc::Sender<Job>,
     reports: &'a mpsc::UnboundedSender<DeliveryReport>,
     progress: &'a mpsc::UnboundedSender<ReindexProgress>,
 }
@@ -210,6 +225,7 @@ fn perform(app: &mut App, action: Action, channels: &Channels) {
         commands,
         search_requests,
         tail_requests,
+        jobs,
         reports,
         progress,
     } = *channels;
@@ -224,6 +240,7 @@ fn perform(app: &mut App, action: Action, channels: &Channels) {
         Action::Tail { id, topic, from } => tail_requests
             .try_send(TailRequest::Start { id, topic, from })
             .map_err(|e| format!("tail not started: {e}")),
+        Action::Job(job) => jobs.try_send(job).map_err(|e| format!("not started: {e}")),
         Action::StopTail => tail_requests
             .try_send(TailRequest::Stop)
             .map_err(|e| format!("tail not stopped: {e}")),

@@ -616,3 +616,64 @@ pub fn tail_rows(app: &mut App, values: &[&[u8]]) {
         .collect();
     app.on_tail_event(id, TailEvent::Records(records));
 }
+
+/// A `message.created` event of message `id`, as the tail receives it.
+pub fn created_event(id: &str) -> Vec<u8> {
+    format!(
+        r#"{{"event_id":"e-{id}","event_type":"message.created","occurred_at":"2026-12-01T10:00:00Z","payload":{{"message_id":"{id}","channel_id":"ch_dev","author_id":"u1","content":"hi @bob","mentions":["bob"]}}}}"#
+    )
+    .into_bytes()
+}
+
+/// Tails the dead-letter topic (`:dlq`) and feeds it three dead letters: a valid event of
+/// message m-7 that failed (first, so selected), a hostile value re-driven three times
+/// already (held), and one without a source topic header.
+pub fn dlq_rows(app: &mut App) {
+    use crate::browse::tail::{TailEvent, TailFrom};
+    let topic = app.dlq_topic.clone();
+    let _ = app.tail_action(&topic, TailFrom::Beginning);
+    let id = app.tail.id;
+    app.on_tail_event(
+        id,
+        TailEvent::Started {
+            partitions: vec![(0, 0, 3)],
+        },
+    );
+    let header = |n: &str, v: &[u8]| (n.to_string(), Some(v.to_vec()));
+    let source = |offset: &[u8]| {
+        vec![
+            header(
+                "dlq.reason",
+                b"search index rejected the document: mapper_parsing_exception",
+            ),
+            header("dlq.source.topic", b"platform.messages.created"),
+            header("dlq.source.partition", b"2"),
+            header("dlq.source.offset", offset),
+        ]
+    };
+    let mut held = source(b"44");
+    held[0] = header("dlq.reason", b"not JSON: expected value at line 1 column 1");
+    held.push(header("eventdeck.redrives", b"3"));
+    let records = [
+        (created_event("m-7"), source(b"41")),
+        (b"\xff\xfe\x1b[2Jnot json\xe2\x80\xae".to_vec(), held),
+        (
+            b"{}".to_vec(),
+            vec![header("dlq.reason", b"missing event_type")],
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (value, headers))| crate::workers::batch::Record {
+        topic: topic.clone(),
+        partition: 0,
+        offset: n as i64,
+        key: Some(b"ch_dev".to_vec()),
+        payload: Some(value),
+        headers,
+        timestamp: Some(1_700_000_000_000 + n as i64 * 1_000),
+    })
+    .collect();
+    app.on_tail_event(id, TailEvent::Records(records));
+    app.list_mut(crate::ui::views::ViewId::Dlq).selected = 0;
+}

@@ -7,6 +7,7 @@ pub mod dialogs;
 pub mod footer;
 pub mod help;
 pub mod title;
+pub mod trace;
 
 use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::style::Style;

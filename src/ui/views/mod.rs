@@ -18,6 +18,7 @@
 pub mod analytics;
 pub mod assignments;
 pub mod cqrs;
+pub mod dlq;
 pub mod lag;
 pub mod notifications;
 pub mod search;
@@ -89,6 +90,7 @@ registry! {
     Cqrs => cqrs::Cqrs,
     Analytics => analytics::Analytics,
     Tail => tail::Tail,
+    Dlq => dlq::Dlq,
 }
 
 /// The name that brings back the dashboard on the `:` command line.

@@ -60,6 +60,13 @@ static KEYS: &[KeyBinding] = &[
     .hint(Hint::Lead("delete"))
     .when(keymap::writable),
     KeyBinding::new(
+        &[Char('f')],
+        "f",
+        "follow the selected message: events, index, dead letters, notifications",
+        follow,
+    )
+    .hint(Hint::Lead("follow")),
+    KeyBinding::new(
         &[KeyCode::Esc],
         "esc",
         "clear the channel and author filters",
@@ -115,6 +122,11 @@ fn delete(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
         preview: hit.doc.content,
     });
     Some(Vec::new())
+}
+
+fn follow(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    let hit = model::search_hits(app).get(app.search.selected)?.clone();
+    Some(vec![app.trace_action(&hit.doc.message_id)])
 }
 
 fn has_filters(app: &App) -> bool {

@@ -40,6 +40,14 @@ static KEYS: &[KeyBinding] = &[
     .when(has_rows),
     KeyBinding::new(&[KeyCode::Esc], "esc", "close the record", close_detail).when(detail_open),
     KeyBinding::new(
+        &[Char('f')],
+        "f",
+        "follow the selected record's message through the pipeline",
+        follow,
+    )
+    .hint(Hint::Lead("follow"))
+    .when(selected_has_message),
+    KeyBinding::new(
         &[Char(']'), Char('[')],
         "] / [",
         "scroll the record down / up",
@@ -67,6 +75,22 @@ fn has_rows(app: &App) -> bool {
 
 fn detail_open(app: &App) -> bool {
     app.tail.detail.is_some()
+}
+
+fn selected_has_message(app: &App) -> bool {
+    selected_message(app, ViewId::Tail).is_some()
+}
+
+/// The message id of the selected row of a view over the tail (`:tail`, `:dlq`).
+pub fn selected_message(app: &App, view: ViewId) -> Option<String> {
+    let rows: Vec<&TailRow> = app.tail.buffer.visible(app.filter(view)).collect();
+    let selected = app.list(view).selected.min(rows.len().checked_sub(1)?);
+    rows[selected].message_id.clone()
+}
+
+fn follow(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    let id = selected_message(app, ViewId::Tail)?;
+    Some(vec![app.trace_action(&id)])
 }
 
 fn pause(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {

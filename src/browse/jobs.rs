@@ -1,0 +1,228 @@
+//! The console's one-shot browse jobs, run off its thread: follow a message, re-drive dead
+//! letters, plan and apply a group's offset reset. The UI sends a [`Job`] and receives a
+//! [`JobDone`]; it never holds a Kafka or search client itself. Every job's failure comes
+//! back as text for the footer: none ends the service.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::redrive::{redrive, redrive_one, Decision, RedriveOptions, RedriveReport};
+use super::reset::{apply, read_plan, ResetRow, ResetTo};
+use super::trace::{trace, Trace};
+use crate::bus::producer::EventProducer;
+use crate::bus::Cluster;
+use crate::config::Config;
+use crate::ops::{Command, Control, WorkerId};
+use crate::search::SearchIndex;
+use crate::workers::batch::Record;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    Trace {
+        message_id: String,
+    },
+    /// Every dead letter matching `filter` (all of them when empty), from where the last
+    /// re-drive with that filter stopped; `dry_run` only counts.
+    Redrive {
+        filter: String,
+        dry_run: bool,
+    },
+    /// One dead letter, chosen in the `:dlq` view.
+    RedriveOne {
+        dead: Box<Record>,
+    },
+    PlanReset {
+        group: String,
+        topics: Vec<String>,
+        to: ResetTo,
+        /// Where to, as the person wrote it ("earliest", "15m"): the confirmation says it.
+        label: String,
+    },
+    ApplyReset {
+        group: String,
+        rows: Vec<ResetRow>,
+    },
+}
+
+#[derive(Debug)]
+pub enum JobDone {
+    Traced {
+        message_id: String,
+        result: Result<Box<Trace>, String>,
+    },
+    Redriven {
+        filter: String,
+        result: Result<RedriveReport, String>,
+    },
+    /// "re-drove 0/7 to platform.messages.created", or why not.
+    RedrivenOne(Result<String, String>),
+    ResetPlanned {
+        group: String,
+        to: String,
+        result: Result<Vec<ResetRow>, String>,
+    },
+    ResetApplied {
+        group: String,
+        result: Result<String, String>,
+    },
+}
+
+/// What the jobs need: the cluster, the topics and groups, the index, and the supervisor
+/// (to stop and restart one of our own workers around a reset of its group).
+#[derive(Clone)]
+pub struct JobContext {
+    pub cluster: Cluster,
+    pub config: Config,
+    pub index: Arc<dyn SearchIndex>,
+    pub commands: mpsc::Sender<Command>,
+}
+
+/// Serves jobs until the request channel closes; each runs in its own task, so a long
+/// re-drive does not hold up a trace.
+pub async fn run_jobs(
+    context: JobContext,
+    mut jobs: mpsc::Receiver<Job>,
+    done: mpsc::Sender<JobDone>,
+) {
+    while let Some(job) = jobs.recv().await {
+        let (context, done) = (context.clone(), done.clone());
+        tokio::spawn(async move {
+            let _ = done.send(run(&context, job).await).await;
+        });
+    }
+}
+
+async fn run(ctx: &JobContext, job: Job) -> JobDone {
+    match job {
+        Job::Trace { message_id } => {
+            let result = trace(&ctx.cluster, &ctx.config, ctx.index.as_ref(), &message_id)
+                .await
+                .map(Box::new)
+                .map_err(|e| format!("{e:#}"));
+            JobDone::Traced { message_id, result }
+        }
+        Job::Redrive { filter, dry_run } => {
+            let options = RedriveOptions {
+                filter: filter.clone(),
+                rate: super::redrive::DEFAULT_RATE,
+                max_redrives: super::redrive::DEFAULT_MAX_REDRIVES,
+                dry_run,
+            };
+            let result = async {
+                let producer = EventProducer::new(&ctx.cluster, &ctx.config.producer, "redrive")?;
+                redrive(&ctx.cluster, &ctx.config.topics.dlq, &producer, &options).await
+            }
+            .await
+            .map_err(|e| format!("{e:#}"));
+            JobDone::Redriven { filter, result }
+        }
+        Job::RedriveOne { dead } => JobDone::RedrivenOne(redrive_single(ctx, &dead).await),
+        Job::PlanReset {
+            group,
+            topics,
+            to,
+            label,
+        } => {
+            let (c, g) = (ctx.cluster.clone(), group.clone());
+            let result = tokio::task::spawn_blocking(move || read_plan(&c, &g, &topics, to))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| format!("{e:#}")));
+            JobDone::ResetPlanned {
+                group,
+                to: label,
+                result,
+            }
+        }
+        Job::ApplyReset { group, rows } => {
+            let result = apply_reset(ctx, &group, rows).await;
+            JobDone::ResetApplied { group, result }
+        }
+    }
+}
+
+async fn redrive_single(ctx: &JobContext, dead: &Record) -> Result<String, String> {
+    let producer = EventProducer::new(&ctx.cluster, &ctx.config.producer, "redrive")
+        .map_err(|e| format!("{e:#}"))?;
+    let place = super::redrive::marker(dead);
+    match redrive_one(&producer, dead, super::redrive::DEFAULT_MAX_REDRIVES).await {
+        Ok(Ok(topic)) => Ok(format!("re-drove dead letter {place} to {topic}")),
+        Ok(Err(Decision::Hold { redrives })) => Err(format!(
+            "dead letter {place} held: re-driven {redrives} times already (fix the cause; \
+             eventdeck dlq redrive --max-redrives raises the limit)"
+        )),
+        Ok(Err(_)) => Err(format!(
+            "dead letter {place} has no source topic header: nowhere to send it"
+        )),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// The group a worker of ours consumes as; `None` for those that consume nothing.
+pub fn group_of(config: &Config, worker: WorkerId) -> Option<String> {
+    let g = &config.groups;
+    Some(
+        match worker {
+            WorkerId::Indexer => &g.indexer,
+            WorkerId::Notifier => &g.notifier,
+            WorkerId::Archive => &g.archive,
+            WorkerId::State => &g.state,
+            WorkerId::Analytics => &g.analytics,
+            WorkerId::Producer | WorkerId::Relay => return None,
+        }
+        .clone(),
+    )
+}
+
+/// Which of our workers consumes as `group`, if any.
+pub fn own_worker(config: &Config, group: &str) -> Option<WorkerId> {
+    WorkerId::ALL
+        .into_iter()
+        .find(|&w| group_of(config, w).as_deref() == Some(group))
+}
+
+/// Applies a reset; for one of our own groups the worker is stopped first through the
+/// supervisor (it commits and leaves the group) and started again afterwards, whatever the
+/// reset's outcome.
+async fn apply_reset(ctx: &JobContext, group: &str, rows: Vec<ResetRow>) -> Result<String, String> {
+    let worker = own_worker(&ctx.config, group);
+    if let Some(worker) = worker {
+        control(ctx, worker, Control::Stop)
+            .await
+            .map_err(|e| format!("stopping {worker} before the reset: {e}"))?;
+    }
+    let (c, g) = (ctx.cluster.clone(), group.to_string());
+    let applied = tokio::task::spawn_blocking(move || apply(&c, &g, &rows))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| format!("{e:#}")));
+    let restarted = match worker {
+        Some(worker) => control(ctx, worker, Control::Start)
+            .await
+            .map(|()| format!("; {worker} started again"))
+            .map_err(|e| format!("; {worker} did not start again: {e}")),
+        None => Ok(String::new()),
+    };
+    match (applied, restarted) {
+        (Ok(()), Ok(tail)) => Ok(format!("{group}'s committed offsets are moved{tail}")),
+        (Ok(()), Err(tail)) => Err(format!("{group}'s committed offsets are moved{tail}")),
+        (Err(e), Ok(tail) | Err(tail)) => Err(format!("{e}{tail}")),
+    }
+}
+
+async fn control(ctx: &JobContext, worker: WorkerId, control: Control) -> Result<(), String> {
+    let (tx, rx) = oneshot::channel();
+    ctx.commands
+        .send(Command::Control {
+            worker,
+            control,
+            reply: Some(tx),
+        })
+        .await
+        .map_err(|_| "the supervisor stopped".to_string())?;
+    match rx.await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the supervisor stopped".to_string()),
+    }
+}
