@@ -59,6 +59,8 @@ impl Engine {
                     partitions,
                     in_history: t.in_history.to_vec(),
                     freshness: t.freshness.clone(),
+                    config: self.topic_configs.get(name).cloned(),
+                    internal: super::snapshot::is_internal_topic(name),
                 }
             })
             .collect()

@@ -63,6 +63,8 @@ pub struct Engine {
     pub(super) taken_ms: i64,
     pub(super) samples: u64,
     pub(super) topics: BTreeMap<String, TopicTrack>,
+    /// The topics' retention and cleanup policy, as last described (see `topic_config`).
+    pub(super) topic_configs: BTreeMap<String, super::topic_config::TopicConfig>,
     pub(super) groups: BTreeMap<String, GroupTrack>,
     pub(super) telemetry: Telemetry,
     pub(super) rebalances: BTreeMap<String, Rebalances>,
@@ -88,6 +90,7 @@ impl Engine {
             taken_ms: 0,
             samples: 0,
             topics: BTreeMap::new(),
+            topic_configs: BTreeMap::new(),
             groups: BTreeMap::new(),
             telemetry: Telemetry::default(),
             rebalances: BTreeMap::new(),
@@ -148,6 +151,23 @@ impl Engine {
 
     pub fn set_outbox(&mut self, outbox: OutboxStatus) {
         self.outbox = Some(outbox);
+    }
+
+    /// The topics watched now: whose configurations the sampler describes.
+    pub fn topic_names(&self) -> Vec<String> {
+        self.topics.keys().cloned().collect()
+    }
+
+    /// Described configurations; a topic not in `configs` keeps what it had (a broker may
+    /// answer for some topics only).
+    pub fn set_topic_configs(
+        &mut self,
+        configs: BTreeMap<String, super::topic_config::TopicConfig>,
+    ) {
+        self.topic_configs.extend(configs);
+        let topics = &self.topics;
+        self.topic_configs
+            .retain(|name, _| topics.contains_key(name));
     }
 
     pub fn ingest(&mut self, sample: ClusterSample) {

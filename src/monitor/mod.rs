@@ -28,6 +28,7 @@ pub mod snapshot;
 pub mod status;
 pub mod table;
 pub mod telemetry;
+pub mod topic_config;
 
 #[cfg(test)]
 mod engine_tests;

@@ -114,16 +114,22 @@ impl ClusterReader {
         sample
     }
 
-    /// Topics to watch: the configured ones first, then the cluster's other non-internal
-    /// topics, `max_topics` at most.
+    /// Topics to watch: the configured ones first, then the cluster's others, internal ones
+    /// (`__consumer_offsets`, …) last, `max_topics` at most.
     fn watched<'m>(&self, metadata: &'m Metadata) -> Vec<&'m rdkafka::metadata::MetadataTopic> {
         let mut topics: Vec<_> = metadata
             .topics()
             .iter()
-            .filter(|t| !t.name().starts_with("__") && t.error().is_none())
+            .filter(|t| t.error().is_none())
             .collect();
         let first: BTreeSet<&str> = self.opts.topics.iter().map(String::as_str).collect();
-        topics.sort_by_key(|t| (!first.contains(t.name()), t.name().to_string()));
+        topics.sort_by_key(|t| {
+            (
+                super::snapshot::is_internal_topic(t.name()),
+                !first.contains(t.name()),
+                t.name().to_string(),
+            )
+        });
         topics.truncate(self.opts.max_topics);
         topics
     }

@@ -3,6 +3,7 @@
 //! reports as they arrive, and publishes a [`Snapshot`] on a watch channel. Nothing here
 //! blocks an async thread, and no failure stops the loop: it shows in the snapshot.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use super::options::MonitorOptions;
 use super::reader::{ClusterReader, ReaderError};
 use super::sample::{ClusterSample, DescribedGroup};
 use super::snapshot::{Health, OutboxStatus, Snapshot};
+use super::topic_config::TopicConfig;
 use crate::bus::Cluster;
 use crate::event::now_ms;
 use crate::search::SearchIndex;
@@ -123,6 +125,7 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
     let mut reader: Option<Arc<ClusterReader>> = None;
     let mut describing: Option<JoinHandle<Described>> = None;
     let mut described_at: Option<Instant> = None;
+    let mut configs = ConfigPoll::default();
     let mut tick = tokio::time::interval(options.interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut publish = tokio::time::interval(EVENT_PUBLISH_EVERY);
@@ -174,6 +177,9 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
                             .map(|d| d.map_err(|e| e.to_string()));
                 }
                 engine.ingest(sample);
+                if let Some(described) = configs.poll(&cluster, engine.topic_names()).await {
+                    engine.set_topic_configs(described);
+                }
                 tx.send_replace(engine.snapshot());
                 dirty = false;
             }
@@ -181,6 +187,52 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
     }
     if let Some(job) = describing {
         job.abort();
+    }
+    if let Some(job) = configs.job {
+        job.abort();
+    }
+}
+
+/// How often the topics' retention and cleanup policy are read again.
+const CONFIGS_EVERY: Duration = Duration::from_secs(60);
+
+/// The topic configurations, described in the background every [`CONFIGS_EVERY`] (and as
+/// soon as new topics appear); a finished answer joins the next snapshot.
+#[derive(Default)]
+struct ConfigPoll {
+    job: Option<JoinHandle<Result<BTreeMap<String, TopicConfig>, String>>>,
+    started: Option<Instant>,
+    asked_for: Vec<String>,
+}
+
+impl ConfigPoll {
+    async fn poll(
+        &mut self,
+        cluster: &Cluster,
+        topics: Vec<String>,
+    ) -> Option<BTreeMap<String, TopicConfig>> {
+        let mut answer = None;
+        if self.job.as_ref().is_some_and(|j| j.is_finished()) {
+            if let Some(j) = self.job.take() {
+                match j.await {
+                    Ok(Ok(configs)) => answer = Some(configs),
+                    // Kept quiet: the columns stay "–" and the log says why once a minute.
+                    Ok(Err(e)) => tracing::debug!("topic configurations: {e}"),
+                    Err(e) => tracing::debug!("topic configurations: {e}"),
+                }
+            }
+        }
+        let due = self.started.is_none_or(|t| t.elapsed() >= CONFIGS_EVERY);
+        let new_topics = topics != self.asked_for;
+        if self.job.is_none() && !topics.is_empty() && (due || new_topics) {
+            let cluster = cluster.clone();
+            self.asked_for = topics.clone();
+            self.job = Some(tokio::spawn(async move {
+                super::topic_config::describe(&cluster, &topics).await
+            }));
+            self.started = Some(Instant::now());
+        }
+        answer
     }
 }
 

@@ -64,6 +64,17 @@ pub struct TopicStats {
     /// In-rate history, oldest first, one point per sample (sparklines).
     pub in_history: Vec<f64>,
     pub freshness: Freshness,
+    /// Retention and cleanup policy, when the broker describes them.
+    pub config: Option<super::topic_config::TopicConfig>,
+    /// A broker-internal topic (`__consumer_offsets`, …): hidden in the console unless
+    /// asked for, left out of `status`'s table.
+    pub internal: bool,
+}
+
+/// Kafka's convention for internal topics (what `kafka-topics --exclude-internal` and
+/// Kafka UI hide).
+pub fn is_internal_topic(name: &str) -> bool {
+    name.starts_with("__")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]

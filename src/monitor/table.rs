@@ -18,7 +18,8 @@ pub fn render(s: &Snapshot) -> String {
         clock(s.taken_ms)
     ));
     let mut rows = vec![row(&["TOPIC", "PARTITIONS", "MESSAGES", "IN/S"])];
-    for t in &s.topics {
+    // Internal topics are the broker's business; `--json` has them, marked.
+    for t in s.topics.iter().filter(|t| !t.internal) {
         let name = if t.freshness.stale {
             format!("{} (stale)", t.topic)
         } else {

@@ -248,6 +248,8 @@ pub struct App {
     pub tail: super::tail::TailState,
     /// `--read-only` / `[console] read_only`: nothing that writes is offered or done.
     pub read_only: bool,
+    /// `i` on the topics: the broker's internal topics are listed too.
+    pub show_internal: bool,
     /// The trace overlay's message and what was found (`f`).
     pub trace: Option<TraceView>,
     /// The dead-letter topic (`[topics] dlq`): what `:dlq` tails.
@@ -293,6 +295,7 @@ impl App {
             log_path: None,
             tail: super::tail::TailState::new(crate::config::ConsoleConfig::default().tail_buffer),
             read_only: false,
+            show_internal: false,
             trace: None,
             dlq_topic: crate::config::Config::default().topics.dlq,
             own_groups: HashMap::new(),

@@ -384,3 +384,43 @@ fn read_only_and_the_embedded_broker_offer_no_redrive_and_no_reset() {
     let flash = embedded.flash.clone().expect("says").text;
     assert!(flash.contains("embedded broker"), "{flash}");
 }
+
+/// The topics view: retention and cleanup where the broker described them ("–" where it
+/// did not), internal topics hidden until `i`, and `t` tails the selected topic.
+#[test]
+fn topics_show_retention_hide_internal_ones_and_t_tails() {
+    use crate::monitor::snapshot::TopicStats;
+    use crate::monitor::topic_config::TopicConfig;
+    let mut snapshot = ts::normal();
+    snapshot.topics[0].config = Some(TopicConfig {
+        retention_ms: Some(604_800_000),
+        retention_bytes: Some(-1),
+        cleanup_policy: Some("delete".into()),
+    });
+    snapshot.topics[1].config = Some(TopicConfig {
+        retention_ms: Some(-1),
+        retention_bytes: None,
+        cleanup_policy: Some("compact,delete".into()),
+    });
+    snapshot.topics.push(TopicStats {
+        topic: "__consumer_offsets".into(),
+        internal: true,
+        ..Default::default()
+    });
+    let mut app = ts::app(snapshot);
+    command(&mut app, "topics");
+    let text = screen(&app, 140, 20);
+    assert!(text.contains("7 d"), "{text}");
+    assert!(text.contains("forever"), "{text}");
+    assert!(text.contains("1 internal hidden (i)"), "{text}");
+    assert!(!text.contains("__consumer_offsets"), "{text}");
+    assert_snapshot!("topics_140x20", text);
+    ch(&mut app, 'i');
+    assert!(screen(&app, 140, 20).contains("__consumer_offsets"));
+    ch(&mut app, 'i');
+    match ch(&mut app, 't').as_slice() {
+        [Action::Tail { topic, .. }] => assert_eq!(topic, &app.snapshot.topics[0].topic),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!((app.view, app.focus), (Some(ViewId::Tail), ViewId::Tail));
+}

@@ -23,6 +23,7 @@ pub fn topics(app: &App) -> Vec<&TopicStats> {
     app.snapshot
         .topics
         .iter()
+        .filter(|t| app.show_internal || !t.internal)
         .filter(|t| matches(f, &[&t.topic]))
         .collect()
 }

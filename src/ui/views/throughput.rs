@@ -1,6 +1,8 @@
 //! Throughput: messages in/s per topic (Δ high watermark), out/s (Δ committed, summed over
 //! the consumer groups reading the topic), a sparkline of the in-rate, and the pipeline
-//! totals. `enter` shows a topic's partitions.
+//! totals, and each topic's retention and cleanup policy where the broker describes them.
+//! `enter` shows a topic's partitions, `t` tails the topic, `i` shows the broker's internal
+//! topics (hidden by default, as in Kafka UI).
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -38,7 +40,48 @@ static KEYS: &[KeyBinding] = &[
     KeyBinding::new(&[KeyCode::Esc], "esc", "back to the topics", drill_out)
         .hint(Hint::Lead("back"))
         .when(drilled),
+    KeyBinding::new(
+        &[KeyCode::Char('t')],
+        "t",
+        "tail the topic: its records as they arrive",
+        tail,
+    )
+    .hint(Hint::Lead("tail")),
+    KeyBinding::new(
+        &[KeyCode::Char('i')],
+        "i",
+        "show / hide the broker's internal topics (__consumer_offsets, …)",
+        toggle_internal,
+    )
+    .when(not_drilled),
 ];
+
+/// `t`: the drilled-in topic, else the selected one, tailed from its end in the Tail view.
+fn tail(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    let topic = match &app.topic_drill {
+        Some(t) => t.clone(),
+        None => {
+            let sel = app.list(ViewId::Throughput).selected;
+            model::topics(app).into_iter().nth(sel)?.topic.clone()
+        }
+    };
+    app.view = Some(ViewId::Tail);
+    keymap::focus(app, ViewId::Tail);
+    Some(vec![
+        app.tail_action(&topic, crate::browse::tail::TailFrom::End)
+    ])
+}
+
+fn toggle_internal(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    app.show_internal = !app.show_internal;
+    let hidden = app.snapshot.topics.iter().filter(|t| t.internal).count();
+    app.flash_info(if app.show_internal {
+        format!("internal topics shown ({hidden})")
+    } else {
+        format!("internal topics hidden ({hidden})")
+    });
+    Some(Vec::new())
+}
 
 fn drill_in(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
     let sel = app.list(ViewId::Throughput).selected;
@@ -82,14 +125,32 @@ impl View for Throughput {
     }
 }
 
-const COLS: [Col; 6] = [
+const COLS: [Col; 8] = [
     col("TOPIC", 16).fill(),
     col("PARTS", 5).right().prio(3),
     col("MESSAGES", 10).right().prio(2),
     col("IN/S", 7).right(),
     col("OUT/S", 7).right(),
+    col("RETENTION", 9).right().prio(5),
+    col("CLEANUP", 7).prio(6),
     col("HISTORY", 12).stretch().prio(1),
 ];
+const HISTORY_AT: usize = 7;
+/// RETENTION and CLEANUP: left out while no topic is described (a broker that does not
+/// answer DescribeConfigs), so that two columns of "–" take no room.
+const CONFIG_COLS: std::ops::Range<usize> = 5..7;
+
+fn described(topics: &[&TopicStats]) -> bool {
+    topics.iter().any(|t| t.config.is_some())
+}
+
+fn columns(described: bool) -> Vec<Col> {
+    let mut cols = COLS.to_vec();
+    if !described {
+        cols.drain(CONFIG_COLS);
+    }
+    cols
+}
 
 const PART_COLS: [Col; 6] = [
     col("PARTITION", 9).right(),
@@ -164,7 +225,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return draw_partitions(frame, area, app, topic, parts.len());
     }
     let topics = model::topics(app);
-    let right = app.loaded.then(|| format!("{} topics", topics.len()));
+    let internal = app.snapshot.topics.iter().filter(|t| t.internal).count();
+    let right = app.loaded.then(|| match internal {
+        0 => format!("{} topics", topics.len()),
+        n if app.show_internal => format!("{} topics, {n} internal", topics.len()),
+        n => format!("{} topics · {n} internal hidden (i)", topics.len()),
+    });
     let block =
         pane_block(app, ViewId::Throughput, &[], right, area.width).title_bottom(totals_line(app));
     let empty = EmptyText {
@@ -183,11 +249,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     };
     let names = topics.iter().map(|t| name(t).len()).max().unwrap_or(0);
-    let plan = plan(&COLS, &[names], inner.width);
-    let rows = topics.iter().map(|t| topic_row(app, t, &plan)).collect();
+    let described = described(&topics);
+    let cols = columns(described);
+    let plan = plan(&cols, &[names], inner.width);
+    let rows = topics
+        .iter()
+        .map(|t| topic_row(app, t, &plan, described))
+        .collect();
     let sel = app.list(ViewId::Throughput).selected;
     let focused = app.focus == ViewId::Throughput;
-    render_table(frame, inner, &COLS, &plan, rows, focused.then_some(sel));
+    render_table(frame, inner, &cols, &plan, rows, focused.then_some(sel));
 }
 
 fn name(t: &TopicStats) -> String {
@@ -198,32 +269,60 @@ fn name(t: &TopicStats) -> String {
     }
 }
 
-fn topic_row<'a>(app: &App, t: &TopicStats, plan: &Plan) -> Row<'a> {
+fn topic_row<'a>(app: &App, t: &TopicStats, plan: &Plan, described: bool) -> Row<'a> {
     let style = if t.freshness.stale {
         theme::muted()
     } else {
         Default::default()
     };
     let out = out_per_sec(app, &t.topic);
-    Row::new(cells(
-        plan,
-        vec![
-            text_cell(truncate_left(&name(t), plan.width(0)), style),
-            num_cell(t.partitions.len().to_string(), style),
-            num_cell(thousands_i(t.messages), style),
-            num_cell(rate(t.in_per_sec), style),
-            num_cell(rate(out), style),
-            // Right-aligned so a clipped sparkline loses its oldest points, not "now".
-            num_cell(
-                sparkline(&t.in_history, plan.width(5)),
-                ratatui::style::Style::new().fg(theme::ACCENT),
-            ),
-        ],
-    ))
+    let history_at = if described {
+        HISTORY_AT
+    } else {
+        HISTORY_AT - CONFIG_COLS.len()
+    };
+    let mut values = vec![
+        text_cell(truncate_left(&name(t), plan.width(0)), style),
+        num_cell(t.partitions.len().to_string(), style),
+        num_cell(thousands_i(t.messages), style),
+        num_cell(rate(t.in_per_sec), style),
+        num_cell(rate(out), style),
+        num_cell(
+            t.config
+                .as_ref()
+                .map_or_else(|| "–".to_string(), |c| c.retention_label()),
+            style,
+        ),
+        text_cell(
+            t.config
+                .as_ref()
+                .and_then(|c| c.cleanup_policy.clone())
+                .unwrap_or_else(|| "–".to_string()),
+            style,
+        ),
+        // Right-aligned so a clipped sparkline loses its oldest points, not "now".
+        num_cell(
+            sparkline(&t.in_history, plan.width(history_at)),
+            ratatui::style::Style::new().fg(theme::ACCENT),
+        ),
+    ];
+    if !described {
+        values.drain(CONFIG_COLS);
+    }
+    Row::new(cells(plan, values))
 }
 
 fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, topic: &TopicStats, n: usize) {
-    let right = Some(format!("{n} partitions · esc back"));
+    let config = topic.config.as_ref().map_or_else(String::new, |c| {
+        format!(
+            " · retention {}{}",
+            c.retention_label(),
+            c.cleanup_policy
+                .as_ref()
+                .map_or_else(String::new, |p| format!(" · cleanup {p}"))
+        )
+    });
+    let right = Some(format!("{n} partitions{config} · esc back"));
     let block = pane_block(app, ViewId::Throughput, &[&topic.topic], right, area.width)
         .title_bottom(totals_line(app));
     let inner = block.inner(area);
