@@ -186,6 +186,8 @@ pub fn own_worker(config: &Config, group: &str) -> Option<WorkerId> {
 /// supervisor (it commits and leaves the group) and started again afterwards, whatever the
 /// reset's outcome.
 async fn apply_reset(ctx: &JobContext, group: &str, rows: Vec<ResetRow>) -> Result<String, String> {
+    // Refused before our worker is stopped for nothing.
+    super::reset::offered(&ctx.cluster, group).map_err(|e| format!("{e:#}"))?;
     let worker = own_worker(&ctx.config, group);
     if let Some(worker) = worker {
         control(ctx, worker, Control::Stop)

@@ -161,17 +161,23 @@ pub fn read_plan(
     Ok(plan(&partitions, to))
 }
 
-/// Commits `rows` for `group`, after checking it has no active member (blocking).
-pub fn apply(cluster: &Cluster, group: &str, rows: &[ResetRow]) -> anyhow::Result<()> {
+/// Refuses a reset on the embedded broker: tansu closes the connection on DescribeGroups,
+/// so there is no way to be sure no member would undo it (DESIGN §3: what the embedded
+/// broker mishandles is not offered).
+pub fn offered(cluster: &Cluster, group: &str) -> anyhow::Result<()> {
     if cluster.embedded {
-        // tansu closes the connection on DescribeGroups: no way to be sure no member would
-        // undo the reset (DESIGN §3: what the embedded broker mishandles is not offered).
         anyhow::bail!(
             "offset reset is not offered on the embedded broker: it does not describe \
              groups, so eventdeck cannot make sure no member of {group} would undo it \
              (the dry run works; point eventdeck at a Kafka cluster to reset)"
         );
     }
+    Ok(())
+}
+
+/// Commits `rows` for `group`, after checking it has no active member (blocking).
+pub fn apply(cluster: &Cluster, group: &str, rows: &[ResetRow]) -> anyhow::Result<()> {
+    offered(cluster, group)?;
     let consumer = group_client(cluster, group)?;
     let groups = consumer
         .fetch_group_list(Some(group), TIMEOUT)

@@ -92,6 +92,8 @@ pub async fn describe(
             )),
             _ => None,
         })
+        // An answer without any of them (the embedded broker's) describes nothing.
+        .filter(|(_, config)| *config != TopicConfig::default())
         .collect())
 }
 

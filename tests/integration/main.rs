@@ -7,6 +7,7 @@ mod archive;
 mod bench;
 mod cjk_corpus;
 mod console;
+mod console_jobs;
 mod crash;
 mod dead_letters;
 mod default_setup;

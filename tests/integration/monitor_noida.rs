@@ -92,6 +92,32 @@ async fn noida_another_services_group_is_listed_with_no_configuration() {
     .await;
     assert!(!listed.members[0].ours);
     assert!(!listed.members[0].member.is_empty());
+    // The topics view's retention and cleanup policy: described by the broker, in the
+    // background, into the snapshot.
+    let config = crate::harness::eventually(
+        "the topic's configuration in a snapshot",
+        Duration::from_secs(30),
+        || {
+            let snapshot = rx.borrow().clone();
+            let topic = topic.clone();
+            async move {
+                snapshot
+                    .topics
+                    .iter()
+                    .find(|t| t.topic == topic)
+                    .and_then(|t| t.config.clone())
+                    .ok_or(format!("{} topics, none described", snapshot.topics.len()))
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        (
+            config.retention_label().as_str(),
+            config.cleanup_policy.as_deref()
+        ),
+        ("7 d", Some("delete"))
+    );
     let rows = &listed
         .topics
         .iter()
