@@ -1,6 +1,7 @@
 //! The console end to end, under tmux: the real binary on an empty data directory (embedded
 //! broker, local index), driven by keys and read back with `capture-pane`, as a person would
-//! see it. Skipped, with a message, only when tmux is not installed.
+//! see it: a message from the compose form into the live tails, followed with `f`, and a dead
+//! letter re-driven from `:dlq`. Skipped, with a message, only when tmux is not installed.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -289,6 +290,68 @@ fn console_sends_a_message_and_shows_it_flow_through() {
                 && s.contains("notification.sent")
                 && s.contains("→ @user_002 for msg_")
         },
+        |_, _| {},
+    );
+
+    // f on the notification: the mentioned message's whole path, in an overlay.
+    tmux.keys(&["f"]);
+    tmux.wait(
+        "the trace of the message the notification is about",
+        FLOW,
+        |s| {
+            s.contains("Trace msg_")
+                && s.contains("events (1):")
+                && s.contains("message.created")
+                && s.contains("the indexer has passed it")
+                && s.contains("notifications (1):")
+        },
+        |_, _| {},
+    );
+    tmux.keys(&["Escape"]);
+
+    // Another client produces a malformed event: it is a dead letter in :dlq with where it
+    // came from; r and y send it back to its source topic; it fails again and comes back
+    // marked re-driven once.
+    let broker = std::fs::read_to_string(data_dir.join("broker.addr")).expect("broker.addr");
+    runtime.block_on(async {
+        use rdkafka::producer::{FutureProducer, FutureRecord};
+        let producer: FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", broker.trim())
+            .create()
+            .expect("producer");
+        producer
+            .send(
+                FutureRecord::to("platform.messages.created")
+                    .key("ch_bad")
+                    .payload(
+                        r#"{"event_type":"message.created","payload":{"channel_id":"ch_bad"}}"#,
+                    ),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("the malformed event is produced");
+    });
+    tmux.keys(&[":"]);
+    tmux.type_text("dlq");
+    tmux.keys(&["Enter"]);
+    tmux.wait(
+        "the dead letter with its source",
+        FLOW,
+        |s| s.contains("9 Dead letters") && s.contains("platform.messages.created["),
+        |_, _| {},
+    );
+    tmux.keys(&["r"]);
+    tmux.wait(
+        "the re-drive question",
+        FLOW,
+        |s| s.contains("to platform.messages.created?"),
+        |_, _| {},
+    );
+    tmux.keys(&["y"]);
+    tmux.wait(
+        "the dead letter back, re-driven once",
+        FLOW,
+        |s| s.contains("×1"),
         |_, _| {},
     );
 
