@@ -58,14 +58,6 @@ pub enum Decision {
     },
 }
 
-fn last_header<'a>(r: &'a Record, name: &str) -> Option<&'a [u8]> {
-    r.headers
-        .iter()
-        .rev()
-        .find(|(n, _)| n == name)
-        .and_then(|(_, v)| v.as_deref())
-}
-
 /// The marker of a dead letter: where it is in the dead-letter topic.
 pub fn marker(dead: &Record) -> String {
     format!("{}@{}", dead.partition, dead.offset)
@@ -76,14 +68,16 @@ pub fn decide(dead: &Record, filter: &str, max_redrives: u32) -> Decision {
     if !filter.trim().is_empty() && !TailRow::new(dead.clone()).matches(filter) {
         return Decision::Skip;
     }
-    let redrives = last_header(dead, HEADER_REDRIVES)
+    let redrives = dead
+        .last_header(HEADER_REDRIVES)
         .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| v.trim().parse::<u32>().ok())
         .unwrap_or(0);
     if redrives >= max_redrives {
         return Decision::Hold { redrives };
     }
-    let Some(topic) = last_header(dead, HEADER_TOPIC)
+    let Some(topic) = dead
+        .last_header(HEADER_TOPIC)
         .and_then(|v| std::str::from_utf8(v).ok())
         .filter(|t| !t.is_empty())
     else {
@@ -244,14 +238,7 @@ pub async fn redrive(
                     tokio::time::sleep_until(next_at.into()).await;
                     next_at = Instant::now() + pace;
                 }
-                let refs: Vec<HeaderRef<'_>> = headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_deref()))
-                    .collect();
-                producer
-                    .send(&topic, key.as_deref(), value.as_deref(), &refs)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("re-driving {} to {topic}: {e}", marker(&dead)))?;
+                send(producer, &dead, &topic, &key, &value, &headers).await?;
             }
         }
         // Past this dead letter, whatever became of it: a later re-drive with the same
@@ -265,6 +252,26 @@ pub async fn redrive(
         }
     }
     Ok(report)
+}
+
+/// Sends a decided re-drive and waits for its acknowledgement.
+async fn send(
+    producer: &EventProducer,
+    dead: &Record,
+    topic: &str,
+    key: &Option<Vec<u8>>,
+    value: &Option<Vec<u8>>,
+    headers: &[RecordHeader],
+) -> anyhow::Result<()> {
+    let refs: Vec<HeaderRef<'_>> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_deref()))
+        .collect();
+    producer
+        .send(topic, key.as_deref(), value.as_deref(), &refs)
+        .await
+        .map_err(|e| anyhow::anyhow!("re-driving {} to {topic}: {e}", marker(dead)))?;
+    Ok(())
 }
 
 /// Re-drives one dead letter chosen in the console: the same decision (loop guard, source
@@ -282,14 +289,7 @@ pub async fn redrive_one(
             value,
             headers,
         } => {
-            let refs: Vec<HeaderRef<'_>> = headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_deref()))
-                .collect();
-            producer
-                .send(&topic, key.as_deref(), value.as_deref(), &refs)
-                .await
-                .map_err(|e| anyhow::anyhow!("re-driving {} to {topic}: {e}", marker(dead)))?;
+            send(producer, dead, &topic, &key, &value, &headers).await?;
             Ok(Ok(topic))
         }
         other => Ok(Err(other)),
@@ -340,7 +340,7 @@ fn markers_in(cluster: &Cluster, topics: &[String]) -> anyhow::Result<HashSet<St
         |_| {},
         |m| {
             let r = Record::from_message(m);
-            if let Some(v) = last_header(&r, HEADER_REDRIVE_OF) {
+            if let Some(v) = r.last_header(HEADER_REDRIVE_OF) {
                 markers.insert(String::from_utf8_lossy(v).into_owned());
             }
         },

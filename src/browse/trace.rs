@@ -15,9 +15,9 @@ use crate::bus::Cluster;
 use crate::config::Config;
 use crate::search::{SearchDoc, SearchIndex};
 use crate::workers::batch::Record;
-use crate::workers::dlq::{HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_TOPIC};
+use crate::workers::dlq::HEADER_REASON;
 
-use super::view::safe_text;
+use super::view::{dead_letter_source, safe_text};
 
 /// Where a record is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,13 +72,6 @@ pub struct Trace {
     pub index_error: Option<String>,
     pub dead_letters: Vec<TracedDeadLetter>,
     pub notifications: Vec<TracedNotification>,
-}
-
-fn header<'a>(r: &'a Record, name: &str) -> Option<&'a [u8]> {
-    r.headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .and_then(|(_, v)| v.as_deref())
 }
 
 fn payload_id(v: &Value) -> Option<&str> {
@@ -146,16 +139,13 @@ impl Trace {
                 if id.is_empty() || !value.windows(id.len()).any(|w| w == id) {
                     return;
                 }
-                let text = |name| header(record, name).map(|v| safe_text(v, 300));
                 self.dead_letters.push(TracedDeadLetter {
                     at: Place::of(record),
-                    reason: text(HEADER_REASON).unwrap_or_else(|| "(no reason header)".into()),
-                    source: format!(
-                        "{}[{}]@{}",
-                        text(HEADER_TOPIC).unwrap_or_else(|| "?".into()),
-                        text(HEADER_PARTITION).unwrap_or_else(|| "?".into()),
-                        text(HEADER_OFFSET).unwrap_or_else(|| "?".into())
-                    ),
+                    reason: record
+                        .last_header(HEADER_REASON)
+                        .map(|v| safe_text(v, 300))
+                        .unwrap_or_else(|| "(no reason header)".into()),
+                    source: dead_letter_source(record),
                 });
             }
         }
@@ -311,6 +301,7 @@ pub async fn trace(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workers::dlq::{HEADER_OFFSET, HEADER_PARTITION, HEADER_TOPIC};
 
     fn record(topic: &str, offset: i64, value: &[u8], headers: Vec<(&str, &[u8])>) -> Record {
         Record {

@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use super::client_cluster;
 use crate::archive::line::archive_line;
 use crate::browse::redrive::{redrive, RedriveOptions, HEADER_REDRIVES};
-use crate::browse::view::{safe_text, TailRow};
+use crate::browse::view::{dead_letter_source, safe_text, TailRow};
 use crate::bus::producer::EventProducer;
 use crate::config::Config;
 use crate::workers::batch::Record;
-use crate::workers::dlq::{HEADER_OFFSET, HEADER_PARTITION, HEADER_TOPIC};
 
 pub async fn list(config: Config, json: bool) -> anyhow::Result<()> {
     let cluster = client_cluster(&config);
@@ -44,33 +43,19 @@ pub async fn list(config: Config, json: bool) -> anyhow::Result<()> {
 
 /// `2026-12-02 10:00:00  1/7  from platform.messages.created[2]@41  ×1  reason · gist`.
 fn line(r: &Record) -> String {
-    let header = |name: &str| {
-        r.headers
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.as_deref())
-            .map(|v| safe_text(v, 200))
-            .unwrap_or_else(|| "?".into())
-    };
     let when = r
         .timestamp
         .and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| "-".into());
-    let redrives = r.headers.iter().any(|(n, _)| n == HEADER_REDRIVES);
     format!(
-        "{when}  {}/{}  from {}[{}]@{}{}  {}",
+        "{when}  {}/{}  from {}{}  {}",
         r.partition,
         r.offset,
-        header(HEADER_TOPIC),
-        header(HEADER_PARTITION),
-        header(HEADER_OFFSET),
-        if redrives {
-            format!("  re-driven ×{}", header(HEADER_REDRIVES))
-        } else {
-            String::new()
-        },
+        dead_letter_source(r),
+        r.last_header(HEADER_REDRIVES)
+            .map(|n| format!("  re-driven ×{}", safe_text(n, 6)))
+            .unwrap_or_default(),
         TailRow::new(r.clone()).summary
     )
 }

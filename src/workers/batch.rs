@@ -31,6 +31,16 @@ pub struct Record {
 }
 
 impl Record {
+    /// The value of the last header named `name` (the newest, when a record was
+    /// dead-lettered or re-driven more than once); `None` when absent or null.
+    pub fn last_header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
     /// Copies a consumed message: raw key, value and every header, no conversion.
     pub fn from_message<M: Message>(m: &M) -> Self {
         let headers = m

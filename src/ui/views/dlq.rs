@@ -13,12 +13,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
-use super::tail::selected_message;
+use super::tail::{close_detail, draw_record, selected_message, toggle_detail};
 use super::{View, ViewId};
 use crate::browse::jobs::Job;
 use crate::browse::redrive::{decide, Decision, DEFAULT_MAX_REDRIVES, HEADER_REDRIVES};
 use crate::browse::tail::TailFrom;
-use crate::browse::view::{detail_lines, safe_text, TailRow};
+use crate::browse::view::{dead_letter_source, safe_text, TailRow};
 use crate::ui::app::{Action, App, Confirm};
 use crate::ui::format::{thousands, truncate};
 use crate::ui::keymap::{self, Hint, KeyBinding};
@@ -26,7 +26,6 @@ use crate::ui::panes::{message, pane_block};
 use crate::ui::tail::TailStatus;
 use crate::ui::theme;
 use crate::workers::batch::Record;
-use crate::workers::dlq::{HEADER_OFFSET, HEADER_PARTITION, HEADER_TOPIC};
 
 pub struct Dlq;
 
@@ -87,19 +86,6 @@ fn detail_open(app: &App) -> bool {
 
 fn selected_has_message(app: &App) -> bool {
     showing_dlq(app) && selected_message(app, ViewId::Dlq).is_some()
-}
-
-fn toggle_detail(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
-    app.tail.detail = match app.tail.detail {
-        Some(_) => None,
-        None => Some(0),
-    };
-    Some(Vec::new())
-}
-
-fn close_detail(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
-    app.tail.detail = None;
-    Some(Vec::new())
 }
 
 fn selected(app: &App) -> Option<Record> {
@@ -195,34 +181,15 @@ impl View for Dlq {
     }
 }
 
-fn header(r: &Record, name: &str) -> Option<String> {
-    r.headers
-        .iter()
-        .rev()
-        .find(|(n, _)| n == name)
-        .and_then(|(_, v)| v.as_deref())
-        .map(|v| safe_text(v, 80))
-}
-
-/// `platform.messages.created[2]@41`, `?` for what the headers do not say.
-fn source(r: &Record) -> String {
-    let h = |name| header(r, name).unwrap_or_else(|| "?".into());
-    format!(
-        "{}[{}]@{}",
-        h(HEADER_TOPIC),
-        h(HEADER_PARTITION),
-        h(HEADER_OFFSET)
-    )
-}
-
 fn row_line(row: &TailRow, width: usize, utc_offset_secs: i32) -> Line<'static> {
     let r = &row.record;
     let when = r
         .timestamp
         .map(|ms| crate::ui::format::clock(ms, utc_offset_secs))
         .unwrap_or_else(|| "--:--:--".into());
-    let redrives = header(r, HEADER_REDRIVES)
-        .map(|n| format!("×{n}"))
+    let redrives = r
+        .last_header(HEADER_REDRIVES)
+        .map(|n| format!("×{}", safe_text(n, 6)))
         .unwrap_or_default();
     let head = vec![
         Span::styled(format!("{when} "), theme::muted()),
@@ -231,7 +198,7 @@ fn row_line(row: &TailRow, width: usize, utc_offset_secs: i32) -> Line<'static> 
             Style::new().fg(theme::ACCENT),
         ),
         Span::styled(
-            format!("{:<34} ", truncate(&source(r), 34)),
+            format!("{:<34} ", truncate(&dead_letter_source(r), 34)),
             Style::new().add_modifier(Modifier::BOLD),
         ),
         Span::styled(format!("{redrives:<3} "), Style::new().fg(theme::WARN)),
@@ -326,13 +293,12 @@ fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut state = ListState::default().with_selected(focused.then_some(selected));
     frame.render_stateful_widget(list, list_area, &mut state);
     if let (Some(area), Some(scroll)) = (detail_area, app.tail.detail) {
-        let lines: Vec<Line> = detail_lines(&rows[selected].record)
-            .into_iter()
-            .map(Line::raw)
-            .collect();
-        let block = ratatui::widgets::Block::bordered()
-            .border_style(theme::muted())
-            .title(" dead letter · esc close ");
-        frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+        draw_record(
+            frame,
+            area,
+            &rows[selected].record,
+            scroll,
+            " dead letter · esc close ",
+        );
     }
 }

@@ -98,7 +98,8 @@ fn pause(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
     Some(Vec::new())
 }
 
-fn toggle_detail(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+/// `enter` in the views over the tail (`:tail`, `:dlq`): the selected record whole, or back.
+pub(super) fn toggle_detail(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
     app.tail.detail = match app.tail.detail {
         Some(_) => None,
         None => Some(0),
@@ -106,7 +107,7 @@ fn toggle_detail(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
     Some(Vec::new())
 }
 
-fn close_detail(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+pub(super) fn close_detail(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
     app.tail.detail = None;
     Some(Vec::new())
 }
@@ -315,13 +316,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut state = ListState::default().with_selected(focused.then_some(selected));
     frame.render_stateful_widget(list, list_area, &mut state);
     if let (Some(area), Some(scroll)) = (detail_area, app.tail.detail) {
-        let lines: Vec<Line> = detail_lines(&rows[selected].record)
-            .into_iter()
-            .map(Line::raw)
-            .collect();
-        let block = ratatui::widgets::Block::bordered()
-            .border_style(theme::muted())
-            .title(" record · ] [ scroll · esc close ");
-        frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+        draw_record(
+            frame,
+            area,
+            &rows[selected].record,
+            scroll,
+            " record · ] [ scroll · esc close ",
+        );
     }
+}
+
+/// One record whole (where, key, headers, the value pretty), below the list it was chosen in.
+pub(super) fn draw_record(
+    frame: &mut Frame,
+    area: Rect,
+    record: &crate::workers::batch::Record,
+    scroll: u16,
+    title: &'static str,
+) {
+    let lines: Vec<Line> = detail_lines(record).into_iter().map(Line::raw).collect();
+    let block = ratatui::widgets::Block::bordered()
+        .border_style(theme::muted())
+        .title(title);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
 }
