@@ -288,6 +288,23 @@ fn hex_row(at: usize, row: &[u8]) -> String {
     format!("{at:08x}  {:<47}  |{text}|", hex.join(" "))
 }
 
+/// Where a dead letter came from, from its newest `dlq.source.*` headers:
+/// `platform.messages.created[2]@41`, `?` for what the headers do not say. Safe to show.
+pub fn dead_letter_source(r: &Record) -> String {
+    use crate::workers::dlq::{HEADER_OFFSET, HEADER_PARTITION, HEADER_TOPIC};
+    let h = |name| {
+        r.last_header(name)
+            .map(|v| safe_text(v, 120))
+            .unwrap_or_else(|| "?".into())
+    };
+    format!(
+        "{}[{}]@{}",
+        h(HEADER_TOPIC),
+        h(HEADER_PARTITION),
+        h(HEADER_OFFSET)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,21 +396,4 @@ mod tests {
             assert!(!line.chars().any(is_unsafe), "{line:?}");
         }
     }
-}
-
-/// Where a dead letter came from, from its newest `dlq.source.*` headers:
-/// `platform.messages.created[2]@41`, `?` for what the headers do not say. Safe to show.
-pub fn dead_letter_source(r: &Record) -> String {
-    use crate::workers::dlq::{HEADER_OFFSET, HEADER_PARTITION, HEADER_TOPIC};
-    let h = |name| {
-        r.last_header(name)
-            .map(|v| safe_text(v, 120))
-            .unwrap_or_else(|| "?".into())
-    };
-    format!(
-        "{}[{}]@{}",
-        h(HEADER_TOPIC),
-        h(HEADER_PARTITION),
-        h(HEADER_OFFSET)
-    )
 }
