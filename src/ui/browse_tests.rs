@@ -380,6 +380,9 @@ fn read_only_and_the_embedded_broker_offer_no_redrive_and_no_reset() {
     embedded.focus = ViewId::Lag;
     assert!(ch(&mut embedded, 'R').is_empty());
     assert_eq!(embedded.mode, Mode::Normal, "R is not offered");
+    let flash = embedded.flash.clone().expect("R says why").text;
+    assert!(flash.contains("embedded broker"), "{flash}");
+    embedded.flash = None;
     assert!(command(&mut embedded, "reset search-indexer earliest").is_empty());
     let flash = embedded.flash.clone().expect("says").text;
     assert!(flash.contains("embedded broker"), "{flash}");

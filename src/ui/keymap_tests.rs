@@ -37,8 +37,12 @@ fn states(id: ViewId) -> Vec<App> {
     let mut dead_letter_open = plain();
     ts::dlq_rows(&mut dead_letter_open);
     dead_letter_open.tail.detail = Some(0);
+    // On the embedded broker: no offset reset.
+    let mut embedded = plain();
+    embedded.resets_offered = false;
     vec![
         plain(),
+        embedded,
         drilled,
         filtered,
         colon_view,

@@ -59,10 +59,26 @@ static KEYS: &[KeyBinding] = &[
     )
     .hint(Hint::Lead("reset"))
     .when(resettable),
+    KeyBinding::new(
+        &[KeyCode::Char('R')],
+        "R",
+        "offset reset: not offered on the embedded broker (says why)",
+        refuse_reset,
+    )
+    .when(reset_not_offered),
 ];
 
 fn resettable(app: &App) -> bool {
     keymap::writable(app) && app.resets_offered
+}
+
+fn reset_not_offered(app: &App) -> bool {
+    keymap::writable(app) && !app.resets_offered
+}
+
+/// `R` where no reset is offered: the `:reset` answer, so the key is not silently dead.
+fn refuse_reset(app: &mut App, _: KeyEvent) -> Option<Vec<Action>> {
+    Some(crate::ui::command::run_command(app, "reset"))
 }
 
 /// `R`: the `:` line with `reset GROUP ` typed, for the person to say where to.
