@@ -73,6 +73,8 @@ pub enum JobDone {
 #[derive(Clone)]
 pub struct JobContext {
     pub cluster: Cluster,
+    /// The process's producer (`Services::producer`), or why there is none.
+    pub producer: Result<EventProducer, String>,
     pub config: Config,
     pub index: Arc<dyn SearchIndex>,
     pub commands: mpsc::Sender<Command>,
@@ -109,12 +111,12 @@ async fn run(ctx: &JobContext, job: Job) -> JobDone {
                 max_redrives: super::redrive::DEFAULT_MAX_REDRIVES,
                 dry_run,
             };
-            let result = async {
-                let producer = EventProducer::new(&ctx.cluster, &ctx.config.producer, "redrive")?;
-                redrive(&ctx.cluster, &ctx.config.topics.dlq, &producer, &options).await
-            }
-            .await
-            .map_err(|e| format!("{e:#}"));
+            let result = match &ctx.producer {
+                Ok(producer) => redrive(&ctx.cluster, &ctx.config.topics.dlq, producer, &options)
+                    .await
+                    .map_err(|e| format!("{e:#}")),
+                Err(e) => Err(format!("no producer: {e}")),
+            };
             JobDone::Redriven { filter, result }
         }
         Job::RedriveOne { dead } => JobDone::RedrivenOne(redrive_single(ctx, &dead).await),
@@ -143,10 +145,12 @@ async fn run(ctx: &JobContext, job: Job) -> JobDone {
 }
 
 async fn redrive_single(ctx: &JobContext, dead: &Record) -> Result<String, String> {
-    let producer = EventProducer::new(&ctx.cluster, &ctx.config.producer, "redrive")
-        .map_err(|e| format!("{e:#}"))?;
+    let producer = ctx
+        .producer
+        .as_ref()
+        .map_err(|e| format!("no producer: {e}"))?;
     let place = super::redrive::marker(dead);
-    match redrive_one(&producer, dead, super::redrive::DEFAULT_MAX_REDRIVES).await {
+    match redrive_one(producer, dead, super::redrive::DEFAULT_MAX_REDRIVES).await {
         Ok(Ok(topic)) => Ok(format!("re-drove dead letter {place} to {topic}")),
         Ok(Err(Decision::Hold { redrives })) => Err(format!(
             "dead letter {place} held: re-driven {redrives} times already (fix the cause; \

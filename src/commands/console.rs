@@ -74,6 +74,7 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
     let jobs_task = tokio::spawn(run_jobs(
         JobContext {
             cluster: services.cluster.clone(),
+            producer: services.producer.clone(),
             config: services.config.clone(),
             index: services.index.clone(),
             commands: pipeline.commands.clone(),

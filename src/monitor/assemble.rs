@@ -71,6 +71,17 @@ impl Engine {
     fn members(&self, group: &str) -> (Vec<MemberInfo>, bool) {
         let described = self.described.get(group);
         let mut members: Vec<MemberInfo> = described.map(|d| d.members.clone()).unwrap_or_default();
+        // A member with one of our workers' client ids, described before that worker of ours
+        // stopped and left, is stale: the description is read only every few seconds, our
+        // worker's own report is newer (until then a stopped indexer looked like an owner,
+        // and its lag like consuming).
+        let prefix = format!("{}-", self.client_id_prefix());
+        members.retain(|m| {
+            m.client_id
+                .strip_prefix(&prefix)
+                .and_then(|worker| self.telemetry.left_at(worker))
+                .is_none_or(|left| left <= self.described_at)
+        });
         let ours = self.telemetry.members(group);
         for (worker, assignments) in &ours {
             let client_id = format!("{}-{worker}", self.client_id_prefix());

@@ -69,6 +69,8 @@ pub struct Engine {
     pub(super) telemetry: Telemetry,
     pub(super) rebalances: BTreeMap<String, Rebalances>,
     pub(super) described: BTreeMap<String, DescribedGroup>,
+    /// When the broker's description of the groups was taken (ms).
+    pub(super) described_at: i64,
     pub(super) described_freshness: Freshness,
     pub(super) record_ms: BTreeMap<(String, i32, i64), i64>,
 }
@@ -95,6 +97,7 @@ impl Engine {
             telemetry: Telemetry::default(),
             rebalances: BTreeMap::new(),
             described: BTreeMap::new(),
+            described_at: 0,
             described_freshness: Freshness::default(),
             record_ms: BTreeMap::new(),
         }
@@ -179,7 +182,8 @@ impl Engine {
         };
         self.ingest_topics(&sample);
         self.ingest_groups(&sample);
-        self.ingest_described(sample.described, sample.taken_ms);
+        let described_ms = sample.described_ms.unwrap_or(sample.taken_ms);
+        self.ingest_described(sample.described, described_ms);
         self.record_ms = sample.record_ms;
     }
 
@@ -346,6 +350,7 @@ impl Engine {
                         .on_members(ids, t, merge);
                 }
                 self.described = groups.into_iter().map(|g| (g.group.clone(), g)).collect();
+                self.described_at = t;
                 self.described_freshness = Freshness::default();
             }
         }

@@ -611,3 +611,56 @@ fn the_outbox_backlog_reaches_the_snapshot_the_report_and_the_metrics() {
         .contains(&"outbox: connection refused".to_string()));
     assert!(!metrics(&e.snapshot()).contains("eventdeck_outbox_backlog_rows"));
 }
+
+/// The broker described our indexer as a member; then our indexer stopped and left. Until
+/// the next description, that member is stale: the partitions have no owner (not "owned
+/// by the indexer"), so lag waiting there is not read as consuming. A description taken
+/// after the stop is believed again.
+#[test]
+fn a_described_member_of_ours_that_left_since_is_not_an_owner() {
+    use super::sample::DescribedGroup;
+    use super::snapshot::MemberInfo;
+    let mut e = engine();
+    let described = |s: i64| ClusterSample {
+        described: Some(Ok(vec![DescribedGroup {
+            group: "g".into(),
+            state: "Stable".into(),
+            protocol_type: "consumer".into(),
+            members: vec![MemberInfo {
+                member: "m-1".into(),
+                client_id: "eventdeck-indexer".into(),
+                host: "/127.0.0.1".into(),
+                assignments: vec![("t".into(), 0)],
+                ours: false,
+            }],
+        }])),
+        ..sample(s, &[5], &[Some(5)])
+    };
+    e.ingest(described(1));
+    assert_eq!(
+        group(&e).topics[0].partitions[0].owner.as_deref(),
+        Some("eventdeck-indexer")
+    );
+    e.fold_event(
+        WorkerEvent::State {
+            worker: WorkerId::Indexer,
+            state: WorkerState::Stopped,
+        },
+        1_000_000 + 1_500,
+    );
+    e.ingest(sample(2, &[9], &[Some(5)]));
+    let g = group(&e);
+    assert!(g.members.is_empty(), "{:?}", g.members);
+    assert_eq!(g.topics[0].partitions[0].owner, None);
+    // A description that joins a later sample but was asked for before the stop (it runs
+    // in the background) is as stale.
+    e.ingest(ClusterSample {
+        described_ms: Some(1_000_000 + 1_200),
+        ..described(3)
+    });
+    assert!(group(&e).members.is_empty());
+    // A description after the stop that still lists it (another process with the same
+    // client id, say) is believed.
+    e.ingest(described(4));
+    assert_eq!(group(&e).members.len(), 1);
+}

@@ -19,6 +19,9 @@ pub struct ClusterSample {
     /// The broker's group descriptions; None when not asked this time (they are read less
     /// often and in the background, see the sampler).
     pub described: Option<Result<Vec<DescribedGroup>, String>>,
+    /// When that description was asked for (ms since the epoch); `None`: at `taken_ms`.
+    /// It may hold members that left between then and this sample.
+    pub described_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

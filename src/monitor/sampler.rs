@@ -124,7 +124,7 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
     } = setup;
     let mut reader: Option<Arc<ClusterReader>> = None;
     let mut describing: Option<JoinHandle<Described>> = None;
-    let mut described_at: Option<Instant> = None;
+    let mut described_at: Option<(Instant, i64)> = None;
     let mut configs = ConfigPoll::default();
     let mut tick = tokio::time::interval(options.interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -171,10 +171,12 @@ async fn run(setup: MonitorSetup, mut engine: Engine, tx: watch::Sender<Snapshot
                 }
                 if options.describe_groups {
                     // The sample keeps the error as the text it shows.
-                    sample.described =
-                        poll_describe(&r, &options, &mut describing, &mut described_at)
-                            .await
-                            .map(|d| d.map_err(|e| e.to_string()));
+                    if let Some((asked_ms, described)) =
+                        poll_describe(&r, &options, &mut describing, &mut described_at).await
+                    {
+                        sample.described = Some(described.map_err(|e| e.to_string()));
+                        sample.described_ms = Some(asked_ms);
+                    }
                 }
                 engine.ingest(sample);
                 if let Some(described) = configs.poll(&cluster, engine.topic_names()).await {
@@ -301,22 +303,25 @@ async fn poll_describe(
     reader: &Arc<ClusterReader>,
     options: &MonitorOptions,
     job: &mut Option<JoinHandle<Described>>,
-    started: &mut Option<Instant>,
-) -> Option<Result<Vec<DescribedGroup>, SamplerError>> {
+    started: &mut Option<(Instant, i64)>,
+) -> Option<(i64, Result<Vec<DescribedGroup>, SamplerError>)> {
     let mut answer = None;
     if job.as_ref().is_some_and(|j| j.is_finished()) {
-        if let Some(j) = job.take() {
-            answer = Some(match j.await {
-                Ok(described) => described.map_err(SamplerError::from),
-                Err(e) => Err(SamplerError::DescribeTask(e)),
-            });
+        if let (Some(j), Some((_, asked_ms))) = (job.take(), *started) {
+            answer = Some((
+                asked_ms,
+                match j.await {
+                    Ok(described) => described.map_err(SamplerError::from),
+                    Err(e) => Err(SamplerError::DescribeTask(e)),
+                },
+            ));
         }
     }
-    let due = started.is_none_or(|t| t.elapsed() >= options.describe_every);
+    let due = started.is_none_or(|(t, _)| t.elapsed() >= options.describe_every);
     if job.is_none() && due {
         let r = reader.clone();
         *job = Some(tokio::task::spawn_blocking(move || r.describe_groups()));
-        *started = Some(Instant::now());
+        *started = Some((Instant::now(), now_ms()));
     }
     answer
 }

@@ -223,6 +223,24 @@ fn before_full_window(f: &Facts<'_>, rules: &Rules, offset: i64, lag: i64, full:
         );
     }
     if window.iter().any(|p| p.committed != Some(offset)) {
+        // Moved, but no member owns the partition and it has not moved since: the group
+        // consumed, then its consumers left. That earlier movement is no evidence of
+        // consuming now: judge the samples since it last moved (DESIGN.md §6).
+        let still = window
+            .iter()
+            .rev()
+            .take_while(|p| p.committed == Some(offset))
+            .count();
+        if matches!(f.owner, Owner::Nobody) && still >= 2 {
+            return unchanged(
+                f,
+                rules,
+                &window[n - still..],
+                offset,
+                lag,
+                "since it last moved",
+            );
+        }
         return Verdict::new(
             LagStatus::Ok,
             format!("consuming: offset moved, lag {lag_t} ({n} of {full} samples)"),

@@ -421,3 +421,23 @@ fn the_group_takes_its_worst_partition() {
     );
     assert_eq!(worst([]), LagStatus::Ok);
 }
+
+#[test]
+fn consumed_then_left_is_not_ok_before_the_window_is_full() {
+    // The offset moved in the first samples, then the group's members left (nobody owns
+    // the partition) while records kept arriving: not "consuming" (the integration test
+    // a_stopped_indexer_with_events_waiting_is_not_ok found this OK).
+    let pts: Vec<(i64, i64)> = (0..6)
+        .map(|i| (if i < 2 { 40 + i * 5 } else { 45 }, 45 + i * 10))
+        .collect();
+    let w = win(&pts);
+    let v = judge(&w, &Owner::Nobody, None);
+    assert_ne!(v.status, LagStatus::Ok, "{}", v.reason);
+    assert!(v.reason.contains("since it last moved"), "{}", v.reason);
+    // Far enough behind, STOP; with an owner the same movement still reads as consuming.
+    assert_eq!(
+        judge_behind(&w, &Owner::Nobody, None, Some(45.0)).status,
+        LagStatus::Stop
+    );
+    assert_eq!(judge(&w, &owned(), None).status, LagStatus::Ok);
+}

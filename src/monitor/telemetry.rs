@@ -25,6 +25,8 @@ pub struct Telemetry {
     assignments: BTreeMap<String, BTreeMap<String, BTreeSet<Partition>>>,
     /// Workers running or retrying (members of their groups), and since when.
     alive_since: BTreeMap<String, i64>,
+    /// When each worker last stopped or failed (it left its groups then).
+    left_at: BTreeMap<String, i64>,
     /// (group, worker) → since when the worker, a member, has owned nothing there.
     empty_since: BTreeMap<(String, String), i64>,
 }
@@ -40,6 +42,7 @@ impl Telemetry {
                         members.remove(&worker);
                     }
                     self.empty_since.retain(|(_, w), _| *w != worker);
+                    self.left_at.insert(worker.clone(), at_ms);
                 }
                 if is_alive(&state) {
                     self.alive_since.entry(worker.clone()).or_insert(at_ms);
@@ -185,6 +188,11 @@ impl Telemetry {
             ),
             None => Some(alive),
         }
+    }
+
+    /// When `worker` last stopped or failed, leaving its groups.
+    pub fn left_at(&self, worker: &str) -> Option<i64> {
+        self.left_at.get(worker).copied()
     }
 
     /// Our workers in `group` and what each owns now (workers that own nothing included:

@@ -59,6 +59,8 @@ pub const TABLE: [(WorkerId, StartFn); 7] = [
 #[derive(Clone)]
 pub struct Workshop {
     pub config: Config,
+    /// The process's one producer (see `Services::producer`), or why there is none.
+    pub producer: Result<EventProducer, String>,
     pub cluster: Cluster,
     pub index: Arc<dyn SearchIndex>,
     /// The data directory (its lock is held by the `Services` that made this workshop).
@@ -72,6 +74,11 @@ pub struct Workshop {
 }
 
 impl Workshop {
+    /// The shared producer, or why there is none (a worker that needs one cannot start).
+    fn producer(&self) -> anyhow::Result<EventProducer> {
+        self.producer.clone().map_err(anyhow::Error::msg)
+    }
+
     /// Starts `worker` as its row of [`TABLE`] says.
     pub fn start(
         &self,
@@ -175,7 +182,7 @@ impl Workshop {
 
     pub fn publisher(&self) -> anyhow::Result<Publisher> {
         Ok(Publisher {
-            producer: EventProducer::new(&self.cluster, &self.config.producer, "producer")?,
+            producer: self.producer()?,
             topics: self.config.topics.clone(),
         })
     }
@@ -204,7 +211,7 @@ impl Workshop {
         };
         let relay = Relay {
             store,
-            producer: EventProducer::new(&self.cluster, &self.config.producer, "relay")?,
+            producer: self.producer()?,
             batch: RELAY_BATCH,
             idle: RELAY_IDLE,
             retry_backoff: self.retry_backoff(),
@@ -217,7 +224,7 @@ impl Workshop {
 
     fn start_indexer(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
         let spec = self.spec(WorkerId::Indexer)?;
-        let producer = EventProducer::new(&self.cluster, &self.config.producer, "indexer-dlq")?;
+        let producer = self.producer()?;
         let handler = Indexer {
             index: self.index.clone(),
             max_retries: self.config.indexer.max_retries,
@@ -233,7 +240,7 @@ impl Workshop {
             self.data_dir.join("notified.tsv"),
             self.config.notifier.memory_retention(),
         )?;
-        let producer = EventProducer::new(&self.cluster, &self.config.producer, "notifier")?;
+        let producer = self.producer()?;
         let handler = Notifier {
             producer: producer.clone(),
             topic: self.config.topics.notifications.clone(),
@@ -246,7 +253,7 @@ impl Workshop {
 
     fn start_archive(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
         let spec = self.spec(WorkerId::Archive)?;
-        let producer = EventProducer::new(&self.cluster, &self.config.producer, "archive-dlq")?;
+        let producer = self.producer()?;
         let handler = Archiver {
             root: self.data_dir.join(ARCHIVE_DIR),
         };
@@ -259,7 +266,7 @@ impl Workshop {
         lifecycle: Lifecycle,
     ) -> anyhow::Result<Started> {
         let spec = self.spec(WorkerId::State)?;
-        let producer = EventProducer::new(&self.cluster, &self.config.producer, "state-keeper")?;
+        let producer = self.producer()?;
         let handler = StateKeeper {
             producer: producer.clone(),
             cluster: self.cluster.clone(),
@@ -271,7 +278,7 @@ impl Workshop {
 
     fn start_analyst(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
         let spec = self.spec(WorkerId::Analytics)?;
-        let producer = EventProducer::new(&self.cluster, &self.config.producer, "analytics-dlq")?;
+        let producer = self.producer()?;
         let handler = Analyst {
             board: self.board.clone(),
         };

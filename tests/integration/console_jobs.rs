@@ -79,6 +79,7 @@ async fn console_jobs_trace_and_reset_our_own_indexer(backend: Backend) {
     let service = tokio::spawn(run_jobs(
         JobContext {
             cluster: bench.cluster().clone(),
+            producer: bench.services.producer.clone(),
             config: config.clone(),
             index: bench.services.index.clone(),
             commands: pipeline.commands.clone(),

@@ -220,6 +220,7 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing(bac
         warnings: vec![],
         meter: Default::default(),
         board: Default::default(),
+        producer: bench.services.producer.clone(),
         activity: None,
     };
     // Its own reporter: what the replayer handled, apart from anything the first indexer
