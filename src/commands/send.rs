@@ -136,6 +136,8 @@ async fn relay_until_published(
         producer,
         batch: 500,
         idle: Duration::from_millis(50),
+        idle_max: Duration::from_millis(50),
+        committed: Default::default(),
         retry_backoff: Duration::from_millis(200),
     };
     let attempt = async {

@@ -9,6 +9,7 @@
 //! default; `sqlite.rs`).
 
 pub mod command;
+pub mod notifying;
 pub mod postgres;
 pub mod sqlite;
 

@@ -6,6 +6,7 @@
 //! is published by two relays at once.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -24,8 +25,11 @@ pub struct Relay {
     pub producer: EventProducer,
     /// Entries per claim.
     pub batch: usize,
-    /// How long to wait when the outbox is empty.
+    /// How long to wait when the outbox is empty, doubled by each empty look up to
+    /// `idle_max`; a commit through this process's store (`committed`) ends the wait.
     pub idle: Duration,
+    pub idle_max: Duration,
+    pub committed: Arc<tokio::sync::Notify>,
     pub retry_backoff: Duration,
 }
 
@@ -39,6 +43,7 @@ pub async fn run_relay(
     const WORKER: WorkerId = WorkerId::Relay;
     reporter.state(WORKER, WorkerState::Running);
     let mut failures = 0u32;
+    let mut idle = relay.idle;
     while !*shutdown.borrow() {
         let pause = match relay_once(&relay).await {
             Ok(0) => {
@@ -46,9 +51,12 @@ pub async fn run_relay(
                     failures = 0;
                     reporter.state(WORKER, WorkerState::Running);
                 }
-                relay.idle
+                let pause = idle;
+                idle = (idle * 2).min(relay.idle_max);
+                pause
             }
             Ok(n) => {
+                idle = relay.idle;
                 if failures > 0 {
                     failures = 0;
                     reporter.state(WORKER, WorkerState::Running);
@@ -77,6 +85,8 @@ pub async fn run_relay(
             tokio::select! {
                 _ = shutdown.changed() => {}
                 _ = tokio::time::sleep(pause) => {}
+                // A commit: look again now (not after a failure: that waits its backoff).
+                _ = relay.committed.notified(), if failures == 0 => idle = relay.idle,
             }
         }
     }

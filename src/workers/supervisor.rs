@@ -24,6 +24,7 @@ use crate::embedded::datadir::DataDir;
 use crate::monitor::cqrs::CqrsMeter;
 use crate::ops::{Command, WorkerId};
 use crate::search::{self, SearchIndex};
+use crate::store::notifying::Notifying;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{SharedStore, StoreUnavailable};
@@ -71,6 +72,8 @@ pub struct Services {
     pub meter: Arc<CqrsMeter>,
     /// The analytics worker's counters, shared with the monitor.
     pub board: Arc<crate::analytics::Board>,
+    /// Raised by every command the store commits (see `store::notifying`): wakes the relay.
+    pub committed: Arc<tokio::sync::Notify>,
 }
 
 impl Services {
@@ -89,7 +92,14 @@ impl Services {
             .unwrap_or_else(|| config.kafka.brokers.clone());
         let cluster = Cluster::from_config(&config, bootstrap);
         let index = search::open_index(&config, data_dir.path())?;
-        let store = open_store(&config, data_dir.path()).await;
+        // The relay of this process hears of every commit made through it.
+        let (store, committed) = match open_store(&config, data_dir.path()).await {
+            Ok(store) => {
+                let (store, committed) = Notifying::wrap(store);
+                (Ok(store), committed)
+            }
+            Err(e) => (Err(e), Arc::default()),
+        };
         let mut warnings = Vec::new();
         let topics = config.all_topics();
         let ensure = async {
@@ -162,6 +172,7 @@ impl Services {
             warnings,
             meter: Arc::default(),
             board: Arc::default(),
+            committed,
         })
     }
 
@@ -174,6 +185,7 @@ impl Services {
             index: self.index.clone(),
             data_dir: self.data_dir.path().to_path_buf(),
             store: self.store.clone(),
+            committed: self.committed.clone(),
             meter: self.meter.clone(),
             board: self.board.clone(),
         }

@@ -222,6 +222,7 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing(bac
         board: Default::default(),
         producer: bench.services.producer.clone(),
         activity: None,
+        committed: Default::default(),
     };
     // Its own reporter: what the replayer handled, apart from anything the first indexer
     // reported.

@@ -38,6 +38,8 @@ fn relay(bench: &Bench, store: SharedStore) -> Relay {
         .expect("producer"),
         batch: 100,
         idle: Duration::from_millis(20),
+        idle_max: Duration::from_millis(20),
+        committed: Default::default(),
         retry_backoff: Duration::from_millis(50),
     }
 }
