@@ -10,10 +10,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::redrive::{redrive, redrive_one, Decision, RedriveOptions, RedriveReport};
 use super::reset::{apply, read_plan, ResetRow, ResetTo};
 use super::trace::{trace, Trace};
-use crate::bus::producer::EventProducer;
+use crate::bus::producer::{EventProducer, ProducerUnavailable};
 use crate::bus::Cluster;
 use crate::config::Config;
-use crate::ops::{Command, Control, WorkerId};
+use crate::ops::{Command, Control, ControlError, WorkerId};
 use crate::search::SearchIndex;
 use crate::workers::batch::Record;
 
@@ -49,23 +49,80 @@ pub enum Job {
 pub enum JobDone {
     Traced {
         message_id: String,
-        result: Result<Box<Trace>, String>,
+        result: Result<Box<Trace>, JobError>,
     },
     Redriven {
         filter: String,
-        result: Result<RedriveReport, String>,
+        result: Result<RedriveReport, JobError>,
     },
-    /// "re-drove 0/7 to platform.messages.created", or why not.
-    RedrivenOne(Result<String, String>),
+    RedrivenOne(Result<RedroveOne, JobError>),
     ResetPlanned {
         group: String,
         to: String,
-        result: Result<Vec<ResetRow>, String>,
+        result: Result<Vec<ResetRow>, JobError>,
     },
     ResetApplied {
         group: String,
-        result: Result<String, String>,
+        result: Result<ResetDone, JobError>,
     },
+}
+
+/// One of our workers stopped around a reset, and whether it started again.
+pub type Restart = Option<(WorkerId, Result<(), ControlError>)>;
+
+/// "; indexer started again", "; indexer did not start again: …", or nothing.
+fn after(restart: &Restart) -> String {
+    match restart {
+        None => String::new(),
+        Some((w, Ok(()))) => format!("; {w} started again"),
+        Some((w, Err(e))) => format!("; {w} did not start again: {e}"),
+    }
+}
+
+/// A single dead letter sent back.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("re-drove dead letter {place} to {topic}")]
+pub struct RedroveOne {
+    pub place: String,
+    pub topic: String,
+}
+
+/// The offsets moved; for one of our own groups, what became of its worker.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("committed offsets are moved{}", after(.restart))]
+pub struct ResetDone {
+    pub restart: Restart,
+}
+
+/// Why a job did not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    NoProducer(#[from] ProducerUnavailable),
+    #[error(
+        "dead letter {place} held: re-driven {redrives} times already (fix the cause; \
+         eventdeck dlq redrive --max-redrives raises the limit)"
+    )]
+    Held { place: String, redrives: u32 },
+    #[error("dead letter {place} has no source topic header: nowhere to send it")]
+    NoSource { place: String },
+    #[error("stopping {worker} before the reset: {source}")]
+    NotStopped {
+        worker: WorkerId,
+        #[source]
+        source: ControlError,
+    },
+    /// The reset failed; our worker, stopped for it, was started again (or not).
+    #[error("{source:#}{}", after(.restart))]
+    ResetFailed {
+        source: anyhow::Error,
+        restart: Restart,
+    },
+    /// Reading or writing the cluster or the index failed.
+    #[error("{0:#}")]
+    Failed(#[from] anyhow::Error),
+    #[error("the job's thread: {0}")]
+    Thread(#[from] tokio::task::JoinError),
 }
 
 /// What the jobs need: the cluster, the topics and groups, the index, and the supervisor
@@ -74,7 +131,7 @@ pub enum JobDone {
 pub struct JobContext {
     pub cluster: Cluster,
     /// The process's producer (`Services::producer`), or why there is none.
-    pub producer: Result<EventProducer, String>,
+    pub producer: Result<EventProducer, ProducerUnavailable>,
     pub config: Config,
     pub index: Arc<dyn SearchIndex>,
     pub commands: mpsc::Sender<Command>,
@@ -101,7 +158,7 @@ async fn run(ctx: &JobContext, job: Job) -> JobDone {
             let result = trace(&ctx.cluster, &ctx.config, ctx.index.as_ref(), &message_id)
                 .await
                 .map(Box::new)
-                .map_err(|e| format!("{e:#}"));
+                .map_err(JobError::from);
             JobDone::Traced { message_id, result }
         }
         Job::Redrive { filter, dry_run } => {
@@ -114,8 +171,8 @@ async fn run(ctx: &JobContext, job: Job) -> JobDone {
             let result = match &ctx.producer {
                 Ok(producer) => redrive(&ctx.cluster, &ctx.config.topics.dlq, producer, &options)
                     .await
-                    .map_err(|e| format!("{e:#}")),
-                Err(e) => Err(format!("no producer: {e}")),
+                    .map_err(JobError::from),
+                Err(e) => Err(e.clone().into()),
             };
             JobDone::Redriven { filter, result }
         }
@@ -127,10 +184,11 @@ async fn run(ctx: &JobContext, job: Job) -> JobDone {
             label,
         } => {
             let (c, g) = (ctx.cluster.clone(), group.clone());
-            let result = tokio::task::spawn_blocking(move || read_plan(&c, &g, &topics, to))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| format!("{e:#}")));
+            let result =
+                match tokio::task::spawn_blocking(move || read_plan(&c, &g, &topics, to)).await {
+                    Ok(plan) => plan.map_err(JobError::from),
+                    Err(e) => Err(e.into()),
+                };
             JobDone::ResetPlanned {
                 group,
                 to: label,
@@ -144,22 +202,13 @@ async fn run(ctx: &JobContext, job: Job) -> JobDone {
     }
 }
 
-async fn redrive_single(ctx: &JobContext, dead: &Record) -> Result<String, String> {
-    let producer = ctx
-        .producer
-        .as_ref()
-        .map_err(|e| format!("no producer: {e}"))?;
+async fn redrive_single(ctx: &JobContext, dead: &Record) -> Result<RedroveOne, JobError> {
+    let producer = ctx.producer.as_ref().map_err(|e| e.clone())?;
     let place = super::redrive::marker(dead);
-    match redrive_one(producer, dead, super::redrive::DEFAULT_MAX_REDRIVES).await {
-        Ok(Ok(topic)) => Ok(format!("re-drove dead letter {place} to {topic}")),
-        Ok(Err(Decision::Hold { redrives })) => Err(format!(
-            "dead letter {place} held: re-driven {redrives} times already (fix the cause; \
-             eventdeck dlq redrive --max-redrives raises the limit)"
-        )),
-        Ok(Err(_)) => Err(format!(
-            "dead letter {place} has no source topic header: nowhere to send it"
-        )),
-        Err(e) => Err(format!("{e:#}")),
+    match redrive_one(producer, dead, super::redrive::DEFAULT_MAX_REDRIVES).await? {
+        Ok(topic) => Ok(RedroveOne { place, topic }),
+        Err(Decision::Hold { redrives }) => Err(JobError::Held { place, redrives }),
+        Err(_) => Err(JobError::NoSource { place }),
     }
 }
 
@@ -189,35 +238,35 @@ pub fn own_worker(config: &Config, group: &str) -> Option<WorkerId> {
 /// Applies a reset; for one of our own groups the worker is stopped first through the
 /// supervisor (it commits and leaves the group) and started again afterwards, whatever the
 /// reset's outcome.
-async fn apply_reset(ctx: &JobContext, group: &str, rows: Vec<ResetRow>) -> Result<String, String> {
+async fn apply_reset(
+    ctx: &JobContext,
+    group: &str,
+    rows: Vec<ResetRow>,
+) -> Result<ResetDone, JobError> {
     // Refused before our worker is stopped for nothing.
-    super::reset::offered(&ctx.cluster, group).map_err(|e| format!("{e:#}"))?;
+    super::reset::offered(&ctx.cluster, group)?;
     let worker = own_worker(&ctx.config, group);
     if let Some(worker) = worker {
         control(ctx, worker, Control::Stop)
             .await
-            .map_err(|e| format!("stopping {worker} before the reset: {e}"))?;
+            .map_err(|source| JobError::NotStopped { worker, source })?;
     }
     let (c, g) = (ctx.cluster.clone(), group.to_string());
-    let applied = tokio::task::spawn_blocking(move || apply(&c, &g, &rows))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| format!("{e:#}")));
-    let restarted = match worker {
-        Some(worker) => control(ctx, worker, Control::Start)
-            .await
-            .map(|()| format!("; {worker} started again"))
-            .map_err(|e| format!("; {worker} did not start again: {e}")),
-        None => Ok(String::new()),
+    let applied = match tokio::task::spawn_blocking(move || apply(&c, &g, &rows)).await {
+        Ok(applied) => applied,
+        Err(e) => Err(e.into()),
     };
-    match (applied, restarted) {
-        (Ok(()), Ok(tail)) => Ok(format!("{group}'s committed offsets are moved{tail}")),
-        (Ok(()), Err(tail)) => Err(format!("{group}'s committed offsets are moved{tail}")),
-        (Err(e), Ok(tail) | Err(tail)) => Err(format!("{e}{tail}")),
+    let restart = match worker {
+        Some(worker) => Some((worker, control(ctx, worker, Control::Start).await)),
+        None => None,
+    };
+    match applied {
+        Ok(()) => Ok(ResetDone { restart }),
+        Err(source) => Err(JobError::ResetFailed { source, restart }),
     }
 }
 
-async fn control(ctx: &JobContext, worker: WorkerId, control: Control) -> Result<(), String> {
+async fn control(ctx: &JobContext, worker: WorkerId, control: Control) -> Result<(), ControlError> {
     let (tx, rx) = oneshot::channel();
     ctx.commands
         .send(Command::Control {
@@ -226,9 +275,6 @@ async fn control(ctx: &JobContext, worker: WorkerId, control: Control) -> Result
             reply: Some(tx),
         })
         .await
-        .map_err(|_| "the supervisor stopped".to_string())?;
-    match rx.await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(_) => Err("the supervisor stopped".to_string()),
-    }
+        .map_err(|_| ControlError::SupervisorGone)?;
+    rx.await.unwrap_or(Err(ControlError::SupervisorGone))
 }

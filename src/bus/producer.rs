@@ -21,6 +21,12 @@ pub struct Placement {
     pub timestamp: Option<i64>,
 }
 
+/// Why this process has no producer (librdkafka refused its configuration): said once at
+/// start, and by every worker or job that needed one.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("no producer: {0:#}")]
+pub struct ProducerUnavailable(pub std::sync::Arc<anyhow::Error>);
+
 #[derive(Clone)]
 pub struct EventProducer {
     inner: FutureProducer,

@@ -17,12 +17,14 @@ use super::options::MonitorOptions;
 use super::reader::{ClusterReader, ReaderError};
 use super::sample::{ClusterSample, DescribedGroup};
 use super::snapshot::{Health, OutboxStatus, Snapshot};
-use super::topic_config::TopicConfig;
+use super::topic_config::{DescribeError, TopicConfig};
 use crate::bus::Cluster;
 use crate::event::now_ms;
 use crate::search::SearchIndex;
 use crate::store::{MessageStore, SharedStore};
 use crate::workers::report::WorkerEvent;
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
 
 /// Snapshots that only carry new worker reports are published at most this often.
 const EVENT_PUBLISH_EVERY: Duration = Duration::from_millis(200);
@@ -202,9 +204,11 @@ const CONFIGS_EVERY: Duration = Duration::from_secs(60);
 /// soon as new topics appear); a finished answer joins the next snapshot.
 #[derive(Default)]
 struct ConfigPoll {
-    job: Option<JoinHandle<Result<BTreeMap<String, TopicConfig>, String>>>,
+    job: Option<JoinHandle<Result<BTreeMap<String, TopicConfig>, DescribeError>>>,
     started: Option<Instant>,
     asked_for: Vec<String>,
+    /// One admin client for the life of the sampler (made at the first look).
+    admin: Option<Arc<AdminClient<DefaultClientContext>>>,
 }
 
 impl ConfigPoll {
@@ -227,12 +231,21 @@ impl ConfigPoll {
         let due = self.started.is_none_or(|t| t.elapsed() >= CONFIGS_EVERY);
         let new_topics = topics != self.asked_for;
         if self.job.is_none() && !topics.is_empty() && (due || new_topics) {
-            let cluster = cluster.clone();
+            self.started = Some(Instant::now());
+            let admin = match &self.admin {
+                Some(admin) => admin.clone(),
+                None => match super::topic_config::admin(cluster) {
+                    Ok(admin) => self.admin.insert(Arc::new(admin)).clone(),
+                    Err(e) => {
+                        tracing::debug!("topic configurations: {e}");
+                        return answer;
+                    }
+                },
+            };
             self.asked_for = topics.clone();
             self.job = Some(tokio::spawn(async move {
-                super::topic_config::describe(&cluster, &topics).await
+                super::topic_config::describe(&admin, &topics).await
             }));
-            self.started = Some(Instant::now());
         }
         answer
     }

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::admin::{AdminOptions, OwnedResourceSpecifier, ResourceSpecifier};
+use rdkafka::admin::{AdminClient, AdminOptions, OwnedResourceSpecifier, ResourceSpecifier};
+use rdkafka::client::DefaultClientContext;
 use serde::Serialize;
 
 use crate::bus::Cluster;
@@ -59,15 +60,28 @@ impl TopicConfig {
     }
 }
 
+/// Why the configurations could not be read this time.
+#[derive(Debug, thiserror::Error)]
+pub enum DescribeError {
+    #[error("describe configs: no answer within {0:?}")]
+    NoAnswer(Duration),
+    #[error("describe configs: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+}
+
+/// The admin client the configurations are read with: made once, kept by the sampler.
+pub fn admin(cluster: &Cluster) -> Result<AdminClient<DefaultClientContext>, DescribeError> {
+    Ok(cluster.client_config("admin").create()?)
+}
+
 /// The configurations of `topics`; the topics the broker would not describe are left out.
 pub async fn describe(
-    cluster: &Cluster,
+    admin: &AdminClient<DefaultClientContext>,
     topics: &[String],
-) -> Result<BTreeMap<String, TopicConfig>, String> {
+) -> Result<BTreeMap<String, TopicConfig>, DescribeError> {
     if topics.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let admin = crate::bus::admin::admin_client(cluster).map_err(|e| e.to_string())?;
     let specifiers: Vec<ResourceSpecifier> = topics
         .iter()
         .map(|t| ResourceSpecifier::Topic(t.as_str()))
@@ -75,8 +89,7 @@ pub async fn describe(
     let options = AdminOptions::new().request_timeout(Some(TIMEOUT));
     let answer = tokio::time::timeout(TIMEOUT * 2, admin.describe_configs(&specifiers, &options))
         .await
-        .map_err(|_| "describe configs: no answer".to_string())?
-        .map_err(|e| format!("describe configs: {e}"))?;
+        .map_err(|_| DescribeError::NoAnswer(TIMEOUT * 2))??;
     Ok(answer
         .into_iter()
         .filter_map(Result::ok)

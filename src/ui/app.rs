@@ -388,7 +388,8 @@ impl App {
         match done {
             JobDone::Traced { message_id, result } => {
                 if let Some(t) = self.trace.as_mut().filter(|t| t.message_id == message_id) {
-                    t.result = Some(result);
+                    // Kept as its text: that is all the overlay shows.
+                    t.result = Some(result.map_err(|e| e.to_string()));
                 }
             }
             JobDone::Redriven {
@@ -420,8 +421,8 @@ impl App {
             JobDone::Redriven { result: Err(e), .. } => {
                 self.flash_error(format!("re-drive failed: {e}"))
             }
-            JobDone::RedrivenOne(Ok(text)) => self.flash_info(text),
-            JobDone::RedrivenOne(Err(e)) => self.flash_error(e),
+            JobDone::RedrivenOne(Ok(done)) => self.flash_info(done.to_string()),
+            JobDone::RedrivenOne(Err(e)) => self.flash_error(e.to_string()),
             JobDone::ResetPlanned { group, to, result } => match result {
                 Ok(rows) if matches!(self.mode, Mode::Normal) => {
                     let own_worker = self.own_groups.get(&group).copied();
@@ -436,7 +437,11 @@ impl App {
                 Err(e) => self.flash_error(format!("reset of {group}: {e}")),
             },
             JobDone::ResetApplied { group, result } => match result {
-                Ok(text) => self.flash_info(text),
+                // Moved, but our worker did not start again: that needs a look.
+                Ok(done) if matches!(done.restart, Some((_, Err(_)))) => {
+                    self.flash_error(format!("{group}'s {done}"))
+                }
+                Ok(done) => self.flash_info(format!("{group}'s {done}")),
                 Err(e) => self.flash_error(format!("reset of {group} failed: {e}")),
             },
         }

@@ -217,7 +217,7 @@ fn f_follows_a_message_from_the_tail_the_dlq_and_a_search_hit() {
     assert_snapshot!("trace_running", screen(&app, 120, 30));
     app.on_job_done(JobDone::Traced {
         message_id: "other".into(),
-        result: Err("x".into()),
+        result: Err(anyhow::anyhow!("x").into()),
     });
     assert_eq!(app.trace.as_ref().and_then(|t| t.result.clone()), None);
     app.on_job_done(JobDone::Traced {
@@ -332,7 +332,7 @@ fn reset_plans_first_then_asks_with_before_after_and_lag() {
     app.on_job_done(JobDone::ResetPlanned {
         group: "g".into(),
         to: "earliest".into(),
-        result: Err("none of t exists".into()),
+        result: Err(anyhow::anyhow!("none of t exists").into()),
     });
     assert!(app
         .flash

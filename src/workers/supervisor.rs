@@ -16,7 +16,7 @@ use super::report::Reporter;
 use super::workshop::Workshop;
 use crate::analytics::activity::ActivityLog;
 use crate::bus::admin::{ensure_compacted_topic, ensure_topics};
-use crate::bus::producer::EventProducer;
+use crate::bus::producer::{EventProducer, ProducerUnavailable};
 use crate::bus::Cluster;
 use crate::config::Config;
 use crate::embedded::broker::EmbeddedBroker;
@@ -58,7 +58,7 @@ pub struct Services {
     /// (an rdkafka producer is thread-safe and cheap to clone): one polling thread and one
     /// broker connection instead of one per worker — idle, each cost ~0.8 % of a core. Or
     /// why it could not be made. Declared before the broker, so dropped first.
-    pub producer: Result<EventProducer, String>,
+    pub producer: Result<EventProducer, ProducerUnavailable>,
     /// Where the search side's activity events go (`None`: no producer could be made).
     pub activity: Option<crate::analytics::activity::ActivityLog>,
     pub broker: Option<EmbeddedBroker>,
@@ -146,14 +146,14 @@ impl Services {
             warnings.push(format!("write store: {e}"));
         }
         let producer = EventProducer::new(&cluster, &config.producer, "producer")
-            .map_err(|e| format!("{e:#}"));
+            .map_err(|e| ProducerUnavailable(Arc::new(e)));
         let activity = match &producer {
             Ok(producer) => Some(ActivityLog {
                 producer: producer.clone(),
                 topic: config.topics.user_activity.clone(),
             }),
             Err(e) => {
-                warnings.push(format!("producer: {e}"));
+                warnings.push(e.to_string());
                 None
             }
         };

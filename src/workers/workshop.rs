@@ -21,7 +21,7 @@ use super::publisher::{run_publisher, Publisher, PublisherRequest};
 use super::relay::{run_relay, Relay};
 use super::report::Reporter;
 use super::state_keeper::StateKeeper;
-use crate::bus::producer::EventProducer;
+use crate::bus::producer::{EventProducer, ProducerUnavailable};
 use crate::bus::Cluster;
 use crate::config::Config;
 use crate::monitor::cqrs::CqrsMeter;
@@ -65,7 +65,7 @@ pub const TABLE: [(WorkerId, StartFn); 7] = [
 pub struct Workshop {
     pub config: Config,
     /// The process's one producer (see `Services::producer`), or why there is none.
-    pub producer: Result<EventProducer, String>,
+    pub producer: Result<EventProducer, ProducerUnavailable>,
     pub cluster: Cluster,
     pub index: Arc<dyn SearchIndex>,
     /// The data directory (its lock is held by the `Services` that made this workshop).
@@ -83,7 +83,7 @@ pub struct Workshop {
 impl Workshop {
     /// The shared producer, or why there is none (a worker that needs one cannot start).
     fn producer(&self) -> anyhow::Result<EventProducer> {
-        self.producer.clone().map_err(anyhow::Error::msg)
+        Ok(self.producer.clone()?)
     }
 
     /// Starts `worker` as its row of [`TABLE`] says.

@@ -109,23 +109,34 @@ async fn console_jobs_trace_and_reset_our_own_indexer(backend: Backend) {
         other => panic!("{other:?}"),
     }
 
+    // The plan is read on both brokers: every record back to the beginning.
+    jobs.send(Job::PlanReset {
+        group: group.clone(),
+        topics: topics.clone(),
+        to: ResetTo::Earliest,
+        label: "earliest".into(),
+    })
+    .await
+    .expect("send");
+    let rows = match answer(&mut done).await {
+        JobDone::ResetPlanned {
+            group: g,
+            to,
+            result: Ok(rows),
+        } => {
+            assert_eq!((g.as_str(), to.as_str()), (group.as_str(), "earliest"));
+            assert_eq!(
+                rows.iter().map(|r| r.lag_after).sum::<i64>(),
+                N as i64,
+                "{rows:?}"
+            );
+            rows
+        }
+        other => panic!("{other:?}"),
+    };
     if backend == Backend::Embedded {
         // The console does not offer it there; the job, asked anyway, refuses and the
         // indexer runs on.
-        jobs.send(Job::PlanReset {
-            group: group.clone(),
-            topics: topics.clone(),
-            to: ResetTo::Earliest,
-            label: "earliest".into(),
-        })
-        .await
-        .expect("send");
-        let JobDone::ResetPlanned {
-            result: Ok(rows), ..
-        } = answer(&mut done).await
-        else {
-            panic!("the plan is read on the embedded broker too");
-        };
         jobs.send(Job::ApplyReset {
             group: group.clone(),
             rows,
@@ -134,35 +145,12 @@ async fn console_jobs_trace_and_reset_our_own_indexer(backend: Backend) {
         .expect("send");
         match answer(&mut done).await {
             JobDone::ResetApplied { result: Err(e), .. } => {
+                let e = e.to_string();
                 assert!(e.contains("not offered on the embedded broker"), "{e}");
             }
             other => panic!("{other:?}"),
         }
     } else {
-        jobs.send(Job::PlanReset {
-            group: group.clone(),
-            topics: topics.clone(),
-            to: ResetTo::Earliest,
-            label: "earliest".into(),
-        })
-        .await
-        .expect("send");
-        let rows = match answer(&mut done).await {
-            JobDone::ResetPlanned {
-                group: g,
-                to,
-                result: Ok(rows),
-            } => {
-                assert_eq!((g.as_str(), to.as_str()), (group.as_str(), "earliest"));
-                assert_eq!(
-                    rows.iter().map(|r| r.lag_after).sum::<i64>(),
-                    N as i64,
-                    "{rows:?}"
-                );
-                rows
-            }
-            other => panic!("{other:?}"),
-        };
         jobs.send(Job::ApplyReset {
             group: group.clone(),
             rows,
@@ -170,8 +158,15 @@ async fn console_jobs_trace_and_reset_our_own_indexer(backend: Backend) {
         .await
         .expect("send");
         match answer(&mut done).await {
-            JobDone::ResetApplied { result: Ok(t), .. } => {
-                assert!(t.contains("indexer started again"), "{t}")
+            JobDone::ResetApplied {
+                result: Ok(done), ..
+            } => {
+                assert_eq!(
+                    done.restart,
+                    Some((eventdeck::ops::WorkerId::Indexer, Ok(()))),
+                    "stopped for the reset and started again"
+                );
+                assert!(done.to_string().contains("indexer started again"), "{done}");
             }
             other => panic!("{other:?}"),
         }
@@ -187,7 +182,8 @@ async fn console_jobs_trace_and_reset_our_own_indexer(backend: Backend) {
     // The topics' configurations, as the monitor reads them.
     // noida-db describes them (its defaults: 7 days, delete); the embedded broker answers
     // without retention or policy, so the console leaves those columns out.
-    let described = eventdeck::monitor::topic_config::describe(bench.cluster(), &topics)
+    let admin = eventdeck::monitor::topic_config::admin(bench.cluster()).expect("admin client");
+    let described = eventdeck::monitor::topic_config::describe(&admin, &topics)
         .await
         .expect("DescribeConfigs answers");
     if backend == Backend::Embedded {
