@@ -235,7 +235,7 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
     let failed = Arc::new(Mutex::new(Vec::new()));
     let done = Arc::new(AtomicBool::new(false));
 
-    // Run 1: killed 1.5 s into the load.
+    // Run 1: killed with the load under way (a tenth of it acknowledged).
     let (run, _) = node.start();
     let producer = produce(
         node.cluster(),
@@ -244,7 +244,15 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
         failed.clone(),
         done.clone(),
     );
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    eventually("the load under way", Duration::from_secs(60), || {
+        let n = acked.lock().unwrap_or_else(|p| p.into_inner()).len();
+        async move {
+            (n >= N / 10)
+                .then_some(())
+                .ok_or_else(|| format!("{n} acknowledged"))
+        }
+    })
+    .await;
     kill9(run);
     // Run 2: killed at its ready line, before its workers are in their groups.
     let (run, _) = node.start();
@@ -255,9 +263,22 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
         tokio::time::sleep_until((ready + Duration::from_millis(delay_ms)).into()).await;
         kill9(run);
     }
-    // Run 5: killed in the middle of indexing, 3 s in.
+    // Run 5: killed in the middle of indexing, once it has made more searchable.
+    let before = node.search_total().unwrap_or(0);
     let (run, _) = node.start();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = node.search_total();
+        if now.as_ref().is_ok_and(|n| *n > before) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run 5 indexed nothing within 60 s (before: {before}, now: {now:?})\n{}",
+            node.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     kill9(run);
     // Run 6: stays up.
     let (run, restarted) = node.start();
