@@ -147,6 +147,8 @@ pub struct IndexerConfig {
     /// and reports itself failing; records are never skipped for a transient failure.
     pub max_retries: u32,
     pub retry_backoff_ms: u64,
+    /// Bulk requests written at once; offsets are still committed in order.
+    pub in_flight: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -267,6 +269,7 @@ impl Default for IndexerConfig {
             flush_interval_ms: 200,
             max_retries: 5,
             retry_backoff_ms: 200,
+            in_flight: 4,
         }
     }
 }
@@ -448,6 +451,9 @@ impl Config {
         }
         if self.indexer.batch_max_bytes < 1024 {
             return Err(bad("indexer.batch_max_bytes", "expected at least 1024"));
+        }
+        if !(1..=64).contains(&self.indexer.in_flight) {
+            return Err(bad("indexer.in_flight", "expected 1 to 64"));
         }
         if self.monitor.sample_interval_ms < 100 {
             return Err(bad("monitor.sample_interval_ms", "expected at least 100"));

@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod api;
 pub mod archive;
+pub mod bench;
 pub mod browse;
 pub mod bus;
 pub mod commands;

@@ -61,6 +61,19 @@ enum Bench {
         #[arg(long, default_value = "")]
         store: String,
     },
+    /// The indexer against its baselines: consume-only (local index), or the engine's own
+    /// `_bulk` and a one-request-per-event consumer (`--search-url`).
+    Ingest {
+        /// Events to publish and index.
+        #[arg(long, default_value_t = 20_000)]
+        events: u64,
+        /// An Elasticsearch API to index into (default: the local index).
+        #[arg(long, default_value = "")]
+        search_url: String,
+        /// Events the one-request-per-event baseline indexes.
+        #[arg(long, default_value_t = 2_000)]
+        guide_events: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -344,6 +357,23 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
                 },
             )
             .await
+        }
+        Some(Command::Bench {
+            bench:
+                Bench::Ingest {
+                    events,
+                    search_url,
+                    guide_events,
+                },
+        }) => {
+            let args = eventdeck::bench::ingest::IngestArgs {
+                events,
+                search_url,
+                guide_events,
+            };
+            let rows = eventdeck::bench::ingest::run(config, &args).await?;
+            print!("{}", eventdeck::bench::markdown(&rows));
+            Ok(())
         }
         Some(Command::Send {
             channel,

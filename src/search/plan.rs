@@ -3,7 +3,7 @@
 //! index (external versions), so a replay or an out-of-order topic can never make an older
 //! event win, and a delete can never be undone by a replayed create.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::event::{MessageEvent, ParsedEvent};
 use crate::search::SearchDoc;
@@ -19,14 +19,17 @@ pub struct BulkPlan {
 /// Messages whose stored document is needed to apply this batch: edits and deletes of
 /// messages not created earlier in the same batch. A created event never needs a look-up.
 pub fn ids_to_look_up(events: &[ParsedEvent]) -> Vec<String> {
-    let mut created_here: Vec<&str> = Vec::new();
+    let mut created_here: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut wanted: Vec<String> = Vec::new();
     for e in events {
         match &e.event {
-            MessageEvent::Created(c) => created_here.push(&c.message_id),
+            MessageEvent::Created(c) => {
+                created_here.insert(&c.message_id);
+            }
             _ => {
                 let id = e.message_id();
-                if !created_here.contains(&id) && !wanted.iter().any(|w| w == id) {
+                if !created_here.contains(id) && seen.insert(id) {
                     wanted.push(id.to_string());
                 }
             }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::{FuturesOrdered, StreamExt};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -22,6 +23,10 @@ use super::assignment_watch::{decide, Decision, EmptyAssignment, Probe, HEAL_AFT
 use super::batch::{commit_offsets, Batch, BatchLimits, Record};
 use super::dlq::DeadLetters;
 use super::report::{Reporter, WorkerEvent, WorkerState};
+use super::stages::{
+    backoff, prepare_with_retries, write_with_retries, BatchWrite, PipelinedHandler, RetryReport,
+    Serial,
+};
 use crate::bus::protocol::decode_assignment;
 use crate::bus::Cluster;
 use crate::ops::WorkerId;
@@ -102,6 +107,9 @@ pub struct ConsumerSpec {
     pub topics: Vec<String>,
     pub limits: BatchLimits,
     pub retry_backoff: Duration,
+    /// Batches written at once (prepared one at a time, committed in order); 1 for a
+    /// [`BatchHandler`], which has nothing to overlap.
+    pub in_flight: usize,
 }
 
 /// Reports assignments from librdkafka's rebalance callbacks: the broker may not describe
@@ -194,6 +202,27 @@ pub async fn run_worker<H: BatchHandler>(
     run_loop(
         cluster,
         spec,
+        Serial(handler),
+        Some(dead_letters),
+        reporter,
+        lifecycle.into(),
+    )
+    .await
+}
+
+/// Runs a worker that writes up to `spec.in_flight` batches at once (the indexer), as
+/// [`run_worker`] otherwise.
+pub async fn run_pipelined_worker<H: PipelinedHandler>(
+    cluster: Cluster,
+    spec: ConsumerSpec,
+    handler: H,
+    dead_letters: DeadLetters,
+    reporter: Reporter,
+    lifecycle: impl Into<Lifecycle>,
+) -> anyhow::Result<()> {
+    run_loop(
+        cluster,
+        spec,
         handler,
         Some(dead_letters),
         reporter,
@@ -212,10 +241,24 @@ pub async fn run_consumer<H: BatchHandler>(
     reporter: Reporter,
     lifecycle: impl Into<Lifecycle>,
 ) -> anyhow::Result<()> {
-    run_loop(cluster, spec, handler, None, reporter, lifecycle.into()).await
+    run_loop(
+        cluster,
+        spec,
+        Serial(handler),
+        None,
+        reporter,
+        lifecycle.into(),
+    )
+    .await
 }
 
-async fn run_loop<H: BatchHandler>(
+/// What a batch's write became: its records, and its outcome with the failed attempts
+/// before it (`None`: given up on at shutdown).
+type Written = (Vec<Record>, Option<(Handled, u32)>);
+/// A batch whose write runs on its own task.
+type InFlight = tokio::task::JoinHandle<Written>;
+
+async fn run_loop<H: PipelinedHandler>(
     cluster: Cluster,
     spec: ConsumerSpec,
     mut handler: H,
@@ -233,17 +276,30 @@ async fn run_loop<H: BatchHandler>(
     if *paused.borrow_and_update() {
         set_paused(&consumer, &spec, &reporter, true);
     }
+    let retry = RetryReport {
+        worker: spec.worker,
+        reporter: reporter.clone(),
+        base: spec.retry_backoff,
+    };
+    let in_flight_max = spec.in_flight.max(1);
     let mut batch = Batch::new(spec.limits);
+    // Writes finish in any order; they are settled (dead letters, commit) in offset order.
+    let mut writes: FuturesOrdered<InFlight> = FuturesOrdered::new();
     let mut handled: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut recv_errors = 0u32;
     let mut empty = EmptyAssignment::default();
     let mut watch_tick = tokio::time::interval(WATCH_EVERY);
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    // False once a batch was given up on (shutdown while retrying): nothing after it may be
+    // committed, or its records would be skipped.
+    let mut intact = true;
+    'consume: loop {
         if *shutdown.borrow() {
             break;
         }
-        let deadline = batch.deadline().map(Instant::from_std);
+        let room = writes.len() < in_flight_max;
+        // Only while a batch could be started: a due batch waiting for room must not spin.
+        let deadline = batch.deadline().filter(|_| room).map(Instant::from_std);
         tokio::select! {
             biased;
             _ = shutdown.changed() => {}
@@ -255,6 +311,12 @@ async fn run_loop<H: BatchHandler>(
                 // Nobody can pause us any more: stay as we are; shutdown says when to stop.
                 Err(_) => pause_open = false,
             },
+            Some(done) = writes.next(), if !writes.is_empty() => {
+                if !settle_joined(done, &consumer, &spec, dead_letters.as_ref(), &retry, &mut shutdown, &mut handled).await {
+                    intact = false;
+                    break 'consume;
+                }
+            }
             _ = watch_tick.tick() => {
                 if *paused.borrow() {
                     // Partitions assigned by a rebalance since the pause arrive unpaused.
@@ -278,39 +340,64 @@ async fn run_loop<H: BatchHandler>(
             },
             _ = sleep_until_opt(deadline), if deadline.is_some() => {}
         }
-        if batch.should_flush(std::time::Instant::now()) {
+        if writes.len() < in_flight_max && batch.should_flush(std::time::Instant::now()) {
             let records = batch.take();
-            if !flush(
-                &consumer,
-                &spec,
-                &mut handler,
-                dead_letters.as_ref(),
-                &reporter,
-                &mut shutdown,
-                &records,
-                &mut handled,
-            )
-            .await
-            {
+            match prepare_with_retries(&mut handler, &records, &retry, &mut shutdown).await {
+                Some((write, attempts)) => {
+                    if attempts > 0 {
+                        reporter.state(spec.worker, WorkerState::Running);
+                    }
+                    writes.push_back(tokio::spawn(write_task(
+                        write,
+                        records,
+                        retry.clone(),
+                        shutdown.clone(),
+                    )));
+                }
                 // Shut down while retrying: nothing committed, the records come back later.
-                break;
+                None => {
+                    intact = false;
+                    break;
+                }
             }
         }
     }
-    if !batch.is_empty() {
-        let records = batch.take();
-        let (_tx, mut never) = watch::channel(false);
-        flush(
+    // Shutdown: let the writes in flight finish (or give up, if they are retrying), then
+    // handle the open batch, committing only as far as nothing before was given up on.
+    while intact {
+        let Some(done) = writes.next().await else {
+            break;
+        };
+        intact = settle_joined(
+            done,
             &consumer,
             &spec,
-            &mut handler,
             dead_letters.as_ref(),
-            &reporter,
-            &mut never,
-            &records,
+            &retry,
+            &mut shutdown,
             &mut handled,
         )
         .await;
+    }
+    if intact && !batch.is_empty() {
+        let records = batch.take();
+        // The last batch is retried until it succeeds: shutdown was already asked for.
+        let (_tx, mut never) = watch::channel(false);
+        if let Some((write, _)) =
+            prepare_with_retries(&mut handler, &records, &retry, &mut never).await
+        {
+            let done = write_task(write, records, retry.clone(), never.clone()).await;
+            settle(
+                done,
+                &consumer,
+                &spec,
+                dead_letters.as_ref(),
+                &retry,
+                &mut never,
+                &mut handled,
+            )
+            .await;
+        }
     }
     let closing = consumer.clone();
     tokio::task::spawn_blocking(move || {
@@ -326,6 +413,17 @@ async fn run_loop<H: BatchHandler>(
     .await?;
     reporter.state(spec.worker, WorkerState::Stopped);
     Ok(())
+}
+
+/// One batch's write, retried until it succeeds or shutdown is asked for.
+async fn write_task(
+    write: Arc<dyn BatchWrite>,
+    records: Vec<Record>,
+    retry: RetryReport,
+    shutdown: watch::Receiver<bool>,
+) -> Written {
+    let outcome = write_with_retries(write, retry, shutdown).await;
+    (records, outcome)
 }
 
 /// Pauses or resumes fetching for the whole current assignment and says so.
@@ -485,46 +583,41 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(6));
-    (base * factor).min(Duration::from_secs(10))
-}
-
-#[allow(clippy::too_many_arguments)]
-/// Handles `records` until it succeeds, dead-letters what the handler set aside (then
-/// commits), or returns false without committing when shutdown is asked for during a retry.
-async fn flush<H: BatchHandler>(
+/// Settles a write task's result; false when the batch was given up on (or its task died),
+/// so that nothing after it is committed.
+async fn settle_joined(
+    joined: Result<Written, tokio::task::JoinError>,
     consumer: &WorkerConsumer,
     spec: &ConsumerSpec,
-    handler: &mut H,
     dead_letters: Option<&DeadLetters>,
-    reporter: &Reporter,
+    retry: &RetryReport,
     shutdown: &mut watch::Receiver<bool>,
-    records: &[Record],
     handled: &mut BTreeMap<(String, i32), i64>,
 ) -> bool {
-    let mut attempt = 0u32;
-    let outcome = loop {
-        match handler.handle(records).await {
-            Ok(outcome) => break outcome,
-            Err(error) => {
-                attempt += 1;
-                tracing::warn!(worker = %spec.worker, attempt, %error, "batch failed, retrying");
-                reporter.state(
-                    spec.worker,
-                    WorkerState::BackingOff {
-                        error: error.to_string(),
-                        attempt,
-                    },
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff(spec.retry_backoff, attempt)) => {}
-                    _ = shutdown.changed() => return false,
-                }
-            }
+    match joined {
+        Ok(done) => settle(done, consumer, spec, dead_letters, retry, shutdown, handled).await,
+        Err(e) => {
+            tracing::error!(worker = %spec.worker, error = %e, "a batch write task died; stopping without committing it");
+            false
         }
+    }
+}
+
+/// Dead-letters what the batch set aside, then commits it; false without committing when
+/// the write was given up on, or shutdown is asked for while the dead letters are retried.
+async fn settle(
+    (records, outcome): Written,
+    consumer: &WorkerConsumer,
+    spec: &ConsumerSpec,
+    dead_letters: Option<&DeadLetters>,
+    retry: &RetryReport,
+    shutdown: &mut watch::Receiver<bool>,
+    handled: &mut BTreeMap<(String, i32), i64>,
+) -> bool {
+    let Some((outcome, mut attempt)) = outcome else {
+        return false;
     };
-    let (dead, outside) = poisoned(records, &outcome.poison);
+    let (dead, outside) = poisoned(&records, &outcome.poison);
     if outside > 0 {
         tracing::error!(worker = %spec.worker, outside, "poison records outside the batch ignored");
     }
@@ -540,24 +633,21 @@ async fn flush<H: BatchHandler>(
             None => format!("{} poison records and no dead-letter topic", dead.len()),
         };
         attempt += 1;
-        tracing::warn!(worker = %spec.worker, attempt, %error, "dead letters failed, retrying");
-        reporter.state(spec.worker, WorkerState::BackingOff { error, attempt });
-        tokio::select! {
-            _ = tokio::time::sleep(backoff(spec.retry_backoff, attempt)) => {}
-            _ = shutdown.changed() => return false,
+        if !retry.failed("dead letters", error, attempt, shutdown).await {
+            return false;
         }
     }
     if attempt > 0 {
-        reporter.state(spec.worker, WorkerState::Running);
+        retry.reporter.state(spec.worker, WorkerState::Running);
     }
-    let offsets = commit_offsets(records);
+    let offsets = commit_offsets(&records);
     let tpl = offsets_list(&offsets);
     handled.extend(offsets);
     if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
         // A partition revoked meanwhile: its new owner re-handles the records, harmlessly.
         tracing::warn!(worker = %spec.worker, error = %e, "commit failed");
     }
-    reporter.send(WorkerEvent::Processed {
+    retry.reporter.send(WorkerEvent::Processed {
         worker: spec.worker,
         records: records.len() as u64,
         newest_event_ms: outcome.newest_event_ms,
@@ -568,14 +658,6 @@ async fn flush<H: BatchHandler>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let base = Duration::from_millis(200);
-        assert_eq!(backoff(base, 1), Duration::from_millis(200));
-        assert_eq!(backoff(base, 2), Duration::from_millis(400));
-        assert_eq!(backoff(base, 30), Duration::from_secs(10));
-    }
 
     fn record(offset: i64) -> Record {
         Record {

@@ -5,15 +5,21 @@
 //! the reason, and the consumer loop dead-letters them before it commits. The indexer owns
 //! dead-lettering of malformed message events: it reads every message topic, while the
 //! notifier (reading two of them) skips what does not parse.
+//!
+//! Batches are planned one at a time in log order and written several at a time
+//! (`[indexer] in_flight`, see `stages`): the bulk round trips overlap each other and the
+//! consuming and planning of the next batches; offsets are still committed in order.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::batch::Record;
-use super::consumer::{BatchHandler, HandleError, Handled, Poison};
+use super::consumer::{HandleError, Handled, Poison};
+use super::stages::{BatchWrite, PipelinedHandler};
 use crate::event::{parse_message_event, ParsedEvent};
 use crate::monitor::cqrs::CqrsMeter;
-use crate::search::plan::{ids_to_look_up, plan_bulk};
+use crate::search::plan::{ids_to_look_up, plan_bulk, BulkPlan};
 use crate::search::{ItemOutcome, SearchDoc, SearchError, SearchIndex};
 
 /// Why the indexer could not finish a batch; the consumer loop retries it.
@@ -62,22 +68,100 @@ pub fn rejected_poison(
     poison
 }
 
-pub struct Indexer {
+/// How the indexer writes into the index: retries of transient item failures.
+#[derive(Clone)]
+pub struct IndexWriter {
     pub index: Arc<dyn SearchIndex>,
     pub max_retries: u32,
     pub retry_backoff: Duration,
-    /// Where commit→searchable delays go (`:cqrs`, `bench cqrs`).
-    pub meter: Arc<CqrsMeter>,
 }
 
-/// For each event the relay published from the write model (its records carry the
-/// `event_id` header), how long ago it was committed: the event's timestamp is the commit's.
-fn commit_delays(
+pub struct Indexer {
+    writer: IndexWriter,
+    /// Where commit→searchable delays go (`:cqrs`, `bench cqrs`).
+    meter: Arc<CqrsMeter>,
+    /// Documents planned by batches whose writes have not finished yet.
+    in_flight: Arc<Mutex<InFlightDocs>>,
+    next_batch: u64,
+}
+
+impl Indexer {
+    pub fn new(writer: IndexWriter, meter: Arc<CqrsMeter>) -> Self {
+        Self {
+            writer,
+            meter,
+            in_flight: Arc::default(),
+            next_batch: 0,
+        }
+    }
+}
+
+/// The documents planned by batches still being written, newest plan per message. A batch
+/// that edits a message folds onto these rather than onto the index, which may not hold the
+/// earlier batch's document yet: folding onto an older stored one (or none) and writing
+/// after it would overwrite what the earlier batch wrote with a document missing its fields.
+#[derive(Default)]
+pub struct InFlightDocs {
+    docs: HashMap<String, (u64, SearchDoc)>,
+}
+
+impl InFlightDocs {
+    /// The in-flight documents among `ids`, and the ids to look up in the index.
+    pub fn split(&self, ids: &[String]) -> (HashMap<String, SearchDoc>, Vec<String>) {
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.docs.get(id) {
+                Some((_, doc)) => {
+                    found.insert(id.clone(), doc.clone());
+                }
+                None => missing.push(id.clone()),
+            }
+        }
+        (found, missing)
+    }
+
+    pub fn planned(&mut self, batch: u64, docs: &[SearchDoc]) {
+        for doc in docs {
+            self.docs
+                .insert(doc.message_id.clone(), (batch, doc.clone()));
+        }
+    }
+
+    /// Batch `batch` is written: its documents are the index's now, unless a later batch
+    /// planned the same message again.
+    pub fn written(&mut self, batch: u64, docs: &[SearchDoc]) {
+        for doc in docs {
+            if self
+                .docs
+                .get(&doc.message_id)
+                .is_some_and(|(b, _)| *b == batch)
+            {
+                self.docs.remove(&doc.message_id);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+}
+
+fn lock(docs: &Mutex<InFlightDocs>) -> std::sync::MutexGuard<'_, InFlightDocs> {
+    docs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The timestamps of the events the relay published from the write model (their records
+/// carry the `event_id` header): the event's timestamp is the commit's.
+fn relayed_timestamps(
     events: &[ParsedEvent],
     event_records: &[usize],
     records: &[Record],
-    now_ms: i64,
-) -> Vec<Duration> {
+) -> Vec<i64> {
     events
         .iter()
         .zip(event_records)
@@ -87,11 +171,11 @@ fn commit_delays(
                 .iter()
                 .any(|(k, _)| k == crate::workers::relay::HEADER_EVENT_ID)
         })
-        .map(|(e, _)| Duration::from_millis(now_ms.saturating_sub(e.timestamp).max(0) as u64))
+        .map(|(e, _)| e.timestamp)
         .collect()
 }
 
-impl Indexer {
+impl IndexWriter {
     /// Applies `docs`, retrying only the items that failed transiently. Returns the final
     /// outcome of each document.
     async fn apply_with_retries(
@@ -102,10 +186,15 @@ impl Indexer {
         let mut pending: Vec<usize> = (0..docs.len()).collect();
         let mut attempt = 0u32;
         loop {
-            let subset: Vec<SearchDoc> = pending.iter().map(|&i| docs[i].clone()).collect();
+            let results = if pending.len() == docs.len() {
+                self.index.apply(docs).await
+            } else {
+                let subset: Vec<SearchDoc> = pending.iter().map(|&i| docs[i].clone()).collect();
+                self.index.apply(&subset).await
+            };
             let mut still_pending = Vec::new();
             let mut last_error = String::new();
-            match self.index.apply(&subset).await {
+            match results {
                 Ok(results) => {
                     for (&i, outcome) in pending.iter().zip(results) {
                         match outcome {
@@ -148,8 +237,10 @@ impl Indexer {
 }
 
 #[async_trait::async_trait]
-impl BatchHandler for Indexer {
-    async fn handle(&mut self, records: &[Record]) -> Result<Handled, HandleError> {
+impl PipelinedHandler for Indexer {
+    /// Parses the batch and plans its documents, folding edits onto the documents of the
+    /// batches before it (in flight, or else looked up in the index).
+    async fn prepare(&mut self, records: &[Record]) -> Result<Arc<dyn BatchWrite>, HandleError> {
         let mut events: Vec<ParsedEvent> = Vec::with_capacity(records.len());
         let mut event_records: Vec<usize> = Vec::with_capacity(records.len());
         let mut poison: Vec<Poison> = Vec::new();
@@ -165,53 +256,104 @@ impl BatchHandler for Indexer {
                 }),
             }
         }
-        let newest_event_ms = events.iter().map(|e| e.timestamp).max();
         let looked_up = ids_to_look_up(&events);
-        let stored = self
-            .index
-            .get(&looked_up)
-            .await
-            .map_err(IndexerError::Lookup)?;
+        let (mut stored, missing) = lock(&self.in_flight).split(&looked_up);
+        stored.extend(
+            self.writer
+                .index
+                .get(&missing)
+                .await
+                .map_err(IndexerError::Lookup)?,
+        );
         let plan = plan_bulk(&events, &stored);
-        let outcomes = self.apply_with_retries(&plan.docs).await?;
+        self.next_batch += 1;
+        lock(&self.in_flight).planned(self.next_batch, &plan.docs);
+        Ok(Arc::new(BatchOfDocs {
+            writer: self.writer.clone(),
+            meter: self.meter.clone(),
+            in_flight: self.in_flight.clone(),
+            batch: self.next_batch,
+            newest_event_ms: events.iter().map(|e| e.timestamp).max(),
+            relayed_at: relayed_timestamps(&events, &event_records, records),
+            plan,
+            events,
+            event_records,
+            looked_up,
+            parse_poison: poison,
+        }))
+    }
+}
+
+/// One batch's planned documents, written by the concurrent stage.
+struct BatchOfDocs {
+    writer: IndexWriter,
+    meter: Arc<CqrsMeter>,
+    in_flight: Arc<Mutex<InFlightDocs>>,
+    batch: u64,
+    plan: BulkPlan,
+    events: Vec<ParsedEvent>,
+    /// `event_records[p]`: the batch index of parsed event `p`.
+    event_records: Vec<usize>,
+    looked_up: Vec<String>,
+    parse_poison: Vec<Poison>,
+    newest_event_ms: Option<i64>,
+    relayed_at: Vec<i64>,
+}
+
+#[async_trait::async_trait]
+impl BatchWrite for BatchOfDocs {
+    async fn write(&self) -> Result<Handled, HandleError> {
+        let writer = &self.writer;
+        let outcomes = writer.apply_with_retries(&self.plan.docs).await?;
+        let mut poison = self.parse_poison.clone();
         // A create planned without a look-up can meet a newer edit or delete already in the
         // index (the topics are not ordered with each other): the index answers Stale, and
         // the create's author and creation time would be lost. Fold those messages' events
         // again onto the stored documents: `apply_event` fills the fields in, keeping the
         // newer version.
-        let refold = stale_without_look_up(&plan.docs, &outcomes, &looked_up);
+        let refold = stale_without_look_up(&self.plan.docs, &outcomes, &self.looked_up);
         if !refold.is_empty() {
-            let stored = self
+            let stored = writer
                 .index
                 .get(&refold)
                 .await
                 .map_err(IndexerError::Lookup)?;
-            let positions: Vec<usize> = (0..events.len())
-                .filter(|&i| refold.iter().any(|id| id == events[i].message_id()))
+            let refold: HashSet<&str> = refold.iter().map(String::as_str).collect();
+            let positions: Vec<usize> = (0..self.events.len())
+                .filter(|&i| refold.contains(self.events[i].message_id()))
                 .collect();
-            let subset: Vec<ParsedEvent> = positions.iter().map(|&i| events[i].clone()).collect();
+            let subset: Vec<ParsedEvent> =
+                positions.iter().map(|&i| self.events[i].clone()).collect();
             let again = plan_bulk(&subset, &stored);
-            let outcomes = self.apply_with_retries(&again.docs).await?;
+            let outcomes = writer.apply_with_retries(&again.docs).await?;
             let sources: Vec<Vec<usize>> = again
                 .sources
                 .iter()
                 .map(|s| s.iter().map(|&k| positions[k]).collect())
                 .collect();
-            poison.extend(rejected_poison(&outcomes, &sources, &event_records));
+            poison.extend(rejected_poison(&outcomes, &sources, &self.event_records));
         }
         // The consumer loop commits offsets once this returns: what was applied must first
         // survive a crash (the local index holds it in memory until its next commit).
-        self.index
+        writer
+            .index
             .make_durable()
             .await
             .map_err(IndexerError::Durable)?;
+        lock(&self.in_flight).written(self.batch, &self.plan.docs);
         let now_ms = chrono::Utc::now().timestamp_millis();
-        for delay in commit_delays(&events, &event_records, records, now_ms) {
-            self.meter.record_visible(delay);
+        for at in &self.relayed_at {
+            self.meter.record_visible(Duration::from_millis(
+                now_ms.saturating_sub(*at).max(0) as u64
+            ));
         }
-        poison.extend(rejected_poison(&outcomes, &plan.sources, &event_records));
+        poison.extend(rejected_poison(
+            &outcomes,
+            &self.plan.sources,
+            &self.event_records,
+        ));
         Ok(Handled {
-            newest_event_ms,
+            newest_event_ms: self.newest_event_ms,
             poison,
         })
     }
@@ -234,6 +376,37 @@ fn stale_without_look_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn doc(id: &str, version: i64) -> SearchDoc {
+        SearchDoc {
+            message_id: id.into(),
+            channel: "ch".into(),
+            author: "a".into(),
+            content: String::new(),
+            mentions: vec![],
+            created_at: Some(1),
+            updated_at: None,
+            deleted: false,
+            version,
+        }
+    }
+
+    #[test]
+    fn a_later_batch_folds_onto_the_documents_of_batches_still_in_flight() {
+        let mut docs = InFlightDocs::default();
+        docs.planned(1, &[doc("m1", 1), doc("m2", 1)]);
+        let (found, missing) = docs.split(&["m1".into(), "m3".into()]);
+        assert_eq!(found.get("m1").map(|d| d.version), Some(1));
+        assert_eq!(missing, vec!["m3".to_string()]);
+        // Batch 2 plans m1 again; batch 1's write finishing must not forget batch 2's plan.
+        docs.planned(2, &[doc("m1", 2)]);
+        docs.written(1, &[doc("m1", 1), doc("m2", 1)]);
+        let (found, missing) = docs.split(&["m1".into(), "m2".into()]);
+        assert_eq!(found.get("m1").map(|d| d.version), Some(2));
+        assert_eq!(missing, vec!["m2".to_string()]);
+        docs.written(2, &[doc("m1", 2)]);
+        assert!(docs.is_empty());
+    }
 
     #[test]
     fn a_stale_create_planned_without_its_stored_document_is_folded_again() {

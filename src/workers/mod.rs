@@ -16,6 +16,7 @@ pub mod relay;
 pub mod report;
 pub mod search_service;
 pub mod sent_memory;
+pub mod stages;
 pub mod state_keeper;
 pub mod supervisor;
 pub mod workshop;

@@ -13,9 +13,9 @@ use tokio::task::JoinHandle;
 use super::analyst::Analyst;
 use super::archiver::{Archiver, ARCHIVE_DIR};
 use super::batch::BatchLimits;
-use super::consumer::{run_worker, BatchHandler, ConsumerSpec, Lifecycle};
+use super::consumer::{run_pipelined_worker, run_worker, BatchHandler, ConsumerSpec, Lifecycle};
 use super::dlq::DeadLetters;
-use super::indexer::Indexer;
+use super::indexer::{IndexWriter, Indexer};
 use super::notifier::{Notifier, SentMemory};
 use super::publisher::{run_publisher, Publisher, PublisherRequest};
 use super::relay::{run_relay, Relay};
@@ -164,6 +164,10 @@ impl Workshop {
             topics,
             limits: self.limits(),
             retry_backoff: self.retry_backoff(),
+            in_flight: match worker {
+                WorkerId::Indexer => self.config.indexer.in_flight,
+                _ => 1,
+            },
         })
     }
 
@@ -234,13 +238,27 @@ impl Workshop {
     fn start_indexer(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {
         let spec = self.spec(WorkerId::Indexer)?;
         let producer = self.producer()?;
-        let handler = Indexer {
-            index: self.index.clone(),
-            max_retries: self.config.indexer.max_retries,
-            retry_backoff: self.retry_backoff(),
-            meter: self.meter.clone(),
-        };
-        Ok(self.spawn_consumer(spec, handler, producer, reporter, lifecycle))
+        let handler = Indexer::new(
+            IndexWriter {
+                index: self.index.clone(),
+                max_retries: self.config.indexer.max_retries,
+                retry_backoff: self.retry_backoff(),
+            },
+            self.meter.clone(),
+        );
+        let dead_letters = self.dead_letters(producer, &spec, &reporter);
+        let task = tokio::spawn(run_pipelined_worker(
+            self.cluster.clone(),
+            spec,
+            handler,
+            dead_letters,
+            reporter,
+            lifecycle,
+        ));
+        Ok(Started {
+            task,
+            requests: None,
+        })
     }
 
     fn start_notifier(&self, reporter: Reporter, lifecycle: Lifecycle) -> anyhow::Result<Started> {

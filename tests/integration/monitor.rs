@@ -107,6 +107,7 @@ pub(crate) fn consumer(
             max_age: Duration::from_millis(50),
         },
         retry_backoff: Duration::from_millis(50),
+        in_flight: 1,
     };
     let (stop, rx) = watch::channel(false);
     let task = tokio::spawn(run_consumer(

@@ -97,6 +97,16 @@ impl ElasticIndex {
         })
     }
 
+    /// The index (or alias) this client writes and reads.
+    pub fn index_name(&self) -> &str {
+        &self.index
+    }
+
+    /// The client, for the benchmark's baselines, which talk to the engine without us.
+    pub fn client(&self) -> &Elasticsearch {
+        &self.client
+    }
+
     /// Builds indexes with `analysis` whatever the configuration says: the benchmark's
     /// words-only baseline and the tests' index of an older eventdeck.
     pub fn building_with(mut self, analysis: Analysis) -> Self {
