@@ -189,7 +189,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     let plan = plan(&COLS, &naturals, inner.width);
-    let table_rows = rows.iter().map(|r| row(app, r, &plan)).collect();
     let sel = app.list(ViewId::Assignments).selected;
     let focused = app.focus == ViewId::Assignments;
     render_table(
@@ -197,7 +196,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         inner,
         &COLS,
         &plan,
-        table_rows,
+        rows.len(),
+        |i| row(app, &rows[i], &plan),
         focused.then_some(sel),
     );
 }
