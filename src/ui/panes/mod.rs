@@ -9,6 +9,7 @@ pub mod help;
 pub mod title;
 pub mod trace;
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use ratatui::layout::{Alignment, Constraint, Rect};
@@ -259,12 +260,28 @@ pub fn cells<'a>(plan: &Plan, values: Vec<Cell<'a>>) -> Vec<Cell<'a>> {
         .collect()
 }
 
-pub fn text_cell<'a>(s: impl Into<String>, style: Style) -> Cell<'a> {
-    Cell::from(Line::styled(s.into(), style))
+pub fn text_cell<'a>(s: impl Into<Cow<'a, str>>, style: Style) -> Cell<'a> {
+    Cell::from(styled_line(s.into(), style))
 }
 
-pub fn num_cell<'a>(s: impl Into<String>, style: Style) -> Cell<'a> {
-    Cell::from(Line::styled(s.into(), style).alignment(Alignment::Right))
+pub fn num_cell<'a>(s: impl Into<Cow<'a, str>>, style: Style) -> Cell<'a> {
+    Cell::from(styled_line(s.into(), style).alignment(Alignment::Right))
+}
+
+/// `Line::styled(s, style)`, without copying `s` again: `Line::styled` splits its text on
+/// line breaks and copies each piece, which for the one-line text of a cell is a copy of
+/// every cell of every row drawn. Text with a break still goes through it.
+fn styled_line(s: Cow<'_, str>, style: Style) -> Line<'_> {
+    if s.contains(['\n', '\r']) {
+        return Line::styled(s, style);
+    }
+    // Line::styled("") has no span at all, not an empty one.
+    let spans = if s.is_empty() {
+        Vec::new()
+    } else {
+        vec![Span::raw(s)]
+    };
+    Line::from(spans).style(style)
 }
 
 /// The rows a widget of one-line rows shows in `height` lines, for a fresh state (offset 0)
@@ -414,6 +431,26 @@ mod tests {
         let table = table(&COLS, plan, (0..n).map(|i| row(plan, i)));
         let mut state = TableState::default().with_selected(sel.filter(|s| *s < n));
         frame.render_stateful_widget(table, area, &mut state);
+    }
+
+    #[test]
+    fn cell_lines_are_the_lines_line_styled_makes() {
+        let style = Style::new().fg(theme::ACCENT);
+        for s in [
+            "",
+            "a",
+            "12,345",
+            "프로젝트",
+            "a\nb",
+            "a\r\nb",
+            "end\r",
+            "\n",
+        ] {
+            let owned = styled_line(Cow::Owned(s.to_string()), style);
+            let borrowed = styled_line(Cow::Borrowed(s), style);
+            assert_eq!(owned, Line::styled(s.to_string(), style), "{s:?}");
+            assert_eq!(borrowed, Line::styled(s, style), "{s:?}");
+        }
     }
 
     #[test]
