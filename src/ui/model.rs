@@ -67,9 +67,57 @@ pub enum AssignmentRow<'a> {
         member: &'a MemberInfo,
         first_of_member: bool,
         topic: Option<&'a str>,
-        partitions: Vec<i32>,
     },
     NoMembers(&'a GroupStats),
+}
+
+impl AssignmentRow<'_> {
+    /// The member's partitions of the row's topic, sorted; none for other rows. Worked out
+    /// for the rows drawn only, not for every row of every frame.
+    pub fn partitions(&self) -> Vec<i32> {
+        let AssignmentRow::Member {
+            member,
+            topic: Some(topic),
+            ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut partitions: Vec<i32> = member
+            .assignments
+            .iter()
+            .filter(|(t, _)| t == *topic)
+            .map(|(_, p)| *p)
+            .collect();
+        partitions.sort_unstable();
+        partitions
+    }
+}
+
+/// The topics a member is assigned, each once, in the order of its assignments.
+fn member_topics(m: &MemberInfo) -> Vec<&str> {
+    let mut topics: Vec<&str> = Vec::new();
+    for (t, _) in &m.assignments {
+        if !topics.contains(&t.as_str()) {
+            topics.push(t);
+        }
+    }
+    topics
+}
+
+/// Whether the filter keeps a member: by group, member id, client id, host or topic.
+fn member_matches(filter: &str, g: &GroupStats, m: &MemberInfo, topics: &[&str]) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    let mut fields = vec![
+        g.group.as_str(),
+        m.member.as_str(),
+        m.client_id.as_str(),
+        m.host.as_str(),
+    ];
+    fields.extend(topics.iter().copied());
+    matches(filter, &fields)
 }
 
 pub fn assignment_rows(app: &App) -> Vec<AssignmentRow<'_>> {
@@ -78,20 +126,8 @@ pub fn assignment_rows(app: &App) -> Vec<AssignmentRow<'_>> {
     for g in &app.snapshot.groups {
         let mut body = Vec::new();
         for m in &g.members {
-            let mut topics: Vec<&str> = Vec::new();
-            for (t, _) in &m.assignments {
-                if !topics.contains(&t.as_str()) {
-                    topics.push(t);
-                }
-            }
-            let mut fields = vec![
-                g.group.as_str(),
-                m.member.as_str(),
-                m.client_id.as_str(),
-                m.host.as_str(),
-            ];
-            fields.extend(topics.iter().copied());
-            if !matches(f, &fields) {
+            let topics = member_topics(m);
+            if !member_matches(f, g, m, &topics) {
                 continue;
             }
             if topics.is_empty() {
@@ -100,23 +136,14 @@ pub fn assignment_rows(app: &App) -> Vec<AssignmentRow<'_>> {
                     member: m,
                     first_of_member: true,
                     topic: None,
-                    partitions: Vec::new(),
                 });
             }
             for (i, t) in topics.iter().enumerate() {
-                let mut partitions: Vec<i32> = m
-                    .assignments
-                    .iter()
-                    .filter(|(topic, _)| topic == t)
-                    .map(|(_, p)| *p)
-                    .collect();
-                partitions.sort_unstable();
                 body.push(AssignmentRow::Member {
                     group: g,
                     member: m,
                     first_of_member: i == 0,
                     topic: Some(t),
-                    partitions,
                 });
             }
         }

@@ -9,6 +9,9 @@ pub mod help;
 pub mod title;
 pub mod trace;
 
+use std::borrow::Cow;
+use std::ops::Range;
+
 use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -257,24 +260,90 @@ pub fn cells<'a>(plan: &Plan, values: Vec<Cell<'a>>) -> Vec<Cell<'a>> {
         .collect()
 }
 
-pub fn text_cell<'a>(s: impl Into<String>, style: Style) -> Cell<'a> {
-    Cell::from(Line::styled(s.into(), style))
+pub fn text_cell<'a>(s: impl Into<Cow<'a, str>>, style: Style) -> Cell<'a> {
+    Cell::from(styled_line(s.into(), style))
 }
 
-pub fn num_cell<'a>(s: impl Into<String>, style: Style) -> Cell<'a> {
-    Cell::from(Line::styled(s.into(), style).alignment(Alignment::Right))
+pub fn num_cell<'a>(s: impl Into<Cow<'a, str>>, style: Style) -> Cell<'a> {
+    Cell::from(styled_line(s.into(), style).alignment(Alignment::Right))
 }
 
-/// Renders rows under a header with the planned columns, the selection highlighted and
-/// scrolled into view.
-pub fn render_table(
+/// `Line::styled(s, style)`, without copying `s` again: `Line::styled` splits its text on
+/// line breaks and copies each piece, which for the one-line text of a cell is a copy of
+/// every cell of every row drawn. Text with a break still goes through it.
+fn styled_line(s: Cow<'_, str>, style: Style) -> Line<'_> {
+    if s.contains(['\n', '\r']) {
+        return Line::styled(s, style);
+    }
+    // Line::styled("") has no span at all, not an empty one.
+    let spans = if s.is_empty() {
+        Vec::new()
+    } else {
+        vec![Span::raw(s)]
+    };
+    Line::from(spans).style(style)
+}
+
+/// The rows a widget of one-line rows shows in `height` lines, for a fresh state (offset 0)
+/// with `selected` (already within the rows, if any) as ratatui places it: from the top,
+/// scrolled just far enough for the selection to be the last row on screen. Building only
+/// these rows and handing the widget the selection within them draws the same screen as
+/// handing it every row, without formatting the thousands nobody sees.
+pub fn visible_rows(n: usize, selected: Option<usize>, height: u16) -> Range<usize> {
+    let height = usize::from(height);
+    if height == 0 {
+        return 0..0;
+    }
+    let start = match selected {
+        Some(s) if s >= height => s + 1 - height,
+        _ => 0,
+    };
+    start..n.min(start + height)
+}
+
+/// The items of a `List` of one-line items in `area`, and the selection within them: the
+/// list clamps a selection past the end to the last item, as ratatui's `List` does.
+pub fn visible_items(
+    n: usize,
+    selected: Option<usize>,
+    area: Rect,
+) -> (Range<usize>, Option<usize>) {
+    let selected = selected.map(|s| s.min(n.saturating_sub(1)));
+    let rows = visible_rows(n, selected, area.height);
+    let within = within(&rows, selected);
+    (rows, within)
+}
+
+/// The selection as an index into the rows shown; `None` when none are (an area too small).
+fn within(shown: &Range<usize>, selected: Option<usize>) -> Option<usize> {
+    selected
+        .filter(|s| shown.contains(s))
+        .map(|s| s - shown.start)
+}
+
+/// Renders `n` rows under a header with the planned columns, the selection highlighted and
+/// scrolled into view. Only the rows on screen are built (`row(i)` for row i of the n).
+pub fn render_table<'a>(
     frame: &mut Frame,
     area: Rect,
     cols: &[Col],
     plan: &Plan,
-    rows: Vec<Row<'_>>,
+    n: usize,
+    row: impl FnMut(usize) -> Row<'a>,
     selected: Option<usize>,
 ) {
+    // A selection past the last row is no selection (not the last row, as ratatui would).
+    let selected = selected.filter(|s| *s < n);
+    // The header takes the first line of the area; the rows get the rest.
+    let shown = visible_rows(n, selected, area.height.saturating_sub(1));
+    let within = within(&shown, selected);
+    let table = table(cols, plan, shown.map(row));
+    let mut state = TableState::default().with_selected(within);
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// A table of `rows` under the columns' headings, in the planned widths.
+fn table<'a>(cols: &[Col], plan: &Plan, rows: impl IntoIterator<Item = Row<'a>>) -> Table<'a> {
     let header = Row::new(plan.keep.iter().map(|i| {
         let c = cols[*i];
         let line = Line::from(c.title);
@@ -285,18 +354,14 @@ pub fn render_table(
         })
     }))
     .style(theme::header());
-    let widths: Vec<Constraint> = plan
+    let widths = plan
         .keep
         .iter()
-        .map(|i| Constraint::Length(plan.widths[*i]))
-        .collect();
-    let n = rows.len();
-    let table = Table::new(rows, widths)
+        .map(|i| Constraint::Length(plan.widths[*i]));
+    Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
-        .row_highlight_style(theme::selected());
-    let mut state = TableState::default().with_selected(selected.filter(|s| *s < n));
-    frame.render_stateful_widget(table, area, &mut state);
+        .row_highlight_style(theme::selected())
 }
 
 /// "Loading" or "down": the message a pane shows instead of rows, if any. With rows from an
@@ -331,5 +396,119 @@ pub fn stale_note(app: &App) -> Option<Line<'static>> {
             theme::error(),
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::backend::TestBackend;
+    use ratatui::widgets::{List, ListItem, ListState};
+    use ratatui::Terminal;
+
+    use super::*;
+
+    const COLS: [Col; 2] = [col("ROW", 4).right(), col("TEXT", 6).stretch()];
+
+    fn row<'a>(plan: &Plan, i: usize) -> Row<'a> {
+        Row::new(cells(
+            plan,
+            vec![
+                num_cell(i.to_string(), Style::new()),
+                text_cell(format!("row {i}"), Style::new()),
+            ],
+        ))
+    }
+
+    fn draw(height: u16, f: impl FnOnce(&mut Frame, Rect)) -> ratatui::buffer::Buffer {
+        let mut t = Terminal::new(TestBackend::new(16, height)).expect("test backend");
+        t.draw(|frame| f(frame, frame.area())).expect("draw");
+        t.backend().buffer().clone()
+    }
+
+    /// What `render_table` drew before it built only the visible rows: every row handed to
+    /// ratatui, which scrolls them itself.
+    fn all_rows_table(frame: &mut Frame, area: Rect, plan: &Plan, n: usize, sel: Option<usize>) {
+        let table = table(&COLS, plan, (0..n).map(|i| row(plan, i)));
+        let mut state = TableState::default().with_selected(sel.filter(|s| *s < n));
+        frame.render_stateful_widget(table, area, &mut state);
+    }
+
+    #[test]
+    fn cell_lines_are_the_lines_line_styled_makes() {
+        let style = Style::new().fg(theme::ACCENT);
+        for s in [
+            "",
+            "a",
+            "12,345",
+            "프로젝트",
+            "a\nb",
+            "a\r\nb",
+            "end\r",
+            "\n",
+        ] {
+            let owned = styled_line(Cow::Owned(s.to_string()), style);
+            let borrowed = styled_line(Cow::Borrowed(s), style);
+            assert_eq!(owned, Line::styled(s.to_string(), style), "{s:?}");
+            assert_eq!(borrowed, Line::styled(s, style), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn tables_built_from_the_visible_rows_draw_what_all_rows_drew() {
+        for height in 0..8u16 {
+            for n in 0..12 {
+                for sel in [
+                    None,
+                    Some(0),
+                    Some(3),
+                    Some(6),
+                    Some(n.max(1) - 1),
+                    Some(n + 2),
+                ] {
+                    let plan = plan(&COLS, &[], 16);
+                    let windowed = draw(height, |f, area| {
+                        render_table(f, area, &COLS, &plan, n, |i| row(&plan, i), sel)
+                    });
+                    let whole = draw(height, |f, area| all_rows_table(f, area, &plan, n, sel));
+                    assert_eq!(
+                        windowed, whole,
+                        "height {height}, {n} rows, selected {sel:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lists_built_from_the_visible_items_draw_what_all_items_drew() {
+        let list = |items: Vec<ListItem<'static>>| {
+            List::new(items)
+                .highlight_style(theme::selected())
+                .highlight_symbol("▌ ")
+        };
+        let item = |i: usize| ListItem::new(format!("item {i}"));
+        for height in 0..8u16 {
+            for n in 1..12 {
+                for sel in [None, Some(0), Some(3), Some(6), Some(n - 1), Some(n + 2)] {
+                    let windowed = draw(height, |f, area| {
+                        let (shown, within) = visible_items(n, sel, area);
+                        let mut state = ListState::default().with_selected(within);
+                        f.render_stateful_widget(list(shown.map(item).collect()), area, &mut state);
+                    });
+                    let whole = draw(height, |f, area| {
+                        let mut state = ListState::default().with_selected(sel);
+                        f.render_stateful_widget(
+                            list((0..n).map(item).collect()),
+                            area,
+                            &mut state,
+                        );
+                    });
+                    assert_eq!(
+                        windowed, whole,
+                        "height {height}, {n} items, selected {sel:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -52,15 +52,21 @@ const COLS: [Col; 4] = [
     col("PARTS", 6).stretch(),
 ];
 
+/// Our own workers are starred (legend in the border); the others get as much room.
+const MARK_CHARS: usize = 2;
+
 fn member_name(m: &MemberInfo) -> String {
-    let name = if m.client_id.is_empty() {
+    let mark = if m.ours { "★ " } else { "  " };
+    format!("{mark}{}", member_id(m))
+}
+
+/// The client id, or the member id when the client gave none.
+fn member_id(m: &MemberInfo) -> &str {
+    if m.client_id.is_empty() {
         &m.member
     } else {
         &m.client_id
-    };
-    // Our own workers are starred (legend in the border).
-    let mark = if m.ours { "★ " } else { "  " };
-    format!("{mark}{name}")
+    }
 }
 
 fn group_heading<'a>(app: &App, g: &GroupStats, n_cols: u16) -> Row<'a> {
@@ -109,7 +115,6 @@ fn row<'a>(app: &App, r: &AssignmentRow<'_>, plan: &Plan) -> Row<'a> {
             member,
             first_of_member,
             topic,
-            partitions,
             ..
         } => {
             let (name, host) = if *first_of_member {
@@ -131,7 +136,7 @@ fn row<'a>(app: &App, r: &AssignmentRow<'_>, plan: &Plan) -> Row<'a> {
                         truncate_left(topic.unwrap_or(""), plan.width(2)),
                         Style::new(),
                     ),
-                    text_cell(partition_ranges(partitions), Style::new()),
+                    text_cell(partition_ranges(&r.partitions()), Style::new()),
                 ],
             ))
         }
@@ -183,13 +188,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut naturals = [0usize; 3];
     for r in &rows {
         if let AssignmentRow::Member { member, topic, .. } = r {
-            naturals[0] = naturals[0].max(member_name(member).chars().count());
+            naturals[0] = naturals[0].max(MARK_CHARS + member_id(member).chars().count());
             naturals[1] = naturals[1].max(member.host.len());
             naturals[2] = naturals[2].max(topic.map_or(0, str::len));
         }
     }
     let plan = plan(&COLS, &naturals, inner.width);
-    let table_rows = rows.iter().map(|r| row(app, r, &plan)).collect();
     let sel = app.list(ViewId::Assignments).selected;
     let focused = app.focus == ViewId::Assignments;
     render_table(
@@ -197,7 +201,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         inner,
         &COLS,
         &plan,
-        table_rows,
+        rows.len(),
+        |i| row(app, &rows[i], &plan),
         focused.then_some(sel),
     );
 }

@@ -15,7 +15,7 @@ use crate::monitor::snapshot::OutboxStatus;
 use crate::ui::app::App;
 use crate::ui::format::{duration_secs, millis, rate, thousands};
 use crate::ui::panes::{
-    cells, col, message, num_cell, pane_block, plan, render_table, text_cell, Col,
+    cells, col, message, num_cell, pane_block, plan, render_table, text_cell, Col, Plan,
 };
 use crate::ui::theme;
 
@@ -128,28 +128,6 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App, figures: &CqrsFigures) {
     let rows = sides(figures);
     let names = rows.iter().map(|(n, _)| n.width()).max().unwrap_or(0);
     let plan = plan(&COLS, &[names], area.width);
-    let s = Default::default();
-    let table_rows = rows
-        .iter()
-        .map(|(name, side)| {
-            let p = side.latency;
-            let ms = |f: fn(&crate::monitor::cqrs::Percentiles) -> f64| {
-                p.as_ref().map(f).map(millis).unwrap_or_else(|| "–".into())
-            };
-            Row::new(cells(
-                &plan,
-                vec![
-                    text_cell(*name, theme::header()),
-                    num_cell(thousands(side.total), s),
-                    num_cell(rate(side.per_sec), s),
-                    num_cell(ms(|p| p.p50_ms), s),
-                    num_cell(ms(|p| p.p95_ms), s),
-                    num_cell(ms(|p| p.p99_ms), s),
-                    num_cell(ms(|p| p.max_ms), s),
-                ],
-            ))
-        })
-        .collect();
     let sel = app.list(ViewId::Cqrs).selected;
     let focused = app.focus == ViewId::Cqrs;
     render_table(
@@ -157,9 +135,30 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App, figures: &CqrsFigures) {
         area,
         &COLS,
         &plan,
-        table_rows,
+        rows.len(),
+        |i| side_row(rows[i].0, rows[i].1, &plan),
         focused.then_some(sel),
     );
+}
+
+fn side_row(name: &'static str, side: &SideFigures, plan: &Plan) -> Row<'static> {
+    let s = Default::default();
+    let p = side.latency;
+    let ms = |f: fn(&crate::monitor::cqrs::Percentiles) -> f64| {
+        p.as_ref().map(f).map(millis).unwrap_or_else(|| "–".into())
+    };
+    Row::new(cells(
+        plan,
+        vec![
+            text_cell(name, theme::header()),
+            num_cell(thousands(side.total), s),
+            num_cell(rate(side.per_sec), s),
+            num_cell(ms(|p| p.p50_ms), s),
+            num_cell(ms(|p| p.p95_ms), s),
+            num_cell(ms(|p| p.p99_ms), s),
+            num_cell(ms(|p| p.max_ms), s),
+        ],
+    ))
 }
 
 /// "outbox  embedded store /d/store.db · 3 waiting · oldest 0.4 s", the error in red.

@@ -15,7 +15,7 @@ use ratatui::Frame;
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::{enter_drill, leave_drill, View, ViewId};
-use crate::monitor::snapshot::{GroupTopicLag, LagStatus};
+use crate::monitor::snapshot::{GroupTopicLag, LagStatus, PartitionLag};
 use crate::ui::app::{Action, App};
 use crate::ui::format::{
     duration_secs, rate, sparkline, thousands, thousands_i, truncate, truncate_left,
@@ -280,14 +280,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     ];
     let cols = columns(&rows);
     let plan = plan(&cols, &naturals, inner.width);
-    let table_rows = rows.iter().map(|r| lag_row(r, &cols, &plan)).collect();
     let focused = app.focus == ViewId::Lag;
     render_table(
         frame,
         inner,
         &cols,
         &plan,
-        table_rows,
+        rows.len(),
+        |i| lag_row(&rows[i], &cols, &plan),
         focused.then_some(sel),
     );
 }
@@ -393,43 +393,48 @@ fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, row: LagRow<'_>) {
         PART_COLS[PART_STATUS_AT],
     );
     let plan = plan(&part_cols, &[], inner.width);
-    let rows = t
-        .partitions
-        .iter()
-        .map(|p| {
-            let s = theme::lag_row(p.status);
-            Row::new(cells(
-                &plan,
-                vec![
-                    num_cell(p.partition.to_string(), s),
-                    num_cell(thousands_i(p.high), s),
-                    num_cell(
-                        p.committed.map(thousands_i).unwrap_or_else(|| "–".into()),
-                        s,
-                    ),
-                    num_cell(
-                        p.lag_figure()
-                            .map(thousands_i)
-                            .unwrap_or_else(|| "–".into()),
-                        s,
-                    ),
-                    num_cell(
-                        match p.lag_figure() {
-                            Some(l) if l > 0 && per_partition > 0.0 => {
-                                format!("~{}", eta(Some(l), per_partition))
-                            }
-                            lag => eta(lag, per_partition),
-                        },
-                        s,
-                    ),
-                    text_cell(p.owner.clone().unwrap_or_else(|| "–".into()), s),
-                    status_cell(p.status),
-                ],
-            ))
-        })
-        .collect();
     let sel = app.list(ViewId::Lag).selected;
-    render_table(frame, inner, &part_cols, &plan, rows, Some(sel));
+    render_table(
+        frame,
+        inner,
+        &part_cols,
+        &plan,
+        t.partitions.len(),
+        |i| partition_row(&t.partitions[i], per_partition, &plan),
+        Some(sel),
+    );
+}
+
+fn partition_row<'a>(p: &PartitionLag, per_partition: f64, plan: &Plan) -> Row<'a> {
+    let s = theme::lag_row(p.status);
+    Row::new(cells(
+        plan,
+        vec![
+            num_cell(p.partition.to_string(), s),
+            num_cell(thousands_i(p.high), s),
+            num_cell(
+                p.committed.map(thousands_i).unwrap_or_else(|| "–".into()),
+                s,
+            ),
+            num_cell(
+                p.lag_figure()
+                    .map(thousands_i)
+                    .unwrap_or_else(|| "–".into()),
+                s,
+            ),
+            num_cell(
+                match p.lag_figure() {
+                    Some(l) if l > 0 && per_partition > 0.0 => {
+                        format!("~{}", eta(Some(l), per_partition))
+                    }
+                    lag => eta(lag, per_partition),
+                },
+                s,
+            ),
+            text_cell(p.owner.clone().unwrap_or_else(|| "–".into()), s),
+            status_cell(p.status),
+        ],
+    ))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::monitor::snapshot::NotificationLine;
 use crate::ui::app::App;
 use crate::ui::format::{ago, one_line, thousands, truncate};
 use crate::ui::keymap::{self, KeyBinding};
-use crate::ui::panes::{message, pane_block};
+use crate::ui::panes::{message, pane_block, visible_items};
 use crate::ui::{model, theme};
 
 pub struct Notifications;
@@ -107,14 +107,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let focused = app.focus == ViewId::Notifications;
     // The selection marker takes two columns, only while the pane has focus.
     let width = inner.width.saturating_sub(if focused { 2 } else { 0 }) as usize;
-    let items: Vec<ListItem> = lines
+    let sel = app.list(ViewId::Notifications).selected;
+    let (shown, sel) = visible_items(lines.len(), focused.then_some(sel), inner);
+    let items: Vec<ListItem> = lines[shown]
         .iter()
         .map(|n| ListItem::new(line(n, app.now_ms, width)))
         .collect();
     let list = List::new(items)
         .highlight_style(theme::selected())
         .highlight_symbol("▌ ");
-    let sel = app.list(ViewId::Notifications).selected;
-    let mut state = ListState::default().with_selected(focused.then_some(sel));
+    let mut state = ListState::default().with_selected(sel);
     frame.render_stateful_widget(list, inner, &mut state);
 }

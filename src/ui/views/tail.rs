@@ -19,7 +19,7 @@ use crate::browse::view::{detail_lines, safe_text, TailRow};
 use crate::ui::app::{Action, App};
 use crate::ui::format::{thousands, truncate};
 use crate::ui::keymap::{self, Hint, KeyBinding};
-use crate::ui::panes::{message, pane_block};
+use crate::ui::panes::{message, pane_block, visible_items};
 use crate::ui::tail::{parse_args, TailStatus};
 use crate::ui::theme;
 
@@ -305,15 +305,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let focused = app.focus == ViewId::Tail;
     let width = list_area.width.saturating_sub(2) as usize;
-    let items: Vec<ListItem> = rows
+    let selected = app.list(ViewId::Tail).selected.min(rows.len() - 1);
+    let (shown, within) = visible_items(rows.len(), focused.then_some(selected), list_area);
+    let items: Vec<ListItem> = rows[shown]
         .iter()
         .map(|r| ListItem::new(row_line(r, width, app.utc_offset_secs)))
         .collect();
-    let selected = app.list(ViewId::Tail).selected.min(rows.len() - 1);
     let list = List::new(items)
         .highlight_style(theme::selected())
         .highlight_symbol("▌ ");
-    let mut state = ListState::default().with_selected(focused.then_some(selected));
+    let mut state = ListState::default().with_selected(within);
     frame.render_stateful_widget(list, list_area, &mut state);
     if let (Some(area), Some(scroll)) = (detail_area, app.tail.detail) {
         draw_record(

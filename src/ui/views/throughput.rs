@@ -12,7 +12,7 @@ use ratatui::Frame;
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::{enter_drill, leave_drill, View, ViewId};
-use crate::monitor::snapshot::TopicStats;
+use crate::monitor::snapshot::{PartitionStats, TopicStats};
 use crate::ui::app::{Action, App};
 use crate::ui::format::{rate, sparkline, thousands, thousands_i, truncate_left};
 use crate::ui::keymap::{self, Hint, KeyBinding};
@@ -252,13 +252,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let described = described(&topics);
     let cols = columns(described);
     let plan = plan(&cols, &[names], inner.width);
-    let rows = topics
-        .iter()
-        .map(|t| topic_row(app, t, &plan, described))
-        .collect();
     let sel = app.list(ViewId::Throughput).selected;
     let focused = app.focus == ViewId::Throughput;
-    render_table(frame, inner, &cols, &plan, rows, focused.then_some(sel));
+    render_table(
+        frame,
+        inner,
+        &cols,
+        &plan,
+        topics.len(),
+        |i| topic_row(app, topics[i], &plan, described),
+        focused.then_some(sel),
+    );
 }
 
 fn name(t: &TopicStats) -> String {
@@ -328,24 +332,29 @@ fn draw_partitions(frame: &mut Frame, area: Rect, app: &App, topic: &TopicStats,
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let plan = plan(&PART_COLS, &[], inner.width);
-    let rows = topic
-        .partitions
-        .iter()
-        .map(|p| {
-            let s = Default::default();
-            Row::new(cells(
-                &plan,
-                vec![
-                    num_cell(p.partition.to_string(), s),
-                    num_cell(p.leader.map(|l| l.to_string()).unwrap_or("–".into()), s),
-                    num_cell(thousands_i(p.low), s),
-                    num_cell(thousands_i(p.high), s),
-                    num_cell(thousands_i((p.high - p.low).max(0)), s),
-                    num_cell(rate(p.in_per_sec), s),
-                ],
-            ))
-        })
-        .collect();
     let sel = app.list(ViewId::Throughput).selected;
-    render_table(frame, inner, &PART_COLS, &plan, rows, Some(sel));
+    render_table(
+        frame,
+        inner,
+        &PART_COLS,
+        &plan,
+        topic.partitions.len(),
+        |i| partition_row(&topic.partitions[i], &plan),
+        Some(sel),
+    );
+}
+
+fn partition_row<'a>(p: &PartitionStats, plan: &Plan) -> Row<'a> {
+    let s = Default::default();
+    Row::new(cells(
+        plan,
+        vec![
+            num_cell(p.partition.to_string(), s),
+            num_cell(p.leader.map(|l| l.to_string()).unwrap_or("–".into()), s),
+            num_cell(thousands_i(p.low), s),
+            num_cell(thousands_i(p.high), s),
+            num_cell(thousands_i((p.high - p.low).max(0)), s),
+            num_cell(rate(p.in_per_sec), s),
+        ],
+    ))
 }
