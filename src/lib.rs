@@ -1,6 +1,7 @@
 //! eventdeck: a terminal operations console for a chat platform's Kafka event pipeline.
 //! See DESIGN.md in the steering repository and README.md for the map of the modules.
 
+pub mod allocator;
 pub mod analytics;
 pub mod api;
 pub mod archive;

@@ -266,6 +266,7 @@ fn load_config(cli: &Cli) -> Result<Config, eventdeck::config::ConfigError> {
 }
 
 fn main() -> ExitCode {
+    eventdeck::allocator::limit_arenas();
     let cli = Cli::parse();
     let config = match load_config(&cli) {
         Ok(c) => c,
