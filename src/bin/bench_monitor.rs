@@ -73,7 +73,8 @@ fn group_name(g: usize) -> String {
 }
 
 /// The sample at second `s`. Groups differ: some keep up, some fall behind (WARN), some are
-/// stuck (STOP); every group gets an offset entry for every partition, as the reader returns.
+/// stuck (STOP); as the reader does, a group's offsets list the partitions it committed on
+/// (the others of the listed topics have no commit).
 fn sample(shape: &Shape, s: usize) -> ClusterSample {
     let s = s as i64;
     let high = |t: usize, p: usize| s * (10 + ((t * 7 + p) % 40) as i64);
@@ -94,18 +95,21 @@ fn sample(shape: &Shape, s: usize) -> ClusterSample {
         .collect();
     let groups = (0..shape.groups)
         .map(|g| {
-            let mut offsets = BTreeMap::new();
-            for (t, name) in names.iter().enumerate() {
-                let consumed = shape.consumes(g, t);
-                for p in 0..shape.partitions_per_topic {
-                    let committed = consumed.then(|| match g % 3 {
-                        0 => high(t, p),            // keeps up
-                        1 => high(t, p) * 9 / 10,   // falls behind
-                        _ => high(t, p).min(1_000), // stuck at 1,000
-                    });
-                    offsets.insert((name.clone(), p as i32), committed);
-                }
-            }
+            let offsets = names
+                .iter()
+                .enumerate()
+                .filter(|(t, _)| shape.consumes(g, *t))
+                .flat_map(|(t, name)| {
+                    (0..shape.partitions_per_topic).map(move |p| {
+                        let committed = match g % 3 {
+                            0 => high(t, p),            // keeps up
+                            1 => high(t, p) * 9 / 10,   // falls behind
+                            _ => high(t, p).min(1_000), // stuck at 1,000
+                        };
+                        ((name.clone(), p as i32), Some(committed))
+                    })
+                })
+                .collect();
             GroupSample {
                 group: group_name(g),
                 offsets: Ok(offsets),

@@ -264,6 +264,7 @@ impl Engine {
     fn ingest_groups(&mut self, sample: &ClusterSample) {
         let listed: BTreeSet<&str> = sample.groups.iter().map(|g| g.group.as_str()).collect();
         self.groups.retain(|name, _| listed.contains(name.as_str()));
+        let partitions = listed_partitions(sample);
         let mut run = Vec::new();
         for gs in &sample.groups {
             // A group consumes a topic when it committed on it, one of ours owns part of it,
@@ -306,6 +307,7 @@ impl Engine {
                 keep: self.opts.points_kept(),
                 history: self.history,
                 topics: &self.topics,
+                listed: &partitions,
                 ours: &ours,
             };
             pass.fold(track, offsets, &mut run);
@@ -428,6 +430,21 @@ fn by_topic(records: BTreeMap<(String, i32, i64), i64>) -> RecordTimes {
     out
 }
 
+/// The partitions of every topic of the sample, sorted: a group's offsets may list only
+/// the partitions it committed on, the others of these have no commit.
+fn listed_partitions(sample: &ClusterSample) -> BTreeMap<&str, Vec<i32>> {
+    sample
+        .topics
+        .iter()
+        .map(|t| {
+            let mut ps: Vec<i32> = t.partitions.iter().map(|p| p.partition).collect();
+            ps.sort_unstable();
+            ps.dedup();
+            (t.topic.as_str(), ps)
+        })
+        .collect()
+}
+
 /// What folding one group's committed offsets needs from the engine, borrowed apart from
 /// the group's own track.
 struct GroupPass<'a> {
@@ -437,26 +454,33 @@ struct GroupPass<'a> {
     keep: usize,
     history: usize,
     topics: &'a BTreeMap<String, TopicTrack>,
+    /// The sample's partitions by topic (see [`listed_partitions`]).
+    listed: &'a BTreeMap<&'a str, Vec<i32>>,
     /// Topics one of our workers owns part of, or subscribes to: consumed without a commit.
     ours: &'a BTreeSet<&'a str>,
 }
 
+/// (partition, committed) of one topic, by partition.
+type Run = Vec<(i32, Option<i64>)>;
+
 impl GroupPass<'_> {
     /// Folds the group's offsets topic by topic: the sample's map is ordered by (topic,
-    /// partition), so each topic's entries come as one run, looked up once.
+    /// partition), so each topic's entries come as one run, looked up once. A partition of
+    /// the sample's topics missing from the map has no commit, as if listed with None.
     fn fold<'s>(
         &self,
         track: &mut GroupTrack,
         offsets: &'s BTreeMap<(String, i32), Option<i64>>,
-        run: &mut Vec<(i32, Option<i64>)>,
+        run: &mut Run,
     ) {
         track.freshness = Freshness::default();
         track.last_read_ms = Some(self.t);
+        let mut merged = Run::new();
         let mut topic: Option<&'s str> = None;
         for ((t, p), committed) in offsets {
             if topic != Some(t.as_str()) {
                 if let Some(done) = topic {
-                    self.fold_topic(track, done, run);
+                    self.fold_run(track, done, run, &mut merged);
                 }
                 topic = Some(t.as_str());
                 run.clear();
@@ -464,23 +488,99 @@ impl GroupPass<'_> {
             run.push((*p, *committed));
         }
         if let Some(done) = topic {
-            self.fold_topic(track, done, run);
+            self.fold_run(track, done, run, &mut merged);
         }
         run.clear();
-        // Windows of topics no longer listed go; ours are consumed even when not listed.
-        track.offsets.retain(|_, o| o.seen == self.stamp);
+        // Ours without an entry: consumed, every listed partition without a commit.
         for topic in self.ours {
-            self.consumed(track, topic, 0);
+            if track
+                .topics
+                .get(*topic)
+                .is_some_and(|h| h.consumed == self.stamp)
+            {
+                continue;
+            }
+            self.fold_run(track, topic, run, &mut merged);
         }
-        track.topics.retain(|_, h| h.consumed == self.stamp);
+        // Windows of topics without an entry are kept while their partitions are listed.
+        let listed = self.listed;
+        let stamp = self.stamp;
+        track.offsets.retain(|topic, o| {
+            if o.seen == stamp {
+                return true;
+            }
+            let Some(ps) = listed.get(topic.as_str()) else {
+                return false;
+            };
+            o.partitions.retain(|p, _| ps.binary_search(p).is_ok());
+            o.seen = stamp;
+            true
+        });
+        track.topics.retain(|_, h| h.consumed == stamp);
+    }
+
+    /// One topic's entries, completed with its other listed partitions (no commit).
+    fn fold_run(
+        &self,
+        track: &mut GroupTrack,
+        topic: &str,
+        run: &[(i32, Option<i64>)],
+        merged: &mut Run,
+    ) {
+        let consumed = run.iter().any(|(_, c)| c.is_some()) || self.ours.contains(topic);
+        if !consumed && !track.offsets.contains_key(topic) {
+            // The common case of a group and a topic it does not read: nothing to keep.
+            return;
+        }
+        let listed = self.listed.get(topic).map_or(&[][..], Vec::as_slice);
+        if listed.is_empty()
+            || (run.len() == listed.len() && run.iter().map(|e| e.0).eq(listed.iter().copied()))
+        {
+            self.fold_topic(track, topic, run, consumed);
+            return;
+        }
+        merged.clear();
+        let (mut i, mut j) = (0, 0);
+        while i < run.len() || j < listed.len() {
+            let next = match (run.get(i), listed.get(j)) {
+                (Some(&(p, c)), Some(&l)) if p == l => {
+                    i += 1;
+                    j += 1;
+                    (p, c)
+                }
+                (Some(&(p, c)), Some(&l)) if p < l => {
+                    i += 1;
+                    (p, c)
+                }
+                (Some(&e), None) => {
+                    i += 1;
+                    e
+                }
+                (_, Some(&l)) => {
+                    j += 1;
+                    (l, None)
+                }
+                (None, None) => break,
+            };
+            merged.push(next);
+        }
+        self.fold_topic(track, topic, merged, consumed);
     }
 
     /// One topic's run: windows updated when the group consumes the topic, else only those
     /// of partitions no longer listed dropped.
-    fn fold_topic(&self, track: &mut GroupTrack, topic: &str, run: &[(i32, Option<i64>)]) {
-        let consumed = run.iter().any(|(_, c)| c.is_some()) || self.ours.contains(topic);
+    fn fold_topic(
+        &self,
+        track: &mut GroupTrack,
+        topic: &str,
+        run: &[(i32, Option<i64>)],
+        consumed: bool,
+    ) {
         if !track.offsets.contains_key(topic) {
-            if !consumed {
+            if !consumed || run.is_empty() {
+                if consumed {
+                    self.consumed(track, topic, 0);
+                }
                 return;
             }
             track

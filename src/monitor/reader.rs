@@ -208,15 +208,15 @@ impl ClusterReader {
         let answer = client
             .committed_offsets(tpl, self.opts.call_timeout)
             .map_err(ReaderError::Committed)?;
+        // Only the partitions with a commit: the engine takes the others as without one.
         Ok(answer
             .elements()
             .iter()
-            .map(|e| {
-                let committed = match (e.error(), e.offset()) {
-                    (Ok(()), Offset::Offset(o)) => Some(o),
-                    _ => None,
-                };
-                ((e.topic().to_string(), e.partition()), committed)
+            .filter_map(|e| match (e.error(), e.offset()) {
+                (Ok(()), Offset::Offset(o)) => {
+                    Some(((e.topic().to_string(), e.partition()), Some(o)))
+                }
+                _ => None,
             })
             .collect())
     }
