@@ -305,18 +305,13 @@ impl Engine {
                 t: sample.taken_ms,
                 stamp: self.samples,
                 keep: self.opts.points_kept(),
+                rate_samples: self.opts.rate_samples,
                 history: self.history,
                 topics: &self.topics,
                 listed: &partitions,
                 ours: &ours,
             };
             pass.fold(track, offsets, &mut run);
-            let rate_samples = self.opts.rate_samples;
-            for (topic, h) in track.topics.iter_mut() {
-                let (lag, out) = group_topic_figures(track.offsets.get(topic), rate_samples);
-                h.lag.push(lag as f64);
-                h.out.push(out);
-            }
         }
     }
 
@@ -452,6 +447,7 @@ struct GroupPass<'a> {
     /// This ingest's number: marks the topics listed and consumed in it.
     stamp: u64,
     keep: usize,
+    rate_samples: usize,
     history: usize,
     topics: &'a BTreeMap<String, TopicTrack>,
     /// The sample's partitions by topic (see [`listed_partitions`]).
@@ -579,7 +575,7 @@ impl GroupPass<'_> {
         if !track.offsets.contains_key(topic) {
             if !consumed || run.is_empty() {
                 if consumed {
-                    self.consumed(track, topic, 0);
+                    self.consumed(track, topic, 0, (0, 0.0));
                 }
                 return;
             }
@@ -599,6 +595,9 @@ impl GroupPass<'_> {
         }
         let partitions = self.topics.get(topic).map(|t| &t.partitions);
         let mut negative = 0;
+        // The group-topic figures of `group_topic_figures`, summed in the same (partition)
+        // order while each window is at hand, instead of a second walk over them all.
+        let (mut lag, mut out) = (0, 0.0);
         for &(partition, committed) in run {
             let high = partitions
                 .and_then(|ps| ps.get(&partition))
@@ -627,6 +626,8 @@ impl GroupPass<'_> {
                 },
                 keep,
             );
+            lag += ot.window.back().map_or(0, |p| p.lag());
+            out += partition_out_rate(ot, self.rate_samples);
         }
         // Every listed partition now has a window: more means some are no longer listed.
         if windows.partitions.len() != run.len() {
@@ -634,12 +635,12 @@ impl GroupPass<'_> {
                 .partitions
                 .retain(|p, _| run.binary_search_by_key(p, |e| e.0).is_ok());
         }
-        self.consumed(track, topic, negative);
+        self.consumed(track, topic, negative, (lag, out));
     }
 
-    /// Marks the group consuming `topic` in this ingest (its history made if new) and
-    /// counts its racing samples.
-    fn consumed(&self, track: &mut GroupTrack, topic: &str, negative: u64) {
+    /// Marks the group consuming `topic` in this ingest (its history made if new), counts
+    /// its racing samples and pushes its (lag sum, out per second).
+    fn consumed(&self, track: &mut GroupTrack, topic: &str, negative: u64, figures: (i64, f64)) {
         if !track.topics.contains_key(topic) {
             track.topics.insert(
                 topic.to_string(),
@@ -654,6 +655,8 @@ impl GroupPass<'_> {
         if let Some(h) = track.topics.get_mut(topic) {
             h.consumed = self.stamp;
             h.negative += negative;
+            h.lag.push(figures.0 as f64);
+            h.out.push(figures.1);
         }
     }
 }
