@@ -15,7 +15,7 @@
 
 use super::lag::partition_lag;
 use super::snapshot::LagStatus;
-use super::table::thousands;
+use super::table::Thousands;
 
 /// One sample of a group's position on a partition.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,7 +111,7 @@ pub fn evaluate(f: &Facts<'_>, rules: &Rules) -> Verdict {
                 LagStatus::Unknown,
                 format!(
                     "unknown: no committed offset, backlog {}",
-                    thousands(f.backlog)
+                    Thousands(f.backlog)
                 ),
             )
         } else {
@@ -123,14 +123,14 @@ pub fn evaluate(f: &Facts<'_>, rules: &Rules) -> Verdict {
         return Verdict::new(LagStatus::Ok, "caught up");
     }
     // Numbers in reasons with thousands separators, as everywhere on screen.
-    let (offset_t, lag_t) = (thousands(offset), thousands(lag));
+    let (offset_t, lag_t) = (Thousands(offset), Thousands(lag));
     if let Some((from, to)) = rewind(window) {
         return Verdict::new(
             LagStatus::Rewind,
             format!(
                 "offset went back from {} to {}",
-                thousands(from),
-                thousands(to)
+                Thousands(from),
+                Thousands(to)
             ),
         );
     }
@@ -198,7 +198,7 @@ pub fn evaluate(f: &Facts<'_>, rules: &Rules) -> Verdict {
             LagStatus::Warn,
             format!(
                 "lag grew in {grew} of {intervals} samples, never shrank ({} → {lag_t})",
-                thousands(first.lag())
+                Thousands(first.lag())
             ),
         );
     }
@@ -212,7 +212,7 @@ pub fn evaluate(f: &Facts<'_>, rules: &Rules) -> Verdict {
 fn before_full_window(f: &Facts<'_>, rules: &Rules, offset: i64, lag: i64, full: usize) -> Verdict {
     let window = f.window;
     let n = window.len();
-    let lag_t = thousands(lag);
+    let lag_t = Thousands(lag);
     let behind_read = f.time_lag_s.map(|s| format!(", {} s behind", Whole(s)));
     if n < 2 {
         return Verdict::new(
@@ -262,7 +262,7 @@ fn unchanged(
     context: &str,
 ) -> Verdict {
     let n = run.len();
-    let (offset_t, lag_t) = (thousands(offset), thousands(lag));
+    let (offset_t, lag_t) = (Thousands(offset), Thousands(lag));
     let (Some(first), Some(last)) = (run.first(), run.last()) else {
         return Verdict::new(LagStatus::Unknown, "unknown: no samples yet");
     };
