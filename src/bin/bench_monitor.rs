@@ -1,10 +1,17 @@
-//! Benchmark of the monitor's evaluation: one pass = fold a sample of 1,000 partitions read
-//! for 20 groups into the windows, then evaluate rates, lag, Burrow status and assemble the
-//! snapshot. Synthetic samples, no broker: it measures our code, not the network.
+//! Benchmark of the monitor's evaluation: one pass = fold a sample of the cluster (watermarks
+//! of every partition, committed offsets of every group) into the windows, then evaluate
+//! rates, lag, Burrow status and assemble the snapshot. Synthetic samples, no broker: it
+//! measures our code, not the network.
 //!
-//! `cargo run --release --bin bench_monitor` prints the time per pass and per partition, the
-//! ratio to a same-run baseline (a pass that only sums the lags of the same data), and the
-//! memory of five minutes of history at that size. No assertions: figures to read.
+//! Two sizes, in group-partitions (a group's position on one partition it consumes):
+//! - 1,000: 100 topics × 10 partitions, 20 groups × 5 topics (the first figure of issue 14);
+//! - 100,000: 200 topics (the monitor's `max_topics`) × 25 partitions, 200 groups × 20
+//!   topics, each topic read by 20 groups.
+//!
+//! `cargo run --release --bin bench_monitor [1000|100000]` (both without an argument) prints,
+//! per size, the time per pass and per group-partition, the ratio to a same-run baseline (a
+//! pass that only sums the lags of the same data), and the memory of five minutes of history
+//! at that size. No assertions: figures to read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
@@ -15,28 +22,67 @@ use eventdeck::monitor::sample::{ClusterSample, GroupSample, PartitionSample, To
 use eventdeck::monitor::snapshot::LagStatus;
 use eventdeck::monitor::{Engine, MonitorOptions};
 
-const TOPICS: usize = 100;
-const PARTITIONS_PER_TOPIC: usize = 10;
-const GROUPS: usize = 20;
-/// Each group consumes 5 topics (50 partitions): 1,000 group-partitions in all.
-const TOPICS_PER_GROUP: usize = TOPICS / GROUPS;
 /// Five minutes at one sample a second: the history rings are full after this.
 const WARM_UP: usize = 300;
-const PASSES: usize = 200;
+
+/// The cluster's shape: group g consumes the `topics_per_group` topics from `g ×
+/// topics_per_group` on (modulo `topics`).
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    topics: usize,
+    partitions_per_topic: usize,
+    groups: usize,
+    topics_per_group: usize,
+    /// Timed passes (samples are made between passes, outside the timing).
+    passes: usize,
+}
+
+const SMALL: Shape = Shape {
+    topics: 100,
+    partitions_per_topic: 10,
+    groups: 20,
+    topics_per_group: 5,
+    passes: 200,
+};
+
+const LARGE: Shape = Shape {
+    topics: 200,
+    partitions_per_topic: 25,
+    groups: 200,
+    topics_per_group: 20,
+    passes: 20,
+};
+
+impl Shape {
+    fn group_partitions(&self) -> usize {
+        self.groups * self.topics_per_group * self.partitions_per_topic
+    }
+
+    fn consumes(&self, g: usize, t: usize) -> bool {
+        let first = g * self.topics_per_group;
+        (t + self.topics - first % self.topics) % self.topics < self.topics_per_group
+    }
+}
 
 fn topic_name(t: usize) -> String {
     format!("platform.bench.topic{t:03}")
 }
 
+fn group_name(g: usize) -> String {
+    format!("group-{g:03}")
+}
+
 /// The sample at second `s`. Groups differ: some keep up, some fall behind (WARN), some are
-/// stuck (STOP); every group gets an offset entry for every partition, as the reader returns.
-fn sample(s: usize) -> ClusterSample {
+/// stuck (STOP); as the reader does, a group's offsets list the partitions it committed on
+/// (the others of the listed topics have no commit).
+fn sample(shape: &Shape, s: usize) -> ClusterSample {
     let s = s as i64;
     let high = |t: usize, p: usize| s * (10 + ((t * 7 + p) % 40) as i64);
-    let topics = (0..TOPICS)
+    let names: Vec<String> = (0..shape.topics).map(topic_name).collect();
+    let topics = (0..shape.topics)
         .map(|t| TopicSample {
-            topic: topic_name(t),
-            partitions: (0..PARTITIONS_PER_TOPIC)
+            topic: names[t].clone(),
+            partitions: (0..shape.partitions_per_topic)
                 .map(|p| PartitionSample {
                     partition: p as i32,
                     leader: Some((p % 3) as i32),
@@ -47,22 +93,25 @@ fn sample(s: usize) -> ClusterSample {
             error: None,
         })
         .collect();
-    let groups = (0..GROUPS)
+    let groups = (0..shape.groups)
         .map(|g| {
-            let mut offsets = BTreeMap::new();
-            for t in 0..TOPICS {
-                let consumed = t / TOPICS_PER_GROUP == g;
-                for p in 0..PARTITIONS_PER_TOPIC {
-                    let committed = consumed.then(|| match g % 3 {
-                        0 => high(t, p),            // keeps up
-                        1 => high(t, p) * 9 / 10,   // falls behind
-                        _ => high(t, p).min(1_000), // stuck at 1,000
-                    });
-                    offsets.insert((topic_name(t), p as i32), committed);
-                }
-            }
+            let offsets = names
+                .iter()
+                .enumerate()
+                .filter(|(t, _)| shape.consumes(g, *t))
+                .flat_map(|(t, name)| {
+                    (0..shape.partitions_per_topic).map(move |p| {
+                        let committed = match g % 3 {
+                            0 => high(t, p),            // keeps up
+                            1 => high(t, p) * 9 / 10,   // falls behind
+                            _ => high(t, p).min(1_000), // stuck at 1,000
+                        };
+                        ((name.clone(), p as i32), Some(committed))
+                    })
+                })
+                .collect();
             GroupSample {
-                group: format!("group-{g:02}"),
+                group: group_name(g),
                 offsets: Ok(offsets),
             }
         })
@@ -74,7 +123,6 @@ fn sample(s: usize) -> ClusterSample {
         ..ClusterSample::default()
     }
 }
-
 /// The trivial pass the evaluation is compared with: sum every group's lag from the same
 /// sample (index the watermarks, one subtraction per offset entry).
 fn baseline(sample: &ClusterSample) -> i64 {
@@ -110,61 +158,80 @@ fn per(d: Duration, n: usize) -> String {
 }
 
 fn main() {
+    let shapes: Vec<Shape> = match std::env::args().nth(1).as_deref() {
+        None => vec![SMALL, LARGE],
+        Some("1000") => vec![SMALL],
+        Some("100000") => vec![LARGE],
+        Some(other) => {
+            eprintln!("bench_monitor: size {other:?}: 1000 or 100000 (both when omitted)");
+            std::process::exit(2);
+        }
+    };
+    for (i, shape) in shapes.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        run(shape);
+    }
+}
+
+/// Warms the engine up to full history, then times `shape.passes` passes and as many
+/// baseline passes over the same samples.
+fn run(shape: &Shape) {
     let mut options = MonitorOptions::from_config(&Config::default());
     options.interval = Duration::from_secs(1);
-    options.groups = (0..GROUPS).map(|g| format!("group-{g:02}")).collect();
+    options.groups = (0..shape.groups).map(group_name).collect();
     let mut engine = Engine::new(options, "bench", "none");
-    let partitions = TOPICS * PARTITIONS_PER_TOPIC;
+    let group_partitions = shape.group_partitions();
     println!(
-        "bench_monitor: {partitions} partitions in {TOPICS} topics, {GROUPS} groups × {} partitions",
-        TOPICS_PER_GROUP * PARTITIONS_PER_TOPIC
+        "bench_monitor: {group_partitions} group-partitions: {} partitions in {} topics, {} groups × {} partitions",
+        shape.topics * shape.partitions_per_topic,
+        shape.topics,
+        shape.groups,
+        shape.topics_per_group * shape.partitions_per_topic
     );
 
     for s in 0..WARM_UP {
-        engine.ingest(sample(s));
+        engine.ingest(sample(shape, s));
     }
-    let samples: Vec<ClusterSample> = (WARM_UP..WARM_UP + PASSES).map(sample).collect();
 
-    // Baseline, over the same samples.
-    let start = Instant::now();
-    for s in &samples {
-        black_box(baseline(black_box(s)));
-    }
-    let base = start.elapsed();
-
-    // The monitor's pass: fold the sample, evaluate, assemble the snapshot.
-    let mut ingest = Duration::ZERO;
-    let mut evaluate = Duration::ZERO;
+    // The monitor's pass (fold the sample, evaluate, assemble the snapshot) and the
+    // baseline over the same sample; each sample is made outside the timing.
+    let (mut ingest, mut evaluate, mut base) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut last = None;
-    for s in samples {
+    for s in WARM_UP..WARM_UP + shape.passes {
+        let sample = sample(shape, s);
         let t0 = Instant::now();
-        engine.ingest(s);
+        black_box(baseline(black_box(&sample)));
+        base += t0.elapsed();
+        let t0 = Instant::now();
+        engine.ingest(sample);
         let t1 = Instant::now();
         last = Some(black_box(engine.snapshot()));
         evaluate += t1.elapsed();
         ingest += t1 - t0;
     }
     let pass = ingest + evaluate;
-    let group_partitions = GROUPS * TOPICS_PER_GROUP * PARTITIONS_PER_TOPIC;
+    let passes = shape.passes;
 
-    println!("passes: {PASSES} after {WARM_UP} warm-up samples (history full)");
+    println!("passes: {passes} after {WARM_UP} warm-up samples (history full)");
     println!(
-        "pass (ingest + evaluate + snapshot): {} per pass, {} per partition",
-        per(pass, PASSES),
-        per(pass, PASSES * group_partitions)
+        "pass (ingest + evaluate + snapshot): {} per pass, {} per group-partition",
+        per(pass, passes),
+        per(pass, passes * group_partitions)
     );
     println!(
         "  ingest (windows, rates, history):  {}",
-        per(ingest, PASSES)
+        per(ingest, passes)
     );
     println!(
         "  evaluate (lag, status, snapshot):  {}",
-        per(evaluate, PASSES)
+        per(evaluate, passes)
     );
     println!(
-        "baseline (sum of lags, same data):    {} per pass, {} per partition",
-        per(base, PASSES),
-        per(base, PASSES * group_partitions)
+        "baseline (sum of lags, same data):    {} per pass, {} per group-partition",
+        per(base, passes),
+        per(base, passes * group_partitions)
     );
     println!(
         "ratio pass / baseline: {:.1}×",
@@ -172,7 +239,7 @@ fn main() {
     );
     println!(
         "share of the 1 s sample interval: {:.3} %",
-        100.0 * pass.as_secs_f64() / PASSES as f64
+        100.0 * pass.as_secs_f64() / passes as f64
     );
     let bytes = engine.memory_bytes();
     println!(

@@ -121,6 +121,7 @@ impl Engine {
         }
         let unreadable = self.unreadable(track);
         let rules = self.opts.rules();
+        let mut window: Vec<CommitPoint> = Vec::with_capacity(self.opts.window);
         let mut topics: Vec<GroupTopicLag> = track
             .topics
             .iter()
@@ -130,16 +131,22 @@ impl Engine {
                     None if known => Owner::Nobody,
                     None => Owner::Unknown,
                 };
+                let watermarks = self.topics.get(topic.as_str()).map(|t| &t.partitions);
+                let records = self.record_ms.get(topic.as_str());
                 let judged: Vec<(PartitionLag, String, i64)> = track
                     .offsets
-                    .iter()
-                    .filter(|((t, _), _)| t == topic)
-                    .map(|((_, p), o)| {
-                        let window: Vec<CommitPoint> =
-                            newest(&o.window, self.opts.window).collect();
+                    .get(topic.as_str())
+                    .into_iter()
+                    .flat_map(|o| o.partitions.iter())
+                    .map(|(p, o)| {
+                        // One buffer for every partition's window, not one Vec each.
+                        window.clear();
+                        window.extend(newest(&o.window, self.opts.window));
                         let last = window.last().copied();
                         let committed = last.and_then(|l| l.committed);
-                        let backlog = self.backlog(topic, *p);
+                        let backlog = watermarks
+                            .and_then(|w| w.get(p))
+                            .map_or(0, |w| (w.last.high - w.last.low).max(0));
                         let verdict = match &unreadable {
                             Some(reason) => Verdict::new(LagStatus::Err, reason.clone()),
                             None => {
@@ -148,7 +155,7 @@ impl Engine {
                                     owner: &owner_of(*p),
                                     last_move_ms: o.last_move_ms,
                                     time_lag_s: committed
-                                        .and_then(|c| self.record_age_s(topic, *p, c)),
+                                        .and_then(|c| self.record_age_s(records, *p, c)),
                                     backlog,
                                 };
                                 evaluate(&facts, &rules)
@@ -188,16 +195,17 @@ impl Engine {
                 }
                 let partitions: Vec<PartitionLag> = judged.into_iter().map(|(p, _)| p).collect();
                 let (lag_sum, lag_max) = sum_max(partitions.iter().filter_map(|p| p.lag_figure()));
-                let (_, out) = group_topic_figures(&track.offsets, topic, self.opts.rate_samples);
+                // The figure the last ingest pushed: nothing changed the windows since.
+                let out = history.out.last().unwrap_or_else(|| {
+                    group_topic_figures(track.offsets.get(topic.as_str()), self.opts.rate_samples).1
+                });
                 let behind: Vec<Behind> = partitions
                     .iter()
                     .map(|p| Behind {
                         lag: p.lag,
-                        record_ms: p.committed.and_then(|c| {
-                            self.record_ms
-                                .get(&(topic.clone(), p.partition, c))
-                                .copied()
-                        }),
+                        record_ms: p
+                            .committed
+                            .and_then(|c| records.and_then(|r| r.get(&(p.partition, c))).copied()),
                     })
                     .collect();
                 let (lag_seconds, estimated) = lag_seconds(self.taken_ms, &behind, out);
@@ -248,19 +256,15 @@ impl Engine {
         }
     }
 
-    /// Records on a partition (high − low watermark) as last read.
-    fn backlog(&self, topic: &str, partition: i32) -> i64 {
-        self.topics
-            .get(topic)
-            .and_then(|t| t.partitions.get(&partition))
-            .map_or(0, |p| (p.last.high - p.last.low).max(0))
-    }
-
-    /// Seconds since the record at (topic, partition, offset) was written, when it was read.
-    fn record_age_s(&self, topic: &str, partition: i32, offset: i64) -> Option<f64> {
-        let ts = self
-            .record_ms
-            .get(&(topic.to_string(), partition, offset))?;
+    /// Seconds since the record at (partition, offset) of a topic whose record times are
+    /// `records` was written, when it was read.
+    fn record_age_s(
+        &self,
+        records: Option<&BTreeMap<(i32, i64), i64>>,
+        partition: i32,
+        offset: i64,
+    ) -> Option<f64> {
+        let ts = records?.get(&(partition, offset))?;
         Some((self.taken_ms - ts).max(0) as f64 / 1000.0)
     }
 
@@ -286,8 +290,7 @@ impl Engine {
         }
         let bound = self.opts.unassigned_after_ms();
         let committed_lately = track
-            .offsets
-            .values()
+            .windows()
             .any(|o| o.last_move_ms.is_some_and(|t| self.taken_ms - t <= bound));
         let mut out = Vec::new();
         for (worker, topics) in workers {

@@ -34,20 +34,44 @@ pub(super) struct OffsetTrack {
     pub last_move_ms: Option<i64>,
 }
 
+/// A group's windows on the partitions of one topic. Kept per topic so that a pass looks a
+/// topic up once per group, not once per partition with a (String, i32) key built anew.
+#[derive(Default)]
+pub(super) struct TopicOffsets {
+    pub partitions: BTreeMap<i32, OffsetTrack>,
+    /// The ingest that last listed the topic for the group (see `Engine::samples`).
+    seen: u64,
+}
+
 pub(super) struct GroupTopicHistory {
     pub lag: Ring,
     pub out: Ring,
     pub negative: u64,
+    /// The ingest that last found the group consuming the topic.
+    consumed: u64,
 }
 
 #[derive(Default)]
 pub(super) struct GroupTrack {
-    pub offsets: BTreeMap<(String, i32), OffsetTrack>,
+    /// Every listed partition of a topic the group consumes, or consumed while it was
+    /// listed since (a window is kept as long as its partition is listed).
+    pub offsets: BTreeMap<String, TopicOffsets>,
     pub topics: BTreeMap<String, GroupTopicHistory>,
     pub freshness: Freshness,
     /// Last time the committed offsets could be read.
     pub last_read_ms: Option<i64>,
 }
+
+impl GroupTrack {
+    /// Every window of the group, whatever its topic.
+    pub fn windows(&self) -> impl Iterator<Item = &OffsetTrack> {
+        self.offsets.values().flat_map(|t| t.partitions.values())
+    }
+}
+
+/// Record timestamps (ms) by topic, then (partition, offset): looked up by `&str`, without
+/// building a key per partition.
+pub(super) type RecordTimes = BTreeMap<String, BTreeMap<(i32, i64), i64>>;
 
 pub struct Engine {
     pub(super) opts: MonitorOptions,
@@ -72,7 +96,7 @@ pub struct Engine {
     /// When the broker's description of the groups was taken (ms).
     pub(super) described_at: i64,
     pub(super) described_freshness: Freshness,
-    pub(super) record_ms: BTreeMap<(String, i32, i64), i64>,
+    pub(super) record_ms: RecordTimes,
 }
 
 impl Engine {
@@ -184,7 +208,7 @@ impl Engine {
         self.ingest_groups(&sample);
         let described_ms = sample.described_ms.unwrap_or(sample.taken_ms);
         self.ingest_described(sample.described, described_ms);
-        self.record_ms = sample.record_ms;
+        self.record_ms = by_topic(sample.record_ms);
     }
 
     fn ingest_topics(&mut self, sample: &ClusterSample) {
@@ -196,15 +220,17 @@ impl Engine {
             self.topics.retain(|name, _| listed.contains(name.as_str()));
         }
         for ts in &sample.topics {
-            let history = self.history;
-            let track = self
-                .topics
-                .entry(ts.topic.clone())
-                .or_insert_with(|| TopicTrack {
+            if !self.topics.contains_key(ts.topic.as_str()) {
+                let track = TopicTrack {
                     partitions: BTreeMap::new(),
-                    in_history: Ring::new(history),
+                    in_history: Ring::new(self.history),
                     freshness: Freshness::default(),
-                });
+                };
+                self.topics.insert(ts.topic.clone(), track);
+            }
+            let Some(track) = self.topics.get_mut(ts.topic.as_str()) else {
+                continue;
+            };
             track.freshness = stale_if(ts.error.as_ref());
             for p in &ts.partitions {
                 let pt = track
@@ -236,31 +262,20 @@ impl Engine {
     }
 
     fn ingest_groups(&mut self, sample: &ClusterSample) {
-        let t = sample.taken_ms;
-        let keep = self.opts.points_kept();
         let listed: BTreeSet<&str> = sample.groups.iter().map(|g| g.group.as_str()).collect();
         self.groups.retain(|name, _| listed.contains(name.as_str()));
+        let partitions = listed_partitions(sample);
+        let mut run = Vec::new();
         for gs in &sample.groups {
+            // A group consumes a topic when it committed on it, one of ours owns part of it,
+            // or it is one of our workers' groups and subscribes to it (so that a new
+            // group's backlog shows before its first commit).
             let owned_topics: BTreeSet<String> = self
                 .telemetry
                 .members(&gs.group)
                 .into_iter()
                 .flat_map(|(_, ps)| ps.into_iter().map(|(t, _)| t))
                 .collect();
-            let history = self.history;
-            let track = self.groups.entry(gs.group.clone()).or_default();
-            let offsets = match &gs.offsets {
-                Ok(o) => o,
-                Err(e) => {
-                    track.freshness = stale_if(Some(e));
-                    continue;
-                }
-            };
-            track.freshness = Freshness::default();
-            track.last_read_ms = Some(t);
-            // A group consumes a topic when it committed on it, one of ours owns part of it,
-            // or it is one of our workers' groups and subscribes to it (so that a new
-            // group's backlog shows before its first commit).
             let subscribed = self
                 .opts
                 .subscriptions
@@ -268,71 +283,35 @@ impl Engine {
                 .filter(|s| s.group == gs.group)
                 .flat_map(|s| s.topics.iter())
                 .filter(|t| self.topics.contains_key(t.as_str()));
-            let consumed: BTreeSet<&str> = offsets
+            let ours: BTreeSet<&str> = owned_topics
                 .iter()
-                .filter(|(_, c)| c.is_some())
-                .map(|((topic, _), _)| topic.as_str())
-                .chain(owned_topics.iter().map(String::as_str))
+                .map(String::as_str)
                 .chain(subscribed.map(String::as_str))
                 .collect();
-            track
-                .offsets
-                .retain(|(topic, p), _| offsets.contains_key(&(topic.clone(), *p)));
-            let mut negative: BTreeMap<&str, u64> = BTreeMap::new();
-            for ((topic, partition), committed) in offsets {
-                if !consumed.contains(topic.as_str()) {
+            if !self.groups.contains_key(gs.group.as_str()) {
+                self.groups.insert(gs.group.clone(), GroupTrack::default());
+            }
+            let Some(track) = self.groups.get_mut(gs.group.as_str()) else {
+                continue;
+            };
+            let offsets = match &gs.offsets {
+                Ok(o) => o,
+                Err(e) => {
+                    track.freshness = stale_if(Some(e));
                     continue;
                 }
-                let high = self
-                    .topics
-                    .get(topic)
-                    .and_then(|tt| tt.partitions.get(partition))
-                    .map_or(0, |p| p.last.high);
-                if partition_lag(high, *committed).1 {
-                    *negative.entry(topic.as_str()).or_default() += 1;
-                }
-                let ot = track
-                    .offsets
-                    .entry((topic.clone(), *partition))
-                    .or_insert_with(|| OffsetTrack {
-                        window: VecDeque::with_capacity(keep),
-                        last_move_ms: None,
-                    });
-                let previous = ot.window.back().and_then(|p| p.committed);
-                if previous.is_some() && previous != *committed {
-                    ot.last_move_ms = Some(t);
-                }
-                push_bounded(
-                    &mut ot.window,
-                    CommitPoint {
-                        t_ms: t,
-                        committed: *committed,
-                        high,
-                    },
-                    keep,
-                );
-            }
-            for topic in &consumed {
-                let h =
-                    track
-                        .topics
-                        .entry(topic.to_string())
-                        .or_insert_with(|| GroupTopicHistory {
-                            lag: Ring::new(history),
-                            out: Ring::new(history),
-                            negative: 0,
-                        });
-                h.negative += negative.get(topic).copied().unwrap_or(0);
-            }
-            track
-                .topics
-                .retain(|topic, _| consumed.contains(topic.as_str()));
-            let rate_samples = self.opts.rate_samples;
-            for (topic, h) in track.topics.iter_mut() {
-                let (lag, out) = group_topic_figures(&track.offsets, topic, rate_samples);
-                h.lag.push(lag as f64);
-                h.out.push(out);
-            }
+            };
+            let pass = GroupPass {
+                t: sample.taken_ms,
+                stamp: self.samples,
+                keep: self.opts.points_kept(),
+                rate_samples: self.opts.rate_samples,
+                history: self.history,
+                topics: &self.topics,
+                listed: &partitions,
+                ours: &ours,
+            };
+            pass.fold(track, offsets, &mut run);
         }
     }
 
@@ -379,8 +358,7 @@ impl Engine {
                     .values()
                     .map(|h| h.lag.bytes() + h.out.bytes())
                     .sum::<usize>()
-                    + g.offsets
-                        .values()
+                    + g.windows()
                         .map(|o| o.window.capacity() * point + std::mem::size_of::<OffsetTrack>())
                         .sum::<usize>()
             })
@@ -423,15 +401,262 @@ pub(super) fn partition_out_rate(o: &OffsetTrack, rate_samples: usize) -> f64 {
 
 /// (lag sum, out per second) of a group on a topic from the newest points.
 pub(super) fn group_topic_figures(
-    offsets: &BTreeMap<(String, i32), OffsetTrack>,
-    topic: &str,
+    offsets: Option<&TopicOffsets>,
     rate_samples: usize,
 ) -> (i64, f64) {
     offsets
-        .iter()
-        .filter(|((t, _), _)| t == topic)
-        .fold((0, 0.0), |(lag, out), (_, o)| {
+        .into_iter()
+        .flat_map(|o| o.partitions.values())
+        .fold((0, 0.0), |(lag, out), o| {
             let l = o.window.back().map_or(0, |p| p.lag());
             (lag + l, out + partition_out_rate(o, rate_samples))
         })
+}
+
+/// The sample's record timestamps regrouped by topic (the topic strings are moved, not
+/// copied).
+fn by_topic(records: BTreeMap<(String, i32, i64), i64>) -> RecordTimes {
+    let mut out = RecordTimes::new();
+    for ((topic, partition, offset), ms) in records {
+        out.entry(topic)
+            .or_default()
+            .insert((partition, offset), ms);
+    }
+    out
+}
+
+/// The partitions of every topic of the sample, sorted: a group's offsets may list only
+/// the partitions it committed on, the others of these have no commit.
+fn listed_partitions(sample: &ClusterSample) -> BTreeMap<&str, Vec<i32>> {
+    sample
+        .topics
+        .iter()
+        .map(|t| {
+            let mut ps: Vec<i32> = t.partitions.iter().map(|p| p.partition).collect();
+            ps.sort_unstable();
+            ps.dedup();
+            (t.topic.as_str(), ps)
+        })
+        .collect()
+}
+
+/// What folding one group's committed offsets needs from the engine, borrowed apart from
+/// the group's own track.
+struct GroupPass<'a> {
+    t: i64,
+    /// This ingest's number: marks the topics listed and consumed in it.
+    stamp: u64,
+    keep: usize,
+    rate_samples: usize,
+    history: usize,
+    topics: &'a BTreeMap<String, TopicTrack>,
+    /// The sample's partitions by topic (see [`listed_partitions`]).
+    listed: &'a BTreeMap<&'a str, Vec<i32>>,
+    /// Topics one of our workers owns part of, or subscribes to: consumed without a commit.
+    ours: &'a BTreeSet<&'a str>,
+}
+
+/// (partition, committed) of one topic, by partition.
+type Run = Vec<(i32, Option<i64>)>;
+
+impl GroupPass<'_> {
+    /// Folds the group's offsets topic by topic: the sample's map is ordered by (topic,
+    /// partition), so each topic's entries come as one run, looked up once. A partition of
+    /// the sample's topics missing from the map has no commit, as if listed with None.
+    fn fold<'s>(
+        &self,
+        track: &mut GroupTrack,
+        offsets: &'s BTreeMap<(String, i32), Option<i64>>,
+        run: &mut Run,
+    ) {
+        track.freshness = Freshness::default();
+        track.last_read_ms = Some(self.t);
+        let mut merged = Run::new();
+        let mut topic: Option<&'s str> = None;
+        for ((t, p), committed) in offsets {
+            if topic != Some(t.as_str()) {
+                if let Some(done) = topic {
+                    self.fold_run(track, done, run, &mut merged);
+                }
+                topic = Some(t.as_str());
+                run.clear();
+            }
+            run.push((*p, *committed));
+        }
+        if let Some(done) = topic {
+            self.fold_run(track, done, run, &mut merged);
+        }
+        run.clear();
+        // Ours without an entry: consumed, every listed partition without a commit.
+        for topic in self.ours {
+            if track
+                .topics
+                .get(*topic)
+                .is_some_and(|h| h.consumed == self.stamp)
+            {
+                continue;
+            }
+            self.fold_run(track, topic, run, &mut merged);
+        }
+        // Windows of topics without an entry are kept while their partitions are listed.
+        let listed = self.listed;
+        let stamp = self.stamp;
+        track.offsets.retain(|topic, o| {
+            if o.seen == stamp {
+                return true;
+            }
+            let Some(ps) = listed.get(topic.as_str()) else {
+                return false;
+            };
+            o.partitions.retain(|p, _| ps.binary_search(p).is_ok());
+            o.seen = stamp;
+            true
+        });
+        track.topics.retain(|_, h| h.consumed == stamp);
+    }
+
+    /// One topic's entries, completed with its other listed partitions (no commit).
+    fn fold_run(
+        &self,
+        track: &mut GroupTrack,
+        topic: &str,
+        run: &[(i32, Option<i64>)],
+        merged: &mut Run,
+    ) {
+        let consumed = run.iter().any(|(_, c)| c.is_some()) || self.ours.contains(topic);
+        if !consumed && !track.offsets.contains_key(topic) {
+            // The common case of a group and a topic it does not read: nothing to keep.
+            return;
+        }
+        let listed = self.listed.get(topic).map_or(&[][..], Vec::as_slice);
+        if listed.is_empty()
+            || (run.len() == listed.len() && run.iter().map(|e| e.0).eq(listed.iter().copied()))
+        {
+            self.fold_topic(track, topic, run, consumed);
+            return;
+        }
+        merged.clear();
+        let (mut i, mut j) = (0, 0);
+        while i < run.len() || j < listed.len() {
+            let next = match (run.get(i), listed.get(j)) {
+                (Some(&(p, c)), Some(&l)) if p == l => {
+                    i += 1;
+                    j += 1;
+                    (p, c)
+                }
+                (Some(&(p, c)), Some(&l)) if p < l => {
+                    i += 1;
+                    (p, c)
+                }
+                (Some(&e), None) => {
+                    i += 1;
+                    e
+                }
+                (_, Some(&l)) => {
+                    j += 1;
+                    (l, None)
+                }
+                (None, None) => break,
+            };
+            merged.push(next);
+        }
+        self.fold_topic(track, topic, merged, consumed);
+    }
+
+    /// One topic's run: windows updated when the group consumes the topic, else only those
+    /// of partitions no longer listed dropped.
+    fn fold_topic(
+        &self,
+        track: &mut GroupTrack,
+        topic: &str,
+        run: &[(i32, Option<i64>)],
+        consumed: bool,
+    ) {
+        if !track.offsets.contains_key(topic) {
+            if !consumed || run.is_empty() {
+                if consumed {
+                    self.consumed(track, topic, 0, (0, 0.0));
+                }
+                return;
+            }
+            track
+                .offsets
+                .insert(topic.to_string(), TopicOffsets::default());
+        }
+        let Some(windows) = track.offsets.get_mut(topic) else {
+            return;
+        };
+        windows.seen = self.stamp;
+        if !consumed {
+            windows
+                .partitions
+                .retain(|p, _| run.binary_search_by_key(p, |e| e.0).is_ok());
+            return;
+        }
+        let partitions = self.topics.get(topic).map(|t| &t.partitions);
+        let mut negative = 0;
+        // The group-topic figures of `group_topic_figures`, summed in the same (partition)
+        // order while each window is at hand, instead of a second walk over them all.
+        let (mut lag, mut out) = (0, 0.0);
+        for &(partition, committed) in run {
+            let high = partitions
+                .and_then(|ps| ps.get(&partition))
+                .map_or(0, |p| p.last.high);
+            if partition_lag(high, committed).1 {
+                negative += 1;
+            }
+            let keep = self.keep;
+            let ot = windows
+                .partitions
+                .entry(partition)
+                .or_insert_with(|| OffsetTrack {
+                    window: VecDeque::with_capacity(keep),
+                    last_move_ms: None,
+                });
+            let previous = ot.window.back().and_then(|p| p.committed);
+            if previous.is_some() && previous != committed {
+                ot.last_move_ms = Some(self.t);
+            }
+            push_bounded(
+                &mut ot.window,
+                CommitPoint {
+                    t_ms: self.t,
+                    committed,
+                    high,
+                },
+                keep,
+            );
+            lag += ot.window.back().map_or(0, |p| p.lag());
+            out += partition_out_rate(ot, self.rate_samples);
+        }
+        // Every listed partition now has a window: more means some are no longer listed.
+        if windows.partitions.len() != run.len() {
+            windows
+                .partitions
+                .retain(|p, _| run.binary_search_by_key(p, |e| e.0).is_ok());
+        }
+        self.consumed(track, topic, negative, (lag, out));
+    }
+
+    /// Marks the group consuming `topic` in this ingest (its history made if new), counts
+    /// its racing samples and pushes its (lag sum, out per second).
+    fn consumed(&self, track: &mut GroupTrack, topic: &str, negative: u64, figures: (i64, f64)) {
+        if !track.topics.contains_key(topic) {
+            track.topics.insert(
+                topic.to_string(),
+                GroupTopicHistory {
+                    lag: Ring::new(self.history),
+                    out: Ring::new(self.history),
+                    negative: 0,
+                    consumed: 0,
+                },
+            );
+        }
+        if let Some(h) = track.topics.get_mut(topic) {
+            h.consumed = self.stamp;
+            h.negative += negative;
+            h.lag.push(figures.0 as f64);
+            h.out.push(figures.1);
+        }
+    }
 }

@@ -664,3 +664,59 @@ fn a_described_member_of_ours_that_left_since_is_not_an_owner() {
     e.ingest(described(4));
     assert_eq!(group(&e).members.len(), 1);
 }
+
+/// The sample with only the partitions that have a commit, as the reader lists them.
+fn sparse(mut smp: ClusterSample) -> ClusterSample {
+    for g in &mut smp.groups {
+        if let Ok(offsets) = &mut g.offsets {
+            offsets.retain(|_, c| c.is_some());
+        }
+    }
+    smp
+}
+
+#[test]
+fn offsets_listing_only_commits_give_the_same_snapshot_as_every_partition() {
+    // Commits that come and go on some partitions, a topic the group stops reading for a
+    // while (no commit at all), an owned partition, a subscription: both forms of the same
+    // samples must be judged alike.
+    let committed = |s: i64| -> Vec<Option<i64>> {
+        match s {
+            0..=3 => vec![Some(10 * s), None, Some(5)],
+            4..=6 => vec![None, None, None],
+            _ => vec![Some(10 * s), Some(3), None],
+        }
+    };
+    let (mut dense, mut sparse_e) = (
+        Engine::new(subscribed("indexer"), "kafka test:9092", "local index"),
+        Engine::new(subscribed("indexer"), "kafka test:9092", "local index"),
+    );
+    for e in [&mut dense, &mut sparse_e] {
+        assign(e, "indexer", &[1], 0);
+    }
+    for s in 0..14 {
+        let smp = sample(s, &[100 + 20 * s, 50, 30 + s], &committed(s));
+        dense.ingest(smp.clone());
+        sparse_e.ingest(sparse(smp));
+        let (a, b) = (dense.snapshot(), sparse_e.snapshot());
+        assert_eq!(
+            serde_json::to_value(&a).expect("json"),
+            serde_json::to_value(&b).expect("json"),
+            "at {s} s"
+        );
+        assert_eq!(dense.memory_bytes(), sparse_e.memory_bytes());
+    }
+    // Without the subscription or an owner: a topic with no commit is left out alike.
+    let (mut dense, mut sparse_e) = (engine(), engine());
+    for s in 0..14 {
+        let smp = sample(s, &[100 + 20 * s, 50, 30 + s], &committed(s));
+        dense.ingest(smp.clone());
+        sparse_e.ingest(sparse(smp));
+        assert_eq!(
+            serde_json::to_value(dense.snapshot()).expect("json"),
+            serde_json::to_value(sparse_e.snapshot()).expect("json"),
+            "at {s} s"
+        );
+        assert_eq!(dense.memory_bytes(), sparse_e.memory_bytes());
+    }
+}

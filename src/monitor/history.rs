@@ -31,9 +31,19 @@ impl Ring {
         self.values.push_back(v);
     }
 
-    /// Oldest first.
+    /// Oldest first: two slice copies, not a push per point (a snapshot copies every
+    /// history).
     pub fn to_vec(&self) -> Vec<f64> {
-        self.values.iter().copied().collect()
+        let (a, b) = self.values.as_slices();
+        let mut v = Vec::with_capacity(a.len() + b.len());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b);
+        v
+    }
+
+    /// The newest value.
+    pub fn last(&self) -> Option<f64> {
+        self.values.back().copied()
     }
 
     pub fn len(&self) -> usize {

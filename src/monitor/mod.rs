@@ -6,12 +6,14 @@
 //!   [`history`], [`telemetry`] (workers' reports), [`protocol`] (member
 //!   assignments), the [`engine`] that keeps the windows and evaluates them, [`metrics`]
 //!   (Prometheus text) and [`report`] (`status --json` and the table);
-//! - I/O: [`reader`] (blocking rdkafka calls, run in `spawn_blocking`) and [`sampler`]
+//! - I/O: [`reader`] (blocking rdkafka calls, run in `spawn_blocking`; [`group_offsets`]
+//!   reads every group's committed offsets on one client) and [`sampler`]
 //!   (the task that samples every interval and publishes snapshots on a watch channel).
 
 mod assemble;
 pub mod cqrs;
 pub mod engine;
+pub mod group_offsets;
 pub mod history;
 pub mod lag;
 pub mod metrics;

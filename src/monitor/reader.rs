@@ -10,6 +10,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::metadata::Metadata;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use super::group_offsets::committed_offsets;
 use super::options::MonitorOptions;
 use super::records::RecordReader;
 use super::sample::{ClusterSample, DescribedGroup, GroupSample, PartitionSample, TopicSample};
@@ -33,27 +34,18 @@ pub enum ReaderError {
         partition: i32,
         offset: Offset,
     },
-    #[error("offsets client poisoned")]
-    Poisoned,
-    #[error("offsets client: {0}")]
-    OffsetsClient(#[source] rdkafka::error::KafkaError),
-    #[error("offsets client missing")]
-    OffsetsClientMissing,
-    #[error("committed offsets: {0}")]
-    Committed(#[source] rdkafka::error::KafkaError),
     #[error("describe groups: {0}")]
     DescribeGroups(#[source] rdkafka::error::KafkaError),
 }
 
 /// Long-lived clients, so that a sample costs requests, not connections.
 pub struct ClusterReader {
-    cluster: Cluster,
     opts: MonitorOptions,
     meta: BaseConsumer,
     describer: BaseConsumer,
-    /// One client per group: OffsetFetch goes to the group's coordinator and needs the
-    /// group.id. These clients never subscribe, so they never join the groups.
-    offsets: Mutex<BTreeMap<String, BaseConsumer>>,
+    /// Asks every group's committed offsets (see `group_offsets`): one client for all the
+    /// groups, where there was one per group.
+    offsets: BaseConsumer,
     records: Mutex<RecordReader>,
 }
 
@@ -74,8 +66,7 @@ impl ClusterReader {
             meta: reader_config(cluster, "monitor").create()?,
             describer: reader_config(cluster, "monitor-groups").create()?,
             records: Mutex::new(RecordReader::new(cluster)?),
-            offsets: Mutex::new(BTreeMap::new()),
-            cluster: cluster.clone(),
+            offsets: reader_config(cluster, "monitor-offsets").create()?,
             opts,
         })
     }
@@ -95,16 +86,21 @@ impl ClusterReader {
             }
         };
         sample.topics = self.watermarks(&metadata);
-        let partitions: Vec<(String, i32)> = sample
+        let watched: BTreeMap<&str, BTreeSet<i32>> = sample
             .topics
             .iter()
-            .flat_map(|t| t.partitions.iter().map(|p| (t.topic.clone(), p.partition)))
+            .map(|t| {
+                let ps = t.partitions.iter().map(|p| p.partition).collect();
+                (t.topic.as_str(), ps)
+            })
             .collect();
+        let answers = committed_offsets(&self.offsets, groups, &watched, self.opts.call_timeout);
         sample.groups = groups
             .iter()
-            .map(|g| GroupSample {
+            .zip(answers)
+            .map(|(g, offsets)| GroupSample {
                 group: g.clone(),
-                offsets: self.committed(g, &partitions).map_err(|e| e.to_string()),
+                offsets: offsets.map_err(|e| format!("committed offsets: {e}")),
             })
             .collect();
         let wanted = lagging_positions(&sample);
@@ -182,50 +178,6 @@ impl ClusterReader {
                 }
             })
             .collect()
-    }
-
-    /// The group's committed offsets for `partitions`; None where it never committed.
-    fn committed(
-        &self,
-        group: &str,
-        partitions: &[(String, i32)],
-    ) -> Result<BTreeMap<(String, i32), Option<i64>>, ReaderError> {
-        let mut clients = self.offsets.lock().map_err(|_| ReaderError::Poisoned)?;
-        if !clients.contains_key(group) {
-            let client: BaseConsumer = reader_config(&self.cluster, "monitor-offsets")
-                .set("group.id", group)
-                .create()
-                .map_err(ReaderError::OffsetsClient)?;
-            clients.insert(group.to_string(), client);
-        }
-        let client = clients
-            .get(group)
-            .ok_or(ReaderError::OffsetsClientMissing)?;
-        let mut tpl = TopicPartitionList::new();
-        for (t, p) in partitions {
-            let _ = tpl.add_partition(t, *p);
-        }
-        let answer = client
-            .committed_offsets(tpl, self.opts.call_timeout)
-            .map_err(ReaderError::Committed)?;
-        Ok(answer
-            .elements()
-            .iter()
-            .map(|e| {
-                let committed = match (e.error(), e.offset()) {
-                    (Ok(()), Offset::Offset(o)) => Some(o),
-                    _ => None,
-                };
-                ((e.topic().to_string(), e.partition()), committed)
-            })
-            .collect())
-    }
-
-    /// Forgets the clients of groups no longer watched.
-    pub fn retain_groups(&self, groups: &[String]) {
-        if let Ok(mut clients) = self.offsets.lock() {
-            clients.retain(|g, _| groups.contains(g));
-        }
     }
 
     /// The broker's groups with state and members (ListGroups + DescribeGroups). Slow on

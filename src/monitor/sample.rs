@@ -43,7 +43,10 @@ pub struct PartitionSample {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupSample {
     pub group: String,
-    /// Committed offsets per (topic, partition) of the watched topics; None: no commit.
+    /// Committed offsets per (topic, partition) of the watched topics; None: no commit. A
+    /// partition of [`ClusterSample::topics`] without an entry has no commit either: the
+    /// reader lists only the partitions a group committed on (a cluster's groups each read a
+    /// few of its topics).
     pub offsets: Result<BTreeMap<(String, i32), Option<i64>>, String>,
 }
 

@@ -287,10 +287,7 @@ async fn sample_once(
     let groups = engine.groups_to_watch();
     let r = reader.clone();
     let timeout = engine.options().call_timeout;
-    let blocking = tokio::task::spawn_blocking(move || {
-        r.retain_groups(&groups);
-        r.sample(&groups)
-    });
+    let blocking = tokio::task::spawn_blocking(move || r.sample(&groups));
     let count = async {
         match index {
             None => None,

@@ -15,7 +15,7 @@
 
 use super::lag::partition_lag;
 use super::snapshot::LagStatus;
-use super::table::thousands;
+use super::table::Thousands;
 
 /// One sample of a group's position on a partition.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,7 +111,7 @@ pub fn evaluate(f: &Facts<'_>, rules: &Rules) -> Verdict {
                 LagStatus::Unknown,
                 format!(
                     "unknown: no committed offset, backlog {}",
-                    thousands(f.backlog)
+                    Thousands(f.backlog)
                 ),
             )
         } else {
@@ -123,14 +123,14 @@ pub fn evaluate(f: &Facts<'_>, rules: &Rules) -> Verdict {
         return Verdict::new(LagStatus::Ok, "caught up");
     }
     // Numbers in reasons with thousands separators, as everywhere on screen.
-    let (offset_t, lag_t) = (thousands(offset), thousands(lag));
+    let (offset_t, lag_t) = (Thousands(offset), Thousands(lag));
     if let Some((from, to)) = rewind(window) {
         return Verdict::new(
             LagStatus::Rewind,
             format!(
                 "offset went back from {} to {}",
-                thousands(from),
-                thousands(to)
+                Thousands(from),
+                Thousands(to)
             ),
         );
     }
@@ -156,13 +156,14 @@ pub fn evaluate(f: &Facts<'_>, rules: &Rules) -> Verdict {
                     .map(|t| (last.t_ms - t) as f64 / 1000.0)
                     .filter(|s| *s >= span_s);
                 let since = match idle_s {
-                    Some(s) => format!("{s:.0} s"),
-                    None => format!("at least {span_s:.0} s"),
+                    Some(s) => format!("{} s", Whole(s)),
+                    None => format!("at least {} s", Whole(span_s)),
                 };
                 Verdict::new(
                     LagStatus::Stop,
                     format!(
-                        "no commit for {since} (window {span_s:.0} s) with lag {lag_t}; {}",
+                        "no commit for {since} (window {} s) with lag {lag_t}; {}",
+                        Whole(span_s),
                         nobody(f.owner)
                     ),
                 )
@@ -197,7 +198,7 @@ pub fn evaluate(f: &Facts<'_>, rules: &Rules) -> Verdict {
             LagStatus::Warn,
             format!(
                 "lag grew in {grew} of {intervals} samples, never shrank ({} → {lag_t})",
-                thousands(first.lag())
+                Thousands(first.lag())
             ),
         );
     }
@@ -211,8 +212,8 @@ pub fn evaluate(f: &Facts<'_>, rules: &Rules) -> Verdict {
 fn before_full_window(f: &Facts<'_>, rules: &Rules, offset: i64, lag: i64, full: usize) -> Verdict {
     let window = f.window;
     let n = window.len();
-    let lag_t = thousands(lag);
-    let behind_read = f.time_lag_s.map(|s| format!(", {s:.0} s behind"));
+    let lag_t = Thousands(lag);
+    let behind_read = f.time_lag_s.map(|s| format!(", {} s behind", Whole(s)));
     if n < 2 {
         return Verdict::new(
             LagStatus::Unknown,
@@ -261,7 +262,7 @@ fn unchanged(
     context: &str,
 ) -> Verdict {
     let n = run.len();
-    let (offset_t, lag_t) = (thousands(offset), thousands(lag));
+    let (offset_t, lag_t) = (Thousands(offset), Thousands(lag));
     let (Some(first), Some(last)) = (run.first(), run.last()) else {
         return Verdict::new(LagStatus::Unknown, "unknown: no samples yet");
     };
@@ -277,9 +278,9 @@ fn unchanged(
     let (behind, words) = match (f.time_lag_s, watched) {
         (Some(read), w) => {
             let s = w.map_or(read, |w| read.max(w));
-            (Some(s), format!("{s:.0} s behind"))
+            (Some(s), format!("{} s behind", Whole(s)))
         }
-        (None, Some(w)) => (Some(w), format!("at least {w:.0} s behind")),
+        (None, Some(w)) => (Some(w), format!("at least {} s behind", Whole(w))),
         (None, None) => (None, "time lag unknown".to_string()),
     };
     let threshold = rules.stall_after_s;
@@ -295,7 +296,8 @@ fn unchanged(
             Owner::Nobody | Owner::Unknown => Verdict::new(
                 LagStatus::Stop,
                 format!(
-                    "no commit in {samples} ({span_s:.0} s) with lag {lag_t}, {words}; {}",
+                    "no commit in {samples} ({} s) with lag {lag_t}, {words}; {}",
+                    Whole(span_s),
                     nobody(f.owner)
                 ),
             ),
@@ -311,6 +313,25 @@ fn unchanged(
             LagStatus::Unknown,
             format!("unknown: {samples}, offset unchanged with lag {lag_t}, {words}"),
         ),
+    }
+}
+
+/// Seconds as `{:.0}` writes them (rounded half to even, "-0" kept), without its exact
+/// decimal expansion: a reason is written for every partition of every group each pass.
+struct Whole(f64);
+
+impl std::fmt::Display for Whole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let x = self.0;
+        // Below 2^53 every integer is exact, so the rounding is the formatter's.
+        if !x.is_finite() || x.abs() >= 9.0e15 {
+            return write!(f, "{x:.0}");
+        }
+        let r = x.round_ties_even();
+        if r == 0.0 && x.is_sign_negative() {
+            return f.write_str("-0");
+        }
+        write!(f, "{}", r as i64)
     }
 }
 

@@ -441,3 +441,28 @@ fn consumed_then_left_is_not_ok_before_the_window_is_full() {
     );
     assert_eq!(judge(&w, &owned(), None).status, LagStatus::Ok);
 }
+
+#[test]
+fn whole_seconds_are_written_as_the_formatter_writes_them() {
+    let mut values = vec![
+        0.0,
+        -0.0,
+        0.5,
+        1.5,
+        2.5,
+        -0.4,
+        -2.5,
+        0.49999999999999994,
+        4503599627370495.5,
+        9.0e15,
+        1e300,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    values.extend((0..20_000).map(|i| i as f64 * 0.0137 - 30.0));
+    values.extend((0..2_000).map(|i| (i * 250) as f64 / 1000.0));
+    for x in values {
+        assert_eq!(super::Whole(x).to_string(), format!("{x:.0}"), "{x:e}");
+    }
+}

@@ -155,18 +155,43 @@ fn table(rows: &[Vec<String>], right: &[bool]) -> String {
 
 /// 1234567 → "1,234,567".
 pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
+    Thousands(n).to_string()
+}
+
+/// `n` with thousands separators, written straight into the formatter: the status rules
+/// write numbers into a reason for every partition of every group at every pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Thousands(pub i64);
+
+impl std::fmt::Display for Thousands {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut digits = [0u8; 20];
+        let mut len = 0;
+        let mut v = self.0.unsigned_abs();
+        loop {
+            digits[len] = b'0' + (v % 10) as u8;
+            len += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
         }
-        out.push(ch);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
+        let mut out = [0u8; 27];
+        let mut n = 0;
+        if self.0 < 0 {
+            out[n] = b'-';
+            n += 1;
+        }
+        for i in (0..len).rev() {
+            out[n] = digits[i];
+            n += 1;
+            if i > 0 && i % 3 == 0 {
+                out[n] = b',';
+                n += 1;
+            }
+        }
+        // Only ASCII digits, commas and a minus were written.
+        f.pad(std::str::from_utf8(&out[..n]).map_err(|_| std::fmt::Error)?)
     }
 }
 
@@ -190,6 +215,14 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(-1234567), "-1,234,567");
+        assert_eq!(thousands(i64::MIN), "-9,223,372,036,854,775,808");
+        assert_eq!(thousands(i64::MAX), "9,223,372,036,854,775,807");
+        assert_eq!(thousands(-100_000), "-100,000");
+        assert_eq!(
+            format!("{:>8}", Thousands(12_345)),
+            "  12,345",
+            "padded like a string"
+        );
     }
 
     #[test]

@@ -244,3 +244,69 @@ async fn noida_our_workers_are_members_with_the_partitions_the_broker_describes(
     indexer.await.expect("join").expect("indexer stopped");
     notifier.await.expect("join").expect("notifier stopped");
 }
+
+/// Many groups of other services, each committed on one partition: one status pass reads
+/// every group's offsets (on one client, see `monitor::group_offsets`), the partitions a
+/// group never committed on shown without a commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn noida_many_groups_offsets_are_read_in_one_pass() {
+    const GROUPS: usize = 300;
+    let bench = Bench::on(Backend::Noida).await;
+    let topic = bench.services.config.topics.user_activity.clone();
+    let (stop_producer, produced) = producer(&bench, &topic, 200);
+    wait_for_records(&bench, &topic, 5).await;
+    let _ = stop_producer.send(true);
+    produced.await.expect("producer");
+    // Group i commits offset i % 5 on partition i % 3 (assign + commit: no member stays).
+    let committed = {
+        let (bootstrap, topic) = (bench.cluster().bootstrap.clone(), topic.clone());
+        tokio::task::spawn_blocking(move || {
+            for i in 0..GROUPS {
+                let c: BaseConsumer = rdkafka::ClientConfig::new()
+                    .set("bootstrap.servers", &bootstrap)
+                    .set("group.id", format!("many-{i:03}"))
+                    .set("enable.auto.commit", "false")
+                    .create()
+                    .expect("consumer");
+                let mut tpl = rdkafka::TopicPartitionList::new();
+                tpl.add_partition_offset(
+                    &topic,
+                    (i % 3) as i32,
+                    rdkafka::Offset::Offset((i % 5) as i64),
+                )
+                .expect("partition");
+                c.commit(&tpl, CommitMode::Sync).expect("commit");
+            }
+        })
+    };
+    committed.await.expect("commits");
+
+    let mut options = eventdeck::monitor::MonitorOptions::from_config(&bench.services.config);
+    options.interval = Duration::from_millis(200);
+    let snapshot = eventdeck::monitor::sample_now(bench.cluster(), options, 2)
+        .await
+        .expect("sample");
+    for i in 0..GROUPS {
+        let name = format!("many-{i:03}");
+        let g = snapshot
+            .groups
+            .iter()
+            .find(|g| g.group == name)
+            .unwrap_or_else(|| panic!("{name} not listed"));
+        let t = g
+            .topics
+            .iter()
+            .find(|t| t.topic == topic)
+            .unwrap_or_else(|| panic!("{name}: no {topic}"));
+        let positions: Vec<(i32, Option<i64>)> = t
+            .partitions
+            .iter()
+            .map(|p| (p.partition, p.committed))
+            .collect();
+        let expected: Vec<(i32, Option<i64>)> = (0..3)
+            .map(|p| (p, (p == (i % 3) as i32).then_some((i % 5) as i64)))
+            .collect();
+        assert_eq!(positions, expected, "{name}");
+        assert!(g.freshness.error.is_none(), "{name}: {:?}", g.freshness);
+    }
+}
