@@ -70,6 +70,11 @@ impl Cluster {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
             .set("enable.partition.eof", "false");
+        if self.properties.get("queued.max.messages.kbytes").is_none() {
+            // librdkafka prefetches up to 64 MiB per consumer by default, and every worker
+            // has one: 8 MiB is still tens of thousands of events, many batches ahead.
+            c.set("queued.max.messages.kbytes", CONSUMER_PREFETCH_KIB);
+        }
         if self.embedded && self.properties.get("fetch.wait.max.ms").is_none() {
             // The embedded broker answers a fetch only when its wait runs out, not when a
             // record arrives: with librdkafka's 500 ms default, `bench cqrs` measured
@@ -82,6 +87,9 @@ impl Cluster {
         c
     }
 }
+
+/// `queued.max.messages.kbytes` of every consumer (see `consumer_config`).
+pub const CONSUMER_PREFETCH_KIB: &str = "8192";
 
 /// `fetch.wait.max.ms` of consumers of the embedded broker (see `consumer_config`).
 pub const EMBEDDED_FETCH_WAIT_MS: &str = "200";
