@@ -311,7 +311,7 @@ async fn produce(
             _ = ticker.tick() => {
                 let now_due = due(args.rate, start.elapsed()).min(total);
                 while sent < now_due {
-                    let event = if sent % every == 0 {
+                    let event = if sent.is_multiple_of(every) {
                         let event = ParsedEvent::mint(probe_event(&services.config, probe_count));
                         let _ = probes.send(Probe {
                             number: probe_count,
