@@ -530,7 +530,8 @@ fn rows(
     let get = if engine.is_some() {
         "realtime _mget (sees a document once written, before a refresh)"
     } else {
-        "the local index's get (sees the writer's pending documents, before a commit)"
+        "the local index's get (sees the writer's pending documents, before a commit; the \
+         indexer commits every batch before its offsets, so searchable follows written)"
     };
     match (Percentiles::of(&written), Percentiles::of(&share)) {
         (Some(w), Some(s)) => rows.push(
