@@ -74,6 +74,19 @@ enum Bench {
         #[arg(long, default_value_t = 2_000)]
         guide_events: u64,
     },
+    /// Produce→searchable and produce→written p50/p99 under a steady load, and the refresh's
+    /// share of it (local index, or `--search-url`).
+    E2e {
+        /// Events per second.
+        #[arg(long, default_value_t = 1_000)]
+        rate: u64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// An Elasticsearch API to index into (default: the local index).
+        #[arg(long, default_value = "")]
+        search_url: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -373,6 +386,23 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
                 guide_events,
             };
             let rows = eventdeck::bench::ingest::run(config, &args).await?;
+            print!("{}", eventdeck::bench::markdown(&rows));
+            Ok(())
+        }
+        Some(Command::Bench {
+            bench:
+                Bench::E2e {
+                    rate,
+                    seconds,
+                    search_url,
+                },
+        }) => {
+            let args = eventdeck::bench::e2e::E2eArgs {
+                rate,
+                seconds,
+                search_url,
+            };
+            let rows = eventdeck::bench::e2e::run(config, &args).await?;
             print!("{}", eventdeck::bench::markdown(&rows));
             Ok(())
         }

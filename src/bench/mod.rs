@@ -2,6 +2,7 @@
 //! is judged against, and adds rows to one table: figure, measured, baseline, ratio, target,
 //! parameters. Figures to read, never assertions: the tests do not time anything.
 
+pub mod e2e;
 pub mod ingest;
 
 use std::fmt::Write as _;

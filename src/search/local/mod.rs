@@ -52,7 +52,7 @@ use super::{
 };
 
 /// Commit at most this often while documents are pending.
-const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
 /// One indexing thread is plenty for chat messages; tantivy needs at least 15 MB per thread.
 const WRITER_MEMORY_BYTES: usize = 32_000_000;
 /// Elasticsearch refuses longer `_id`s; refusing them here keeps both backends alike.
