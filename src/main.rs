@@ -87,6 +87,23 @@ enum Bench {
         #[arg(long, default_value = "")]
         search_url: String,
     },
+    /// One monitor pass (fold, evaluate, snapshot) at 1,000 and 100,000 group-partitions,
+    /// against summing the same lags.
+    Monitor,
+    /// The console's frame at 80×24 and 200×60 with 1,000 partitions, against an empty one.
+    Render,
+    /// Everything above but cqrs, one table: ingest and e2e on the local index and on each
+    /// --search-url, then monitor and render.
+    All {
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Seconds of the end-to-end load.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// An Elasticsearch API to index into as well (repeatable).
+        #[arg(long)]
+        search_url: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -403,6 +420,37 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
                 search_url,
             };
             let rows = eventdeck::bench::e2e::run(config, &args).await?;
+            print!("{}", eventdeck::bench::markdown(&rows));
+            Ok(())
+        }
+        Some(Command::Bench {
+            bench: Bench::Monitor,
+        }) => {
+            let rows = tokio::task::spawn_blocking(eventdeck::bench::monitor::run).await?;
+            print!("{}", eventdeck::bench::markdown(&rows));
+            Ok(())
+        }
+        Some(Command::Bench {
+            bench: Bench::Render,
+        }) => {
+            let rows = tokio::task::spawn_blocking(eventdeck::bench::render::run).await??;
+            print!("{}", eventdeck::bench::markdown(&rows));
+            Ok(())
+        }
+        Some(Command::Bench {
+            bench:
+                Bench::All {
+                    events,
+                    seconds,
+                    search_url,
+                },
+        }) => {
+            let args = eventdeck::bench::AllArgs {
+                events,
+                seconds,
+                search_urls: search_url,
+            };
+            let rows = eventdeck::bench::all(config, &args).await?;
             print!("{}", eventdeck::bench::markdown(&rows));
             Ok(())
         }

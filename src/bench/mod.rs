@@ -4,8 +4,45 @@
 
 pub mod e2e;
 pub mod ingest;
+pub mod monitor;
+pub mod render;
 
 use std::fmt::Write as _;
+
+use crate::config::Config;
+
+/// What `eventdeck bench all` runs.
+#[derive(Debug, Clone)]
+pub struct AllArgs {
+    pub events: u64,
+    pub seconds: u64,
+    /// Elasticsearch APIs to index into besides the local index.
+    pub search_urls: Vec<String>,
+}
+
+/// Every benchmark, one table: ingest and end to end on the local index and on each
+/// `search_urls` engine, then the monitor and the console frame.
+pub async fn all(config: Config, args: &AllArgs) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let engines = std::iter::once(String::new()).chain(args.search_urls.iter().cloned());
+    for url in engines {
+        let ingest = ingest::IngestArgs {
+            events: args.events,
+            search_url: url.clone(),
+            guide_events: 2_000,
+        };
+        rows.extend(ingest::run(config.clone(), &ingest).await?);
+        let e2e = e2e::E2eArgs {
+            rate: 1_000,
+            seconds: args.seconds,
+            search_url: url,
+        };
+        rows.extend(e2e::run(config.clone(), &e2e).await?);
+    }
+    rows.extend(tokio::task::spawn_blocking(monitor::run).await?);
+    rows.extend(tokio::task::spawn_blocking(render::run).await??);
+    Ok(rows)
+}
 
 /// One line of the table.
 #[derive(Debug, Clone, Default)]

@@ -8,19 +8,19 @@
 //! - 100,000: 200 topics (the monitor's `max_topics`) × 25 partitions, 200 groups × 20
 //!   topics, each topic read by 20 groups.
 //!
-//! `cargo run --release --bin bench_monitor [1000|100000]` (both without an argument) prints,
-//! per size, the time per pass and per group-partition, the ratio to a same-run baseline (a
-//! pass that only sums the lags of the same data), and the memory of five minutes of history
-//! at that size. No assertions: figures to read.
+//! `eventdeck bench monitor` gives, per size, the time per pass and per group-partition, the
+//! ratio to a same-run baseline (a pass that only sums the lags of the same data), and the
+//! memory of five minutes of history at that size; the details go to stderr.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use eventdeck::config::Config;
-use eventdeck::monitor::sample::{ClusterSample, GroupSample, PartitionSample, TopicSample};
-use eventdeck::monitor::snapshot::LagStatus;
-use eventdeck::monitor::{Engine, MonitorOptions};
+use super::{thousands, Row};
+use crate::config::Config;
+use crate::monitor::sample::{ClusterSample, GroupSample, PartitionSample, TopicSample};
+use crate::monitor::snapshot::LagStatus;
+use crate::monitor::{Engine, MonitorOptions};
 
 /// Five minutes at one sample a second: the history rings are full after this.
 const WARM_UP: usize = 300;
@@ -157,33 +157,58 @@ fn per(d: Duration, n: usize) -> String {
     }
 }
 
-fn main() {
-    let shapes: Vec<Shape> = match std::env::args().nth(1).as_deref() {
-        None => vec![SMALL, LARGE],
-        Some("1000") => vec![SMALL],
-        Some("100000") => vec![LARGE],
-        Some(other) => {
-            eprintln!("bench_monitor: size {other:?}: 1000 or 100000 (both when omitted)");
-            std::process::exit(2);
-        }
-    };
-    for (i, shape) in shapes.iter().enumerate() {
-        if i > 0 {
-            println!();
-        }
-        run(shape);
-    }
+/// Both sizes, as rows of the table.
+pub fn run() -> Vec<Row> {
+    [SMALL, LARGE]
+        .iter()
+        .map(|shape| {
+            let m = measure(shape);
+            let gp = shape.group_partitions();
+            let mut row = Row::new(
+                format!("monitor pass, {} group-partitions", thousands(gp as f64)),
+                format!(
+                    "{} per pass ({} per group-partition)",
+                    per(m.pass, m.passes),
+                    per(m.pass, m.passes * gp)
+                ),
+            )
+            .against(
+                format!("sum of lags {} per pass", per(m.base, m.passes)),
+                m.pass.as_secs_f64() / m.base.as_secs_f64().max(1e-12),
+            )
+            .params(format!(
+                "{} topics × {} partitions, {} groups; 5 min of history: {:.2} MiB",
+                shape.topics,
+                shape.partitions_per_topic,
+                shape.groups,
+                m.memory_bytes as f64 / (1024.0 * 1024.0)
+            ));
+            if gp >= 100_000 {
+                let ms = m.pass.as_secs_f64() * 1e3 / m.passes as f64;
+                row = row.target("< 100 ms", ms < 100.0);
+            }
+            row
+        })
+        .collect()
+}
+
+/// What one size measured.
+struct Measured {
+    pass: Duration,
+    base: Duration,
+    passes: usize,
+    memory_bytes: usize,
 }
 
 /// Warms the engine up to full history, then times `shape.passes` passes and as many
 /// baseline passes over the same samples.
-fn run(shape: &Shape) {
+fn measure(shape: &Shape) -> Measured {
     let mut options = MonitorOptions::from_config(&Config::default());
     options.interval = Duration::from_secs(1);
     options.groups = (0..shape.groups).map(group_name).collect();
     let mut engine = Engine::new(options, "bench", "none");
     let group_partitions = shape.group_partitions();
-    println!(
+    eprintln!(
         "bench_monitor: {group_partitions} group-partitions: {} partitions in {} topics, {} groups × {} partitions",
         shape.topics * shape.partitions_per_topic,
         shape.topics,
@@ -214,35 +239,35 @@ fn run(shape: &Shape) {
     let pass = ingest + evaluate;
     let passes = shape.passes;
 
-    println!("passes: {passes} after {WARM_UP} warm-up samples (history full)");
-    println!(
+    eprintln!("passes: {passes} after {WARM_UP} warm-up samples (history full)");
+    eprintln!(
         "pass (ingest + evaluate + snapshot): {} per pass, {} per group-partition",
         per(pass, passes),
         per(pass, passes * group_partitions)
     );
-    println!(
+    eprintln!(
         "  ingest (windows, rates, history):  {}",
         per(ingest, passes)
     );
-    println!(
+    eprintln!(
         "  evaluate (lag, status, snapshot):  {}",
         per(evaluate, passes)
     );
-    println!(
+    eprintln!(
         "baseline (sum of lags, same data):    {} per pass, {} per group-partition",
         per(base, passes),
         per(base, passes * group_partitions)
     );
-    println!(
+    eprintln!(
         "ratio pass / baseline: {:.1}×",
         pass.as_secs_f64() / base.as_secs_f64().max(1e-12)
     );
-    println!(
+    eprintln!(
         "share of the 1 s sample interval: {:.3} %",
         100.0 * pass.as_secs_f64() / passes as f64
     );
     let bytes = engine.memory_bytes();
-    println!(
+    eprintln!(
         "memory of 5 min of history + windows: {bytes} bytes ({:.2} MiB)",
         bytes as f64 / (1024.0 * 1024.0)
     );
@@ -252,8 +277,14 @@ fn run(shape: &Shape) {
             *by_status.entry(g.status.label()).or_default() += 1;
         }
         let warn = by_status.get(LagStatus::Warn.label()).copied().unwrap_or(0);
-        println!("group statuses in the last snapshot: {by_status:?} ({warn} WARN)");
+        eprintln!("group statuses in the last snapshot: {by_status:?} ({warn} WARN)");
         let json = serde_json::to_vec(&snapshot).map(|v| v.len()).unwrap_or(0);
-        println!("snapshot as JSON: {json} bytes");
+        eprintln!("snapshot as JSON: {json} bytes");
+    }
+    Measured {
+        pass,
+        base,
+        passes,
+        memory_bytes: bytes,
     }
 }
