@@ -264,7 +264,7 @@ impl Default for SearchConfig {
 impl Default for IndexerConfig {
     fn default() -> Self {
         Self {
-            batch_max_events: 1000,
+            batch_max_events: 5000,
             batch_max_bytes: 5 * 1024 * 1024,
             flush_interval_ms: 200,
             max_retries: 5,

@@ -95,8 +95,12 @@ enum Bench {
     /// Everything above but cqrs, one table: ingest and e2e on the local index and on each
     /// --search-url, then monitor and render.
     All {
+        /// Events of the local index's ingest.
         #[arg(long, default_value_t = 100_000)]
         events: u64,
+        /// Events of each --search-url engine's ingest.
+        #[arg(long, default_value_t = 20_000)]
+        engine_events: u64,
         /// Seconds of the end-to-end load.
         #[arg(long, default_value_t = 30)]
         seconds: u64,
@@ -441,12 +445,14 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
             bench:
                 Bench::All {
                     events,
+                    engine_events,
                     seconds,
                     search_url,
                 },
         }) => {
             let args = eventdeck::bench::AllArgs {
                 events,
+                engine_events,
                 seconds,
                 search_urls: search_url,
             };

@@ -14,7 +14,10 @@ use crate::config::Config;
 /// What `eventdeck bench all` runs.
 #[derive(Debug, Clone)]
 pub struct AllArgs {
+    /// Events of the local index's ingest (the memory target is taken after 100,000).
     pub events: u64,
+    /// Events of each engine's ingest: its baselines are slow.
+    pub engine_events: u64,
     pub seconds: u64,
     /// Elasticsearch APIs to index into besides the local index.
     pub search_urls: Vec<String>,
@@ -27,7 +30,11 @@ pub async fn all(config: Config, args: &AllArgs) -> anyhow::Result<Vec<Row>> {
     let engines = std::iter::once(String::new()).chain(args.search_urls.iter().cloned());
     for url in engines {
         let ingest = ingest::IngestArgs {
-            events: args.events,
+            events: if url.is_empty() {
+                args.events
+            } else {
+                args.engine_events
+            },
             search_url: url.clone(),
             guide_events: 2_000,
         };

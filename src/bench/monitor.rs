@@ -209,7 +209,7 @@ fn measure(shape: &Shape) -> Measured {
     let mut engine = Engine::new(options, "bench", "none");
     let group_partitions = shape.group_partitions();
     eprintln!(
-        "bench_monitor: {group_partitions} group-partitions: {} partitions in {} topics, {} groups × {} partitions",
+        "bench monitor: {group_partitions} group-partitions: {} partitions in {} topics, {} groups × {} partitions",
         shape.topics * shape.partitions_per_topic,
         shape.topics,
         shape.groups,
