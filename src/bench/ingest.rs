@@ -165,13 +165,19 @@ async fn publish(services: &Services, n: u64) -> anyhow::Result<()> {
     let mut in_flight = FuturesUnordered::new();
     for _ in 0..n {
         let event = ParsedEvent::mint(generator.next_event());
-        let d = publisher.enqueue(&event).await.map_err(anyhow::Error::msg)?;
+        let d = publisher
+            .enqueue(&event)
+            .await
+            .map_err(anyhow::Error::msg)?;
         in_flight.push(crate::bus::producer::resolve(d));
     }
     while let Some(r) = in_flight.next().await {
         r.map_err(anyhow::Error::msg)?;
     }
-    eprintln!("  published {n} events at {:.0}/s", n as f64 / t.elapsed().as_secs_f64());
+    eprintln!(
+        "  published {n} events at {:.0}/s",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
