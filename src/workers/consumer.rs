@@ -455,6 +455,9 @@ fn set_paused(consumer: &WorkerConsumer, spec: &ConsumerSpec, reporter: &Reporte
     reporter.state(spec.worker, state);
 }
 
+/// What an idle pause started from: the baseline snapshot and the assignment (sorted).
+type PausedAt = (Arc<Snapshot>, Vec<(String, i32)>);
+
 /// The idle pause of one consumer loop: the detector, the watcher's snapshots while it
 /// wants them, and what the pause started from.
 struct IdlePause {
@@ -463,7 +466,7 @@ struct IdlePause {
     detector: IdleDetector,
     interest: Option<Interest>,
     /// The baseline and the assignment when paused.
-    paused: Option<(Arc<Snapshot>, Vec<(String, i32)>)>,
+    paused: Option<PausedAt>,
     tick: tokio::time::Interval,
 }
 
