@@ -84,6 +84,11 @@ impl Cluster {
             // overrides it.
             c.set("fetch.wait.max.ms", EMBEDDED_FETCH_WAIT_MS);
         }
+        // `[kafka.properties]` win over the settings above too (session and heartbeat
+        // timing, say), as they do over the base configuration.
+        for (k, v) in self.properties.exposed() {
+            c.set(k, v);
+        }
         c
     }
 }

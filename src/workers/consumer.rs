@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use super::assignment_watch::{decide, Decision, EmptyAssignment, Probe, HEAL_AFTER};
 use super::batch::{commit_offsets, Batch, BatchLimits, Record};
 use super::dlq::DeadLetters;
+use super::idle::{behind, HighWater, IdleAction, IdleDetector, Interest, Snapshot};
 use super::report::{Reporter, WorkerEvent, WorkerState};
 use super::stages::{
     backoff, prepare_with_retries, write_with_retries, BatchWrite, PipelinedHandler, RetryReport,
@@ -178,6 +179,9 @@ pub fn create_consumer(
 pub struct Lifecycle {
     pub shutdown: watch::Receiver<bool>,
     pub paused: watch::Receiver<bool>,
+    /// Pause fetching while nothing arrives, resume when the watermarks move (the embedded
+    /// broker; see `idle`). `None`: always fetch.
+    pub idle: Option<HighWater>,
 }
 
 impl From<watch::Receiver<bool>> for Lifecycle {
@@ -185,7 +189,11 @@ impl From<watch::Receiver<bool>> for Lifecycle {
         // The sender is dropped at once: the loop sees the closed channel once and stops
         // listening; `borrow()` stays false.
         let (_never, paused) = watch::channel(false);
-        Self { shutdown, paused }
+        Self {
+            shutdown,
+            paused,
+            idle: None,
+        }
     }
 }
 
@@ -269,7 +277,9 @@ async fn run_loop<H: PipelinedHandler>(
     let Lifecycle {
         mut shutdown,
         mut paused,
+        idle: high_water,
     } = lifecycle;
+    let mut idle = IdlePause::new(high_water);
     let consumer = Arc::new(create_consumer(&cluster, &spec, &reporter)?);
     reporter.state(spec.worker, WorkerState::Running);
     let mut pause_open = true;
@@ -307,6 +317,9 @@ async fn run_loop<H: PipelinedHandler>(
                 Ok(()) => {
                     let pause = *paused.borrow_and_update();
                     set_paused(&consumer, &spec, &reporter, pause);
+                    // Either way the idle pause starts over: paused by the console, or
+                    // resumed (which resumed every partition).
+                    idle.reset();
                 }
                 // Nobody can pause us any more: stay as we are; shutdown says when to stop.
                 Err(_) => pause_open = false,
@@ -324,9 +337,13 @@ async fn run_loop<H: PipelinedHandler>(
                 }
                 heal_empty_assignment(&consumer, &cluster, &spec, &mut empty).await;
             }
+            _ = idle.next_check(), if idle.enabled() && !*paused.borrow() => {
+                idle.check(&consumer, &spec);
+            }
             received = consumer.recv(), if !batch.is_full() => match received {
                 Ok(m) => {
                     recv_errors = 0;
+                    idle.record(&consumer);
                     batch.push(Record::from_message(&m), std::time::Instant::now());
                 }
                 Err(e) => {
@@ -436,6 +453,130 @@ fn set_paused(consumer: &WorkerConsumer, spec: &ConsumerSpec, reporter: &Reporte
     };
     tracing::info!(worker = %spec.worker, group = %spec.group, paused = pause, "fetching {}", if pause { "paused" } else { "resumed" });
     reporter.state(spec.worker, state);
+}
+
+/// What an idle pause started from: the baseline snapshot and the assignment (sorted).
+type PausedAt = (Arc<Snapshot>, Vec<(String, i32)>);
+
+/// The idle pause of one consumer loop: the detector, the watcher's snapshots while it
+/// wants them, and what the pause started from.
+struct IdlePause {
+    high_water: Option<HighWater>,
+    snapshots: Option<watch::Receiver<Option<Arc<Snapshot>>>>,
+    detector: IdleDetector,
+    interest: Option<Interest>,
+    /// The baseline and the assignment when paused.
+    paused: Option<PausedAt>,
+    tick: tokio::time::Interval,
+}
+
+impl IdlePause {
+    fn new(high_water: Option<HighWater>) -> Self {
+        let mut tick = tokio::time::interval(super::idle::WATCH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            snapshots: high_water.as_ref().map(HighWater::subscribe),
+            high_water,
+            detector: IdleDetector::new(std::time::Instant::now()),
+            interest: None,
+            paused: None,
+            tick,
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.high_water.is_some()
+    }
+
+    /// When to look again: each new snapshot while one is wanted, else the next tick.
+    async fn next_check(&mut self) {
+        match self.snapshots.as_mut() {
+            Some(rx) if self.detector.wants_watermarks() => {
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            _ => {
+                self.tick.tick().await;
+            }
+        }
+    }
+
+    /// Not idle: forget the pause (the caller resumes or pauses the partitions itself).
+    fn reset(&mut self) {
+        self.detector.activity(std::time::Instant::now());
+        self.interest = None;
+        self.paused = None;
+    }
+
+    /// A record arrived (records fetched before a pause may still be delivered).
+    fn record(&mut self, consumer: &WorkerConsumer) {
+        if !self.enabled() {
+            return;
+        }
+        if self.paused.is_some() {
+            pause_assignment(consumer, false);
+        }
+        self.reset();
+    }
+
+    fn check(&mut self, consumer: &WorkerConsumer, spec: &ConsumerSpec) {
+        let Some(high_water) = &self.high_water else {
+            return;
+        };
+        let latest = self
+            .snapshots
+            .as_mut()
+            .and_then(|rx| rx.borrow_and_update().clone());
+        let now = std::time::Instant::now();
+        if let Some((baseline, held_then)) = &self.paused {
+            let Ok(positions) = consumer.position() else {
+                return;
+            };
+            let held: Vec<((String, i32), Option<i64>)> = positions
+                .elements()
+                .iter()
+                .map(|e| {
+                    let position = match e.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    };
+                    ((e.topic().to_string(), e.partition()), position)
+                })
+                .collect();
+            let mut now_held: Vec<&(String, i32)> = held.iter().map(|(tp, _)| tp).collect();
+            now_held.sort();
+            let reassigned = !now_held.iter().copied().eq(held_then.iter());
+            let moved = latest
+                .as_ref()
+                .is_some_and(|latest| behind(&held, baseline, latest));
+            if reassigned || moved {
+                tracing::debug!(worker = %spec.worker, reassigned, "idle pause: resuming");
+                pause_assignment(consumer, false);
+                self.reset();
+            }
+            return;
+        }
+        match self.detector.poll(now, latest.as_ref()) {
+            IdleAction::Nothing => {}
+            IdleAction::Arm => self.interest = Some(high_water.interest()),
+            IdleAction::Pause(baseline) => {
+                let mut held: Vec<(String, i32)> = consumer
+                    .assignment()
+                    .map(|a| {
+                        a.elements()
+                            .iter()
+                            .map(|e| (e.topic().to_string(), e.partition()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                held.sort();
+                tracing::debug!(worker = %spec.worker, "idle pause: pausing");
+                pause_assignment(consumer, true);
+                self.paused = Some((baseline, held));
+            }
+        }
+    }
 }
 
 /// librdkafka keeps the group session alive while paused: only fetching stops.

@@ -60,7 +60,11 @@ impl Supervisor {
             .start(
                 worker,
                 self.reporter.clone(),
-                Lifecycle { shutdown, paused },
+                Lifecycle {
+                    shutdown,
+                    paused,
+                    idle: None,
+                },
             )
             .map_err(|e| ControlError::StartFailed {
                 worker,

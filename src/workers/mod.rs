@@ -7,6 +7,7 @@ pub mod batch;
 pub mod consumer;
 pub mod control;
 pub mod dlq;
+pub mod idle;
 pub mod indexer;
 pub mod loadgen;
 pub mod notifier;

@@ -74,6 +74,8 @@ pub struct Services {
     pub board: Arc<crate::analytics::Board>,
     /// Raised by every command the store commits (see `store::notifying`): wakes the relay.
     pub committed: Arc<tokio::sync::Notify>,
+    /// The embedded broker's high-watermark watcher (see `workers::idle`).
+    pub high_water: Option<super::idle::HighWater>,
 }
 
 impl Services {
@@ -157,6 +159,20 @@ impl Services {
                 None
             }
         };
+        // Only the embedded broker answers idle long polls by reading its storage.
+        let high_water = if broker.is_some() {
+            let mut topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+            topics.push(config.topics.state.clone());
+            match super::idle::HighWater::spawn(&cluster, topics) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    warnings.push(format!("idle pause off: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         for w in &warnings {
             tracing::warn!("{w}");
         }
@@ -173,6 +189,7 @@ impl Services {
             meter: Arc::default(),
             board: Arc::default(),
             committed,
+            high_water,
         })
     }
 
@@ -188,6 +205,7 @@ impl Services {
             committed: self.committed.clone(),
             meter: self.meter.clone(),
             board: self.board.clone(),
+            high_water: self.high_water.clone(),
         }
     }
 

@@ -78,6 +78,9 @@ pub struct Workshop {
     pub meter: Arc<CqrsMeter>,
     /// The analytics worker's counters, read by the monitor.
     pub board: Arc<crate::analytics::Board>,
+    /// The embedded broker's high-watermark watcher: consumers pause while idle (see
+    /// `workers::idle`). `None` on a real cluster.
+    pub high_water: Option<super::idle::HighWater>,
 }
 
 impl Workshop {
@@ -98,6 +101,10 @@ impl Workshop {
             .find(|(id, _)| *id == worker)
             .map(|(_, start)| *start)
             .ok_or_else(|| anyhow::anyhow!("{worker} has no row in the worker table"))?;
+        let mut lifecycle = lifecycle;
+        if lifecycle.idle.is_none() {
+            lifecycle.idle = self.high_water.clone();
+        }
         start(self, reporter, lifecycle)
     }
 

@@ -223,6 +223,7 @@ async fn updates_change_the_text_deletes_remove_and_a_replay_changes_nothing(bac
         producer: bench.services.producer.clone(),
         activity: None,
         committed: Default::default(),
+        high_water: bench.services.high_water.clone(),
     };
     // Its own reporter: what the replayer handled, apart from anything the first indexer
     // reported.
