@@ -147,7 +147,7 @@ pub async fn run(mut config: Config, args: &E2eArgs) -> anyhow::Result<Vec<Row>>
     );
     let pid = std::process::id();
     let dir = std::env::temp_dir().join(format!("eventdeck-bench-e2e-{pid}"));
-    let _cleanup = RemoveOnDrop(dir.clone());
+    let _cleanup = crate::bench::RemoveOnDrop(dir.clone());
     config.data_dir = dir.join("data").display().to_string();
     config.kafka.embedded_port = 0;
     config.search.url = args.search_url.clone();
@@ -590,14 +590,6 @@ fn rows(
         .params(notes),
     );
     rows
-}
-
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ const STALL: Duration = Duration::from_secs(120);
 
 pub async fn run(mut config: Config, args: &IngestArgs) -> anyhow::Result<Vec<Row>> {
     let dir = std::env::temp_dir().join(format!("eventdeck-bench-ingest-{}", std::process::id()));
-    let _cleanup = RemoveOnDrop(dir.clone());
+    let _cleanup = crate::bench::RemoveOnDrop(dir.clone());
     config.data_dir = dir.join("data").display().to_string();
     config.kafka.embedded_port = 0;
     config.search.url = args.search_url.clone();
@@ -430,12 +430,4 @@ async fn cleanup_indices(engine: &ElasticIndex) {
         .client()
         .send::<(), ()>(Method::Delete, &path, HeaderMap::new(), None, None, None)
         .await;
-}
-
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

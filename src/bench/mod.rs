@@ -114,20 +114,18 @@ pub fn markdown(rows: &[Row]) -> String {
     out
 }
 
-/// `12,345`: figures with thousands separators, as the README writes them.
+/// `12,345`: figures rounded, with thousands separators, as the README writes them.
 pub fn thousands(n: f64) -> String {
-    let digits = format!("{:.0}", n.abs());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    crate::ui::format::thousands_i(n.round() as i64)
+}
+
+/// A benchmark's temporary directory, removed when the benchmark ends, however it ends.
+pub struct RemoveOnDrop(pub std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-    if n < 0.0 && digits != "0" {
-        out.insert(0, '-');
-    }
-    out
 }
 
 /// The process's resident memory in MiB, from /proc (0 where there is none).

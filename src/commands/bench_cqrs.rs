@@ -60,7 +60,7 @@ impl Side {
 
 pub async fn bench_cqrs(mut config: Config, args: BenchCqrs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("eventdeck-bench-cqrs-{}", std::process::id()));
-    let _cleanup = RemoveOnDrop(dir.clone());
+    let _cleanup = crate::bench::RemoveOnDrop(dir.clone());
     config.data_dir = dir.display().to_string();
     config.kafka.embedded_port = 0;
     config.store.url = args.store.clone();
@@ -440,13 +440,5 @@ async fn wait_indexed(index: &dyn SearchIndex, want: u64) -> anyhow::Result<()> 
             anyhow::bail!("only {n} of {want} seeded messages became searchable within 120 s");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -410,18 +410,7 @@ mod tests {
 
     #[test]
     fn a_stale_create_planned_without_its_stored_document_is_folded_again() {
-        let doc = |id: &str| SearchDoc {
-            message_id: id.into(),
-            channel: "ch".into(),
-            author: "a".into(),
-            content: String::new(),
-            mentions: vec![],
-            created_at: Some(1),
-            updated_at: None,
-            deleted: false,
-            version: 1,
-        };
-        let docs = [doc("created"), doc("edited"), doc("fresh")];
+        let docs = [doc("created", 1), doc("edited", 1), doc("fresh", 1)];
         let outcomes = [ItemOutcome::Stale, ItemOutcome::Stale, ItemOutcome::Applied];
         // "edited" was looked up: its stale answer is a replay, nothing to fold again.
         let again = stale_without_look_up(&docs, &outcomes, &["edited".to_string()]);
