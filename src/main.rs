@@ -86,6 +86,9 @@ enum Bench {
         /// An Elasticsearch API to index into (default: the local index).
         #[arg(long, default_value = "")]
         search_url: String,
+        /// How often the pending probes are searched for (resolution and load on the engine).
+        #[arg(long, default_value_t = 25)]
+        poll_ms: u64,
     },
     /// One monitor pass (fold, evaluate, snapshot) at 1,000 and 100,000 group-partitions,
     /// against summing the same lags.
@@ -416,12 +419,14 @@ async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()
                     rate,
                     seconds,
                     search_url,
+                    poll_ms,
                 },
         }) => {
             let args = eventdeck::bench::e2e::E2eArgs {
                 rate,
                 seconds,
                 search_url,
+                poll: std::time::Duration::from_millis(poll_ms),
             };
             let rows = eventdeck::bench::e2e::run(config, &args).await?;
             print!("{}", eventdeck::bench::markdown(&rows));

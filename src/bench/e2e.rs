@@ -7,7 +7,7 @@
 //! Ten events a second are `message.created` probes whose content carries a unique word
 //! (`e2eprobe000123`); the instant just before a probe is enqueued is its start.
 //!
-//! A poller, every [`POLL`], asks the index for the probes still pending, both ways at once:
+//! A poller, every `--poll-ms`, asks the index for the probes still pending, both ways at once:
 //!
 //! - written: the realtime `get` (Elasticsearch's `_mget` sees a document once written, before
 //!   a refresh; the local index's `get` sees the writer's pending documents before a commit);
@@ -46,6 +46,9 @@ pub struct E2eArgs {
     pub seconds: u64,
     /// An Elasticsearch API; empty: the local index.
     pub search_url: String,
+    /// How often the pending probes are looked for: the figures' resolution, and load on
+    /// the engine (a search and a get each time).
+    pub poll: Duration,
 }
 
 impl Default for E2eArgs {
@@ -54,14 +57,13 @@ impl Default for E2eArgs {
             rate: 1_000,
             seconds: 30,
             search_url: String::new(),
+            poll: Duration::from_millis(25),
         }
     }
 }
 
 /// How often the producer enqueues the events due.
 const TICK: Duration = Duration::from_millis(10);
-/// How often the poller looks for the pending probes: the resolution of the figures.
-const POLL: Duration = Duration::from_millis(25);
 /// Probes per second of load (at most one per event).
 const PROBES_PER_SEC: u64 = 10;
 /// Probes asked for in one poll (the oldest first).
@@ -206,7 +208,7 @@ async fn measure(
     let outcome = async {
         warm_up(services).await?;
         let (probe_tx, probe_rx) = mpsc::unbounded_channel();
-        let poller = tokio::spawn(poll(services.index.clone(), probe_rx));
+        let poller = tokio::spawn(poll(services.index.clone(), probe_rx, args.poll));
         let produced = produce(services, args, probe_tx).await?;
         let report = poller.await?;
         Ok::<_, anyhow::Error>((produced, report))
@@ -272,7 +274,7 @@ async fn warm_up(services: &Services) -> anyhow::Result<()> {
         page_size: 1,
         ..SearchQuery::default()
     };
-    let mut ticker = tokio::time::interval(POLL);
+    let mut ticker = tokio::time::interval(Duration::from_millis(25));
     while t.elapsed() < WARM_UP {
         ticker.tick().await;
         if let Ok(found) = services.index.search(&query).await {
@@ -356,17 +358,18 @@ struct Pending {
     written: Option<Duration>,
 }
 
-/// Every [`POLL`], asks the index for the pending probes: the realtime get for those not yet
+/// Every `every`, asks the index for the pending probes: the realtime get for those not yet
 /// written, one search for the words of those not yet searchable (both at once). Ends when
 /// every probe is found after the producer is done, or [`GRACE`] after it is.
 async fn poll(
     index: Arc<dyn SearchIndex>,
     mut probes: mpsc::UnboundedReceiver<Probe>,
+    every: Duration,
 ) -> PollReport {
     let mut report = PollReport::default();
     let mut pending: Vec<Pending> = Vec::new();
     let mut deadline: Option<Instant> = None;
-    let mut ticker = tokio::time::interval(POLL);
+    let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
@@ -495,7 +498,7 @@ fn rows(
         "{} s at {rate}/s, a probe every {every} events, polled every {} ms (the resolution; \
          taken when the answer arrives), indexer in_flight {}, flush {} ms, {where_}",
         args.seconds,
-        POLL.as_millis(),
+        args.poll.as_millis(),
         config.indexer.in_flight,
         config.indexer.flush_interval_ms,
     );

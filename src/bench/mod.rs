@@ -43,6 +43,7 @@ pub async fn all(config: Config, args: &AllArgs) -> anyhow::Result<Vec<Row>> {
             rate: 1_000,
             seconds: args.seconds,
             search_url: url,
+            ..e2e::E2eArgs::default()
         };
         rows.extend(e2e::run(config.clone(), &e2e).await?);
     }
