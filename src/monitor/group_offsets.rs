@@ -18,6 +18,22 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 /// `GroupSample::offsets`).
 pub type Offsets = BTreeMap<(String, i32), Option<i64>>;
 
+/// Why one group's committed offsets could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupOffsetsError {
+    #[error("group id {0:?} holds a NUL")]
+    NulInGroupId(String),
+    /// What the broker or librdkafka answered.
+    #[error("{0}")]
+    Answered(String),
+    #[error("unexpected answer to ListConsumerGroupOffsets")]
+    UnexpectedAnswer,
+    #[error("no group in the answer")]
+    NoGroup,
+    #[error("no answer within {0} s")]
+    NoAnswer(u64),
+}
+
 /// Requests sent before the first answers are waited for: enough to hide the round trips,
 /// few enough not to flood the coordinators.
 const IN_FLIGHT: usize = 512;
@@ -57,8 +73,8 @@ pub fn committed_offsets(
     groups: &[String],
     watched: &BTreeMap<&str, BTreeSet<i32>>,
     timeout: Duration,
-) -> Vec<Result<Offsets, String>> {
-    let mut answers: Vec<Option<Result<Offsets, String>>> = vec![None; groups.len()];
+) -> Vec<Result<Offsets, GroupOffsetsError>> {
+    let mut answers: Vec<Option<Result<Offsets, GroupOffsetsError>>> = vec![None; groups.len()];
     if groups.is_empty() {
         return Vec::new();
     }
@@ -115,10 +131,10 @@ pub fn committed_offsets(
             *slot = Some(read_answer(&ev, watched));
         }
     }
-    let waited = format!("no answer within {} s", timeout.as_secs());
+
     answers
         .into_iter()
-        .map(|a| a.unwrap_or_else(|| Err(waited.clone())))
+        .map(|a| a.unwrap_or(Err(GroupOffsetsError::NoAnswer(timeout.as_secs()))))
         .collect()
 }
 
@@ -129,8 +145,9 @@ fn send(
     queue: &Queue,
     index: usize,
     group: &str,
-) -> Result<(), String> {
-    let name = CString::new(group).map_err(|_| format!("group id {group:?} holds a NUL"))?;
+) -> Result<(), GroupOffsetsError> {
+    let name =
+        CString::new(group).map_err(|_| GroupOffsetsError::NulInGroupId(group.to_string()))?;
     // SAFETY: live client, options and queue; the request object is copied by the call and
     // destroyed right after; a null partition list asks for every committed partition.
     unsafe {
@@ -144,26 +161,33 @@ fn send(
 }
 
 /// One group's answer: its committed offsets on the watched partitions, or the error.
-fn read_answer(ev: &Event, watched: &BTreeMap<&str, BTreeSet<i32>>) -> Result<Offsets, String> {
+fn read_answer(
+    ev: &Event,
+    watched: &BTreeMap<&str, BTreeSet<i32>>,
+) -> Result<Offsets, GroupOffsetsError> {
     // SAFETY: every pointer read below belongs to the event, alive while `ev` is; strings
     // are NUL-terminated by librdkafka; `elems` has `cnt` elements.
     unsafe {
         if rd::rd_kafka_event_error(ev.0) != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-            return Err(text(rd::rd_kafka_event_error_string(ev.0)));
+            return Err(GroupOffsetsError::Answered(text(
+                rd::rd_kafka_event_error_string(ev.0),
+            )));
         }
         let result = rd::rd_kafka_event_ListConsumerGroupOffsets_result(ev.0);
         if result.is_null() {
-            return Err("unexpected answer to ListConsumerGroupOffsets".into());
+            return Err(GroupOffsetsError::UnexpectedAnswer);
         }
         let mut count = 0;
         let groups = rd::rd_kafka_ListConsumerGroupOffsets_result_groups(result, &mut count);
         if groups.is_null() || count == 0 {
-            return Err("no group in the answer".into());
+            return Err(GroupOffsetsError::NoGroup);
         }
         let group = *groups;
         let error = rd::rd_kafka_group_result_error(group);
         if !error.is_null() {
-            return Err(text(rd::rd_kafka_error_string(error)));
+            return Err(GroupOffsetsError::Answered(text(
+                rd::rd_kafka_error_string(error),
+            )));
         }
         let list = rd::rd_kafka_group_result_partitions(group);
         let mut offsets = Offsets::new();

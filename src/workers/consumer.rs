@@ -19,16 +19,14 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::assignment_watch::{decide, Decision, EmptyAssignment, Probe, HEAL_AFTER};
-use super::batch::{commit_offsets, Batch, BatchLimits, Record};
+use super::assignment_watch::EmptyAssignment;
+use super::batch::{Batch, BatchLimits, Record};
 use super::dlq::DeadLetters;
 use super::idle::{behind, HighWater, IdleAction, IdleDetector, Interest, Snapshot};
+use super::rejoin::heal_empty_assignment;
 use super::report::{Reporter, WorkerEvent, WorkerState};
-use super::stages::{
-    backoff, prepare_with_retries, write_with_retries, BatchWrite, PipelinedHandler, RetryReport,
-    Serial,
-};
-use crate::bus::protocol::decode_assignment;
+use super::settle::{offsets_list, settle, settle_joined, write_task, InFlight};
+use super::stages::{backoff, prepare_with_retries, PipelinedHandler, RetryReport, Serial};
 use crate::bus::Cluster;
 use crate::ops::WorkerId;
 
@@ -260,12 +258,6 @@ pub async fn run_consumer<H: BatchHandler>(
     .await
 }
 
-/// What a batch's write became: its records, and its outcome with the failed attempts
-/// before it (`None`: given up on at shutdown).
-type Written = (Vec<Record>, Option<(Handled, u32)>);
-/// A batch whose write runs on its own task.
-type InFlight = tokio::task::JoinHandle<Written>;
-
 async fn run_loop<H: PipelinedHandler>(
     cluster: Cluster,
     spec: ConsumerSpec,
@@ -432,17 +424,6 @@ async fn run_loop<H: PipelinedHandler>(
     Ok(())
 }
 
-/// One batch's write, retried until it succeeds or shutdown is asked for.
-async fn write_task(
-    write: Arc<dyn BatchWrite>,
-    records: Vec<Record>,
-    retry: RetryReport,
-    shutdown: watch::Receiver<bool>,
-) -> Written {
-    let outcome = write_with_retries(write, retry, shutdown).await;
-    (records, outcome)
-}
-
 /// Pauses or resumes fetching for the whole current assignment and says so.
 fn set_paused(consumer: &WorkerConsumer, spec: &ConsumerSpec, reporter: &Reporter, pause: bool) {
     pause_assignment(consumer, pause);
@@ -600,200 +581,11 @@ fn pause_assignment(consumer: &WorkerConsumer, pause: bool) {
 /// How often a worker looks at its own assignment (a local call, no request).
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 
-/// Rejoins the group when the worker has held no partition for [`HEAL_AFTER`] while its
-/// topics have partitions and no other member holds them (see `assignment_watch`).
-async fn heal_empty_assignment(
-    consumer: &Arc<WorkerConsumer>,
-    cluster: &Cluster,
-    spec: &ConsumerSpec,
-    empty: &mut EmptyAssignment,
-) {
-    let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
-    let now = std::time::Instant::now();
-    if !empty.observe(assigned, now, HEAL_AFTER) {
-        return;
-    }
-    let empty_for = empty.empty_for(now).unwrap_or_default();
-    let probing = consumer.clone();
-    let (topics, group, embedded) = (spec.topics.clone(), spec.group.clone(), cluster.embedded);
-    let probe = tokio::task::spawn_blocking(move || probe(&probing, &topics, &group, embedded))
-        .await
-        .map_err(ProbeError::from)
-        .and_then(|p| p);
-    let probe = match probe {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(worker = %spec.worker, error = %e, "no partitions; cannot ask the cluster why");
-            empty.restart(now);
-            return;
-        }
-    };
-    match decide(&probe, empty_for) {
-        Decision::Rejoin(reason) => {
-            tracing::warn!(worker = %spec.worker, group = %spec.group, %reason, "rejoining the group");
-            consumer.unsubscribe();
-            let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
-            if let Err(e) = consumer.subscribe(&topics) {
-                tracing::error!(worker = %spec.worker, error = %e, "subscribing again failed");
-            }
-        }
-        Decision::Keep(reason) => {
-            tracing::info!(worker = %spec.worker, group = %spec.group, %reason, "no partitions")
-        }
-    }
-    empty.restart(now);
-}
-
-/// Why a worker without partitions could not ask the cluster about its topics and group.
-#[derive(Debug, thiserror::Error)]
-enum ProbeError {
-    #[error("metadata of {topic}: {source}")]
-    Metadata {
-        topic: String,
-        #[source]
-        source: rdkafka::error::KafkaError,
-    },
-    #[error("probe task: {0}")]
-    Task(#[from] tokio::task::JoinError),
-}
-
-/// Blocking: the partitions of `topics` and the other live members of `group`.
-fn probe(
-    consumer: &WorkerConsumer,
-    topics: &[String],
-    group: &str,
-    embedded: bool,
-) -> Result<Probe, ProbeError> {
-    let timeout = Duration::from_secs(5);
-    let mut topic_partitions = 0;
-    for topic in topics {
-        let md = consumer
-            .fetch_metadata(Some(topic), timeout)
-            .map_err(|source| ProbeError::Metadata {
-                topic: topic.clone(),
-                source,
-            })?;
-        topic_partitions += md
-            .topics()
-            .iter()
-            .map(|t| t.partitions().len())
-            .sum::<usize>();
-    }
-    // The embedded broker drops the connection on DescribeGroups: do not ask it.
-    let other_members = if embedded {
-        None
-    } else {
-        consumer
-            .fetch_group_list(Some(group), timeout)
-            .ok()
-            .and_then(|list| {
-                let g = list.groups().iter().find(|g| g.name() == group)?;
-                // We hold nothing, so a member that holds partitions is another one; members
-                // without an assignment (ourselves among them) take nothing from us.
-                Some(
-                    g.members()
-                        .iter()
-                        .filter(|m| {
-                            m.assignment()
-                                .and_then(decode_assignment)
-                                .is_some_and(|a| !a.is_empty())
-                        })
-                        .count(),
-                )
-            })
-    };
-    Ok(Probe {
-        topic_partitions,
-        other_members,
-        embedded,
-    })
-}
-
-fn offsets_list(offsets: &BTreeMap<(String, i32), i64>) -> TopicPartitionList {
-    let mut tpl = TopicPartitionList::new();
-    for ((topic, partition), next) in offsets {
-        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
-    }
-    tpl
-}
-
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// Settles a write task's result; false when the batch was given up on (or its task died),
-/// so that nothing after it is committed.
-async fn settle_joined(
-    joined: Result<Written, tokio::task::JoinError>,
-    consumer: &WorkerConsumer,
-    spec: &ConsumerSpec,
-    dead_letters: Option<&DeadLetters>,
-    retry: &RetryReport,
-    shutdown: &mut watch::Receiver<bool>,
-    handled: &mut BTreeMap<(String, i32), i64>,
-) -> bool {
-    match joined {
-        Ok(done) => settle(done, consumer, spec, dead_letters, retry, shutdown, handled).await,
-        Err(e) => {
-            tracing::error!(worker = %spec.worker, error = %e, "a batch write task died; stopping without committing it");
-            false
-        }
-    }
-}
-
-/// Dead-letters what the batch set aside, then commits it; false without committing when
-/// the write was given up on, or shutdown is asked for while the dead letters are retried.
-async fn settle(
-    (records, outcome): Written,
-    consumer: &WorkerConsumer,
-    spec: &ConsumerSpec,
-    dead_letters: Option<&DeadLetters>,
-    retry: &RetryReport,
-    shutdown: &mut watch::Receiver<bool>,
-    handled: &mut BTreeMap<(String, i32), i64>,
-) -> bool {
-    let Some((outcome, mut attempt)) = outcome else {
-        return false;
-    };
-    let (dead, outside) = poisoned(&records, &outcome.poison);
-    if outside > 0 {
-        tracing::error!(worker = %spec.worker, outside, "poison records outside the batch ignored");
-    }
-    // Dead letters are acknowledged by the broker before the batch counts as handled, so a
-    // crash here re-sends them rather than losing them. Only the sending is retried: the
-    // handler's work is done.
-    while !dead.is_empty() {
-        let error = match dead_letters {
-            Some(dl) => match dl.send_all(&dead).await {
-                Ok(()) => break,
-                Err(e) => e.to_string(),
-            },
-            None => format!("{} poison records and no dead-letter topic", dead.len()),
-        };
-        attempt += 1;
-        if !retry.failed("dead letters", error, attempt, shutdown).await {
-            return false;
-        }
-    }
-    if attempt > 0 {
-        retry.reporter.state(spec.worker, WorkerState::Running);
-    }
-    let offsets = commit_offsets(&records);
-    let tpl = offsets_list(&offsets);
-    handled.extend(offsets);
-    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-        // A partition revoked meanwhile: its new owner re-handles the records, harmlessly.
-        tracing::warn!(worker = %spec.worker, error = %e, "commit failed");
-    }
-    retry.reporter.send(WorkerEvent::Processed {
-        worker: spec.worker,
-        records: records.len() as u64,
-        newest_event_ms: outcome.newest_event_ms,
-    });
-    true
 }
 
 #[cfg(test)]
