@@ -573,6 +573,10 @@ fn expand_home(p: &str) -> PathBuf {
     }
 }
 
+/// Variables of the `EVENTDECK_` family that are not settings: the configuration file's path
+/// (`--config`) and the log filter (`logging`).
+const NOT_SETTINGS: [&str; 2] = ["EVENTDECK_CONFIG", "EVENTDECK_LOG"];
+
 /// Applies `EVENTDECK_<SECTION>_<KEY>` (or `EVENTDECK_<KEY>` for top-level keys) onto the
 /// table, typed after the default configuration so that `EVENTDECK_TOPICS_PARTITIONS=6` is a
 /// number. Unknown names are errors, like unknown keys in the file.
@@ -586,7 +590,7 @@ fn apply_env(
     })?;
     let mut vars: Vec<(String, String)> = env
         .into_iter()
-        .filter(|(k, _)| k.starts_with("EVENTDECK_"))
+        .filter(|(k, _)| k.starts_with("EVENTDECK_") && !NOT_SETTINGS.contains(&k.as_str()))
         .collect();
     vars.sort();
     for (var, raw) in vars {

@@ -343,6 +343,10 @@ fn worker_list(list: Option<String>, config: &Config) -> anyhow::Result<Vec<Work
 
 async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()> {
     use eventdeck::commands;
+    if matches!(command, Some(Command::Bench { .. })) {
+        // A benchmark's warnings (a worker backing off, a rebalance) explain its figures.
+        eventdeck::logging::to_stderr();
+    }
     match command {
         None => commands::console::console(config).await,
         Some(Command::Run { workers }) => {

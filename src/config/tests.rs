@@ -83,6 +83,19 @@ fn unknown_env_var_is_named() {
 }
 
 #[test]
+fn config_path_and_log_filter_are_not_settings() {
+    let c = load_text(
+        "",
+        &[
+            ("EVENTDECK_CONFIG", "/elsewhere/config.toml"),
+            ("EVENTDECK_LOG", "debug"),
+        ],
+    )
+    .expect("neither is a setting to reject");
+    assert_eq!(c.kafka.brokers, Config::default().kafka.brokers);
+}
+
+#[test]
 fn bad_env_value_is_named() {
     let err = load_text("", &[("EVENTDECK_TOPICS_PARTITIONS", "many")])
         .unwrap_err()

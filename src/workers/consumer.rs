@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{FuturesOrdered, StreamExt};
+use futures::FutureExt;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -22,7 +23,9 @@ use tokio::time::Instant;
 use super::assignment_watch::EmptyAssignment;
 use super::batch::{Batch, BatchLimits, Record};
 use super::dlq::DeadLetters;
-use super::idle::{behind, HighWater, IdleAction, IdleDetector, Interest, Snapshot};
+use super::idle::{
+    behind, unfetched_backlog, HighWater, IdleAction, IdleDetector, Interest, Snapshot,
+};
 use super::rejoin::heal_empty_assignment;
 use super::report::{Reporter, WorkerEvent, WorkerState};
 use super::settle::{offsets_list, settle, settle_joined, write_task, InFlight};
@@ -330,7 +333,14 @@ async fn run_loop<H: PipelinedHandler>(
                 heal_empty_assignment(&consumer, &cluster, &spec, &mut empty).await;
             }
             _ = idle.next_check(), if idle.enabled() && !*paused.borrow() => {
-                idle.check(&consumer, &spec);
+                if writes.is_empty() && batch.is_empty() {
+                    idle.check(&consumer, &spec);
+                } else {
+                    // Records waiting for a batch or a write are work: a loop that has
+                    // stopped receiving until a write lands is busy, not idle. Pausing it
+                    // then would take a position-less partition's backlog for old data.
+                    idle.record(&consumer);
+                }
             }
             received = consumer.recv(), if !batch.is_full() => match received {
                 Ok(m) => {
@@ -448,7 +458,51 @@ struct IdlePause {
     interest: Option<Interest>,
     /// The baseline and the assignment when paused.
     paused: Option<PausedAt>,
+    /// A pause that is due while some held partition has no position: its committed
+    /// offsets, asked for on a blocking thread, decide whether it has a backlog.
+    deciding: Option<(Arc<Snapshot>, CommittedQuery)>,
     tick: tokio::time::Interval,
+}
+
+/// Committed offsets by partition; `None` when the broker could not say.
+type CommittedQuery = tokio::task::JoinHandle<Option<BTreeMap<(String, i32), i64>>>;
+
+/// How long the committed-offsets question of a due pause may take.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Each held partition with its position (`None` before anything was received from it).
+fn held_positions(consumer: &WorkerConsumer) -> Option<Vec<((String, i32), Option<i64>)>> {
+    let positions = consumer.position().ok()?;
+    Some(
+        positions
+            .elements()
+            .iter()
+            .map(|e| {
+                let position = match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                };
+                ((e.topic().to_string(), e.partition()), position)
+            })
+            .collect(),
+    )
+}
+
+fn ask_committed(consumer: &Arc<WorkerConsumer>) -> CommittedQuery {
+    let consumer = consumer.clone();
+    tokio::task::spawn_blocking(move || {
+        let committed = consumer.committed(COMMITTED_TIMEOUT).ok()?;
+        Some(
+            committed
+                .elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+                    _ => None,
+                })
+                .collect(),
+        )
+    })
 }
 
 impl IdlePause {
@@ -461,6 +515,7 @@ impl IdlePause {
             detector: IdleDetector::new(std::time::Instant::now()),
             interest: None,
             paused: None,
+            deciding: None,
             tick,
         }
     }
@@ -488,6 +543,7 @@ impl IdlePause {
         self.detector.activity(std::time::Instant::now());
         self.interest = None;
         self.paused = None;
+        self.deciding = None;
     }
 
     /// A record arrived (records fetched before a pause may still be delivered).
@@ -501,7 +557,7 @@ impl IdlePause {
         self.reset();
     }
 
-    fn check(&mut self, consumer: &WorkerConsumer, spec: &ConsumerSpec) {
+    fn check(&mut self, consumer: &Arc<WorkerConsumer>, spec: &ConsumerSpec) {
         let Some(high_water) = &self.high_water else {
             return;
         };
@@ -511,20 +567,9 @@ impl IdlePause {
             .and_then(|rx| rx.borrow_and_update().clone());
         let now = std::time::Instant::now();
         if let Some((baseline, held_then)) = &self.paused {
-            let Ok(positions) = consumer.position() else {
+            let Some(held) = held_positions(consumer) else {
                 return;
             };
-            let held: Vec<((String, i32), Option<i64>)> = positions
-                .elements()
-                .iter()
-                .map(|e| {
-                    let position = match e.offset() {
-                        Offset::Offset(o) => Some(o),
-                        _ => None,
-                    };
-                    ((e.topic().to_string(), e.partition()), position)
-                })
-                .collect();
             let mut now_held: Vec<&(String, i32)> = held.iter().map(|(tp, _)| tp).collect();
             now_held.sort();
             let reassigned = !now_held.iter().copied().eq(held_then.iter());
@@ -538,25 +583,57 @@ impl IdlePause {
             }
             return;
         }
+        if let Some((_, query)) = &self.deciding {
+            if !query.is_finished() {
+                return;
+            }
+            let Some((baseline, query)) = self.deciding.take() else {
+                return;
+            };
+            let committed = query.now_or_never().and_then(Result::ok).flatten();
+            let stranded = match (committed, held_positions(consumer)) {
+                (Some(committed), Some(held)) => unfetched_backlog(&held, &committed, &baseline),
+                // Could not tell: stay awake and try again after the next idle spell.
+                _ => true,
+            };
+            if stranded {
+                tracing::debug!(worker = %spec.worker, "idle pause: a first fetch is still due; not pausing");
+                self.reset();
+            } else {
+                self.pause(consumer, spec, baseline);
+            }
+            return;
+        }
         match self.detector.poll(now, latest.as_ref()) {
             IdleAction::Nothing => {}
             IdleAction::Arm => self.interest = Some(high_water.interest()),
             IdleAction::Pause(baseline) => {
-                let mut held: Vec<(String, i32)> = consumer
-                    .assignment()
-                    .map(|a| {
-                        a.elements()
-                            .iter()
-                            .map(|e| (e.topic().to_string(), e.partition()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                held.sort();
-                tracing::debug!(worker = %spec.worker, "idle pause: pausing");
-                pause_assignment(consumer, true);
-                self.paused = Some((baseline, held));
+                let all_positioned = held_positions(consumer)
+                    .is_some_and(|held| held.iter().all(|(_, position)| position.is_some()));
+                if all_positioned {
+                    self.pause(consumer, spec, baseline);
+                } else {
+                    self.deciding = Some((baseline, ask_committed(consumer)));
+                }
             }
         }
+    }
+
+    /// Pauses the whole assignment; `baseline` is what position-less partitions compare to.
+    fn pause(&mut self, consumer: &WorkerConsumer, spec: &ConsumerSpec, baseline: Arc<Snapshot>) {
+        let mut held: Vec<(String, i32)> = consumer
+            .assignment()
+            .map(|a| {
+                a.elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        held.sort();
+        tracing::debug!(worker = %spec.worker, "idle pause: pausing");
+        pause_assignment(consumer, true);
+        self.paused = Some((baseline, held));
     }
 }
 

@@ -142,6 +142,27 @@ pub fn behind(
     })
 }
 
+/// True when pausing now could strand records: a held partition without a position (the
+/// consumer has received nothing from it) whose starting point — its committed offset, or 0
+/// without one (`auto.offset.reset` is earliest) — is below the baseline's watermark. Its
+/// first fetch is then still unanswered: the embedded broker reads a whole backlog for one
+/// fetch (it ignores `max.partition.fetch.bytes`) and can take longer than [`IDLE_AFTER`],
+/// and a pause would drop that answer and leave nothing to compare against. A partition the
+/// baseline does not know counts the same way.
+pub fn unfetched_backlog(
+    held: &[((String, i32), Option<i64>)],
+    committed: &BTreeMap<(String, i32), i64>,
+    baseline: &Snapshot,
+) -> bool {
+    held.iter().any(|(tp, position)| {
+        if position.is_some() {
+            return false;
+        }
+        let start = committed.get(tp).copied().unwrap_or(0);
+        baseline.highs.get(tp).is_none_or(|&high| high > start)
+    })
+}
+
 /// The process's one high-watermark watcher; cheap to clone. Asks only while someone holds
 /// an [`Interest`].
 #[derive(Clone)]
@@ -357,5 +378,47 @@ mod tests {
             &snap(t, &[]),
             &snap(t, &[("a", 7, 0)])
         ));
+    }
+
+    #[test]
+    fn a_partition_never_received_from_blocks_the_pause_while_it_has_a_backlog() {
+        let t = Instant::now();
+        let base = snap(t, &[("a", 0, 5), ("a", 1, 100)]);
+        let tp = |p: i32| ("a".to_string(), p);
+        let committed = |pairs: &[(i32, i64)]| -> BTreeMap<(String, i32), i64> {
+            pairs.iter().map(|&(p, o)| (tp(p), o)).collect()
+        };
+        // Every partition has a position: the positions decide at resume time, not here.
+        assert!(!unfetched_backlog(
+            &[(tp(0), Some(5)), (tp(1), Some(3))],
+            &committed(&[]),
+            &base
+        ));
+        // A fresh group (nothing committed) on a partition holding 100 records.
+        assert!(unfetched_backlog(
+            &[(tp(0), Some(5)), (tp(1), None)],
+            &committed(&[]),
+            &base
+        ));
+        // Committed at the watermark (a restart of a caught-up worker): nothing to strand.
+        assert!(!unfetched_backlog(
+            &[(tp(0), Some(5)), (tp(1), None)],
+            &committed(&[(1, 100)]),
+            &base
+        ));
+        // Committed behind it (a restart with a backlog).
+        assert!(unfetched_backlog(
+            &[(tp(1), None)],
+            &committed(&[(1, 60)]),
+            &base
+        ));
+        // An empty partition never received from, and one the baseline does not know.
+        let empty = snap(t, &[("a", 2, 0)]);
+        assert!(!unfetched_backlog(
+            &[(tp(2), None)],
+            &committed(&[]),
+            &empty
+        ));
+        assert!(unfetched_backlog(&[(tp(3), None)], &committed(&[]), &empty));
     }
 }
