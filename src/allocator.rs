@@ -16,3 +16,34 @@ pub fn limit_arenas() {
         }
     }
 }
+
+/// Hands memory that malloc holds free back to the kernel every `every`, on a thread of its
+/// own. glibc returns only the top of a heap by itself; a burst (a backlog read, a load
+/// published as fast as possible) leaves freed chunks in the middle of the heaps resident
+/// for good. `malloc_trim` releases those pages too; it takes a few milliseconds and holds
+/// an arena's lock meanwhile, so it runs seldom.
+pub fn trim_periodically(every: std::time::Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("malloc-trim".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            trim_now();
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the malloc trimmer");
+    }
+}
+
+/// How often the trimmer runs in every eventdeck process (see [`trim_periodically`]).
+pub const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One pass of the trimmer, now; returns how long it took.
+pub fn trim_now() -> std::time::Duration {
+    let t = std::time::Instant::now();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    t.elapsed()
+}

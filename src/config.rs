@@ -266,7 +266,7 @@ impl Default for IndexerConfig {
         Self {
             batch_max_events: 5000,
             batch_max_bytes: 5 * 1024 * 1024,
-            flush_interval_ms: 200,
+            flush_interval_ms: 100,
             max_retries: 5,
             retry_backoff_ms: 200,
             in_flight: 4,

@@ -304,6 +304,7 @@ fn load_config(cli: &Cli) -> Result<Config, eventdeck::config::ConfigError> {
 
 fn main() -> ExitCode {
     eventdeck::allocator::limit_arenas();
+    eventdeck::allocator::trim_periodically(eventdeck::allocator::TRIM_EVERY);
     let cli = Cli::parse();
     let config = match load_config(&cli) {
         Ok(c) => c,

@@ -77,11 +77,13 @@ impl Cluster {
         }
         if self.embedded && self.properties.get("fetch.wait.max.ms").is_none() {
             // The embedded broker answers a fetch only when its wait runs out, not when a
-            // record arrives: with librdkafka's 500 ms default, `bench cqrs` measured
-            // commit→searchable p50 ~590 ms. A shorter wait costs idle CPU (the broker polls
-            // its SQLite file while a fetch waits), so this is the compromise; a real broker
-            // answers as soon as data arrives and keeps the default. `[kafka.properties]`
-            // overrides it.
+            // record arrives (tansu 0.6 sleeps out the wait even after finding records):
+            // with librdkafka's 500 ms default, `bench cqrs` measured commit→searchable p50
+            // ~590 ms, and with 200 ms `bench e2e` measured produce→searchable p99 645 ms.
+            // 50 ms took it to 254 ms. The cost is one read of the broker's SQLite file per
+            // fetch, but only while a consumer has work: idle ones pause (`workers::idle`).
+            // A real broker answers as soon as data arrives and keeps the default.
+            // `[kafka.properties]` overrides it.
             c.set("fetch.wait.max.ms", EMBEDDED_FETCH_WAIT_MS);
         }
         // `[kafka.properties]` win over the settings above too (session and heartbeat
@@ -97,7 +99,7 @@ impl Cluster {
 pub const CONSUMER_PREFETCH_KIB: &str = "8192";
 
 /// `fetch.wait.max.ms` of consumers of the embedded broker (see `consumer_config`).
-pub const EMBEDDED_FETCH_WAIT_MS: &str = "200";
+pub const EMBEDDED_FETCH_WAIT_MS: &str = "50";
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

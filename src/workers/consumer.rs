@@ -24,7 +24,7 @@ use super::assignment_watch::EmptyAssignment;
 use super::batch::{Batch, BatchLimits, Record};
 use super::dlq::DeadLetters;
 use super::idle::{
-    behind, unfetched_backlog, HighWater, IdleAction, IdleDetector, Interest, Snapshot,
+    behind, unfetched_backlog, Held, HighWater, IdleAction, IdleDetector, Interest, Snapshot,
 };
 use super::rejoin::heal_empty_assignment;
 use super::report::{Reporter, WorkerEvent, WorkerState};
@@ -471,7 +471,7 @@ type CommittedQuery = tokio::task::JoinHandle<Option<BTreeMap<(String, i32), i64
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Each held partition with its position (`None` before anything was received from it).
-fn held_positions(consumer: &WorkerConsumer) -> Option<Vec<((String, i32), Option<i64>)>> {
+fn held_positions(consumer: &WorkerConsumer) -> Option<Vec<Held>> {
     let positions = consumer.position().ok()?;
     Some(
         positions

@@ -30,7 +30,8 @@ pub const IDLE_AFTER: Duration = Duration::from_secs(3);
 pub const WATCH_EVERY: Duration = Duration::from_millis(250);
 /// A snapshot of the high watermarks is a safe baseline for partitions without a position
 /// only once the consumer has fetched after it and still received nothing: longer than one
-/// fetch (`fetch.wait.max.ms` 200 ms) plus its round trip.
+/// fetch (`fetch.wait.max.ms` 50 ms; a first fetch of a backlog can take seconds, see
+/// [`unfetched_backlog`]) plus its round trip.
 pub const SETTLE: Duration = Duration::from_millis(1000);
 
 /// High watermarks by (topic, partition), and when they were asked for.
@@ -119,14 +120,13 @@ impl IdleDetector {
     }
 }
 
+/// A held partition and the consumer's position in it (`None` before anything was received).
+pub type Held = ((String, i32), Option<i64>);
+
 /// True when any held partition has records past where the consumer is: its position when
 /// it has one, else the baseline's watermark. A partition the snapshot does not know counts
 /// as behind (resuming is always safe; staying paused on data is not).
-pub fn behind(
-    held: &[((String, i32), Option<i64>)],
-    baseline: &Snapshot,
-    latest: &Snapshot,
-) -> bool {
+pub fn behind(held: &[Held], baseline: &Snapshot, latest: &Snapshot) -> bool {
     held.iter().any(|(tp, position)| {
         let Some(&high) = latest.highs.get(tp) else {
             return true;
@@ -150,7 +150,7 @@ pub fn behind(
 /// and a pause would drop that answer and leave nothing to compare against. A partition the
 /// baseline does not know counts the same way.
 pub fn unfetched_backlog(
-    held: &[((String, i32), Option<i64>)],
+    held: &[Held],
     committed: &BTreeMap<(String, i32), i64>,
     baseline: &Snapshot,
 ) -> bool {

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bus::producer::Delivery;
 use futures::stream::{FuturesUnordered, StreamExt};
-use rdkafka::producer::DeliveryFuture;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::loadgen::LoadGenerator;
@@ -50,7 +50,7 @@ impl Publisher {
 
     /// Enqueues a minted event on its topic, keyed by channel so a channel's events stay in
     /// order. Enqueuing the same value again publishes the same envelope (a retry).
-    pub async fn enqueue(&self, event: &ParsedEvent) -> Result<DeliveryFuture, PublishError> {
+    pub async fn enqueue(&self, event: &ParsedEvent) -> Result<Delivery, PublishError> {
         let bytes = event.to_json()?;
         Ok(self
             .producer
@@ -194,7 +194,7 @@ pub async fn run_publisher(
 }
 
 async fn track(
-    delivery: DeliveryFuture,
+    delivery: Delivery,
     reply: Option<oneshot::Sender<Result<Delivered, PublishError>>>,
 ) -> Result<(), ProduceError> {
     let result = resolve(delivery).await;
