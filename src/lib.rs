@@ -21,3 +21,6 @@ pub mod search;
 pub mod store;
 pub mod ui;
 pub mod workers;
+
+#[cfg(test)]
+mod fuzz_tests;
