@@ -77,13 +77,12 @@ impl Cluster {
         }
         if self.embedded && self.properties.get("fetch.wait.max.ms").is_none() {
             // The embedded broker answers a fetch only when its wait runs out, not when a
-            // record arrives (tansu 0.6 sleeps out the wait even after finding records):
-            // with librdkafka's 500 ms default, `bench cqrs` measured commit→searchable p50
-            // ~590 ms, and with 200 ms `bench e2e` measured produce→searchable p99 645 ms.
-            // 50 ms took it to 254 ms. The cost is one read of the broker's SQLite file per
-            // fetch, but only while a consumer has work: idle ones pause (`workers::idle`).
-            // A real broker answers as soon as data arrives and keeps the default.
-            // `[kafka.properties]` overrides it.
+            // record arrives (tansu 0.6 sleeps out the wait even after finding records), so
+            // the wait is added to every record's way. A shorter one costs a read of the
+            // broker's SQLite file per fetch while records flow (idle consumers pause, see
+            // `workers::idle`); see `latency_consumer_config` for the figures. A real broker
+            // answers as soon as data arrives and keeps the default. `[kafka.properties]`
+            // overrides it.
             c.set("fetch.wait.max.ms", EMBEDDED_FETCH_WAIT_MS);
         }
         // `[kafka.properties]` win over the settings above too (session and heartbeat
@@ -93,13 +92,31 @@ impl Cluster {
         }
         c
     }
+
+    /// [`consumer_config`](Self::consumer_config) for the worker on the way from a record
+    /// to what a person waits for (the indexer: posted → searchable). On the embedded broker
+    /// it fetches with a wait of [`EMBEDDED_LATENCY_FETCH_WAIT_MS`]. `bench e2e` (1,000
+    /// events/s, local index, 20 s, two runs each) measured produce→searchable p99 and the
+    /// process's CPU: 200 ms wait → 537–549 ms, 12.9 s of CPU; 100 ms → 350–355 ms, 16.9 s;
+    /// 50 ms → 258–260 ms, 19.6 s. 100 ms meets the half-second target for a fifth of a
+    /// core under that load; the other workers keep 200 ms.
+    pub fn latency_consumer_config(&self, role: &str, group: &str) -> ClientConfig {
+        let mut c = self.consumer_config(role, group);
+        if self.embedded && self.properties.get("fetch.wait.max.ms").is_none() {
+            c.set("fetch.wait.max.ms", EMBEDDED_LATENCY_FETCH_WAIT_MS);
+        }
+        c
+    }
 }
+
+/// `fetch.wait.max.ms` of the indexer on the embedded broker (see `latency_consumer_config`).
+pub const EMBEDDED_LATENCY_FETCH_WAIT_MS: &str = "100";
 
 /// `queued.max.messages.kbytes` of every consumer (see `consumer_config`).
 pub const CONSUMER_PREFETCH_KIB: &str = "8192";
 
 /// `fetch.wait.max.ms` of consumers of the embedded broker (see `consumer_config`).
-pub const EMBEDDED_FETCH_WAIT_MS: &str = "50";
+pub const EMBEDDED_FETCH_WAIT_MS: &str = "200";
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,5 +147,33 @@ mod tests {
         assert_eq!(c.get("enable.auto.commit"), Some("false"));
         assert_eq!(c.get("client.id"), Some("eventdeck-indexer"));
         assert!(cluster.describe().contains("k1:9092"));
+    }
+
+    #[test]
+    fn on_the_embedded_broker_the_indexer_fetches_with_the_shorter_wait() {
+        let config = Config::default();
+        let mut cluster = Cluster::from_config(&config, "127.0.0.1:9092".into());
+        cluster.embedded = true;
+        let wait = |c: &ClientConfig| c.get("fetch.wait.max.ms").map(str::to_string);
+        assert_eq!(
+            wait(&cluster.latency_consumer_config("indexer", "g")).as_deref(),
+            Some(EMBEDDED_LATENCY_FETCH_WAIT_MS)
+        );
+        assert_eq!(
+            wait(&cluster.consumer_config("notifier", "g")).as_deref(),
+            Some(EMBEDDED_FETCH_WAIT_MS)
+        );
+        // A real cluster answers when data arrives: librdkafka's default stays.
+        cluster.embedded = false;
+        assert_eq!(wait(&cluster.latency_consumer_config("indexer", "g")), None);
+        // `[kafka.properties]` win.
+        let mut config = Config::default();
+        config.kafka.properties.insert("fetch.wait.max.ms", "20");
+        let mut cluster = Cluster::from_config(&config, "127.0.0.1:9092".into());
+        cluster.embedded = true;
+        assert_eq!(
+            wait(&cluster.latency_consumer_config("indexer", "g")).as_deref(),
+            Some("20")
+        );
     }
 }

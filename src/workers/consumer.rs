@@ -166,9 +166,12 @@ pub fn create_consumer(
         group: spec.group.clone(),
         reporter: reporter.clone(),
     };
-    let consumer: WorkerConsumer = cluster
-        .consumer_config(spec.worker.as_str(), &spec.group)
-        .create_with_context(context)?;
+    let config = if spec.worker == WorkerId::Indexer {
+        cluster.latency_consumer_config(spec.worker.as_str(), &spec.group)
+    } else {
+        cluster.consumer_config(spec.worker.as_str(), &spec.group)
+    };
+    let consumer: WorkerConsumer = config.create_with_context(context)?;
     let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
     Ok(consumer)

@@ -30,7 +30,7 @@ pub const IDLE_AFTER: Duration = Duration::from_secs(3);
 pub const WATCH_EVERY: Duration = Duration::from_millis(250);
 /// A snapshot of the high watermarks is a safe baseline for partitions without a position
 /// only once the consumer has fetched after it and still received nothing: longer than one
-/// fetch (`fetch.wait.max.ms` 50 ms; a first fetch of a backlog can take seconds, see
+/// fetch (`fetch.wait.max.ms` 100–200 ms; a first fetch of a backlog can take seconds, see
 /// [`unfetched_backlog`]) plus its round trip.
 pub const SETTLE: Duration = Duration::from_millis(1000);
 
