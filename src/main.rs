@@ -344,8 +344,11 @@ fn worker_list(list: Option<String>, config: &Config) -> anyhow::Result<Vec<Work
 
 async fn dispatch(command: Option<Command>, config: Config) -> anyhow::Result<()> {
     use eventdeck::commands;
-    if matches!(command, Some(Command::Bench { .. })) {
-        // A benchmark's warnings (a worker backing off, a rebalance) explain its figures.
+    if matches!(command, Some(Command::Bench { .. })) && std::env::var_os("EVENTDECK_LOG").is_some()
+    {
+        // Asked for: a worker backing off or a rebalance explains a figure. Not by default:
+        // each benchmark stops its broker under its clients, and their complaints would
+        // bury the table.
         eventdeck::logging::to_stderr();
     }
     match command {

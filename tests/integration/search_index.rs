@@ -251,4 +251,20 @@ async fn user_syntax_is_plain_text(index: Arc<dyn SearchIndex>) {
         .await
         .expect("search");
     assert_eq!(ids(&r), vec!["m4"]);
+    // Query syntax, JSON and escapes are words or nothing: never "everything", never an
+    // error from the engine's parser.
+    for (text, expected) in [
+        ("*", vec![]),
+        ("content:*", vec![]),
+        ("{\"query\":{\"match_all\":{}}}", vec![]),
+        ("staging\\", vec!["m3", "m1"]),
+        ("(deploy OR", vec!["m2", "m1"]),
+        ("lunch~2 noon^10", vec!["m4"]),
+        ("\\\"}] lunch", vec!["m4"]),
+    ] {
+        let r = index.search(&q(text)).await.expect(text);
+        let mut got = ids(&r);
+        got.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(got, expected, "{text}");
+    }
 }
