@@ -423,18 +423,51 @@ async fn run_loop<H: PipelinedHandler>(
     }
     let closing = consumer.clone();
     tokio::task::spawn_blocking(move || {
-        // Make sure the last asynchronous commit reached the broker, then leave the group.
+        // Make sure the last asynchronous commit reached the broker before leaving.
         let tpl = offsets_list(&handled);
         if tpl.count() > 0 {
             if let Err(e) = closing.commit(&tpl, CommitMode::Sync) {
                 tracing::warn!(error = %e, "final commit failed");
             }
         }
-        closing.unsubscribe();
     })
     .await?;
+    leave_group(consumer, &spec).await;
     reporter.state(spec.worker, WorkerState::Stopped);
     Ok(())
+}
+
+/// How long a stopping worker waits for the broker to take its leave. A Kafka broker
+/// answers a LeaveGroup in milliseconds; the embedded broker (tansu 0.6) never answers it,
+/// and librdkafka gives up only after 5 s, which every stop (SIGTERM, `q`, a restart from
+/// the console) then waited for. Everything is committed by now: past this the leave goes
+/// on, on a thread of its own, and a broker that never hears it drops the member after
+/// `session.timeout.ms`.
+const LEAVE_WAIT: Duration = Duration::from_secs(1);
+
+/// Unsubscribes and closes `consumer` (its last handle) off the async threads, waiting at
+/// most [`LEAVE_WAIT`] for it.
+async fn leave_group(consumer: Arc<WorkerConsumer>, spec: &ConsumerSpec) {
+    let (done, left) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("leave-group".into())
+        .spawn(move || {
+            consumer.unsubscribe();
+            // The last handle: librdkafka's close, with its LeaveGroup, runs here.
+            drop(consumer);
+            let _ = done.send(());
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start a thread to leave the group");
+        return;
+    }
+    if tokio::time::timeout(LEAVE_WAIT, left).await.is_err() {
+        tracing::info!(
+            worker = %spec.worker,
+            group = %spec.group,
+            "the broker has not confirmed the leave within {LEAVE_WAIT:?}; not waiting (it drops the member after session.timeout.ms)"
+        );
+    }
 }
 
 /// Pauses or resumes fetching for the whole current assignment and says so.

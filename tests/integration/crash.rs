@@ -27,17 +27,17 @@ use crate::harness::{eventually, read_topic, search_server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_eventdeck");
 /// Events produced across the kills, at about RATE a second.
-const N: usize = 10_000;
+pub(crate) const N: usize = 10_000;
 const RATE: u64 = 1_000;
 /// Every MENTION_EVERY-th message mentions one user.
 const MENTION_EVERY: usize = 3;
 
-struct Node {
-    data: PathBuf,
-    port: u16,
-    search_url: Option<String>,
-    marker: String,
-    runs: usize,
+pub(crate) struct Node {
+    pub(crate) data: PathBuf,
+    pub(crate) port: u16,
+    pub(crate) search_url: Option<String>,
+    pub(crate) marker: String,
+    pub(crate) runs: usize,
 }
 
 impl Node {
@@ -59,7 +59,7 @@ impl Node {
 
     /// Starts `eventdeck run`; returns once it printed its ready line. Its log goes to
     /// run-N.log beside the data directory, for a failing test to show.
-    fn start(&mut self) -> (Child, Instant) {
+    pub(crate) fn start(&mut self) -> (Child, Instant) {
         self.runs += 1;
         let log = self.log_path(self.runs);
         let mut child = self
@@ -82,11 +82,11 @@ impl Node {
         (child, Instant::now())
     }
 
-    fn log_path(&self, run: usize) -> PathBuf {
+    pub(crate) fn log_path(&self, run: usize) -> PathBuf {
         self.data.with_file_name(format!("run-{run}.log"))
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         (1..=self.runs)
             .map(|r| {
                 let text = std::fs::read_to_string(self.log_path(r)).unwrap_or_default();
@@ -98,7 +98,7 @@ impl Node {
             .join("\n")
     }
 
-    fn search_total(&self) -> Result<u64, String> {
+    pub(crate) fn search_total(&self) -> Result<u64, String> {
         let out = self
             .command()
             .args(["search", &self.marker, "--json"])
@@ -114,7 +114,7 @@ impl Node {
             .ok_or_else(|| format!("no total in {v}"))
     }
 
-    fn cluster(&self) -> Cluster {
+    pub(crate) fn cluster(&self) -> Cluster {
         Cluster::from_config(&Config::default(), format!("127.0.0.1:{}", self.port))
     }
 }
@@ -124,7 +124,7 @@ fn kill9(mut child: Child) {
     let _ = child.wait();
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -139,7 +139,7 @@ fn mentioned(i: usize) -> Option<String> {
 /// A third-party client: produces N message.created events at RATE/s, riding out the
 /// broker's deaths (librdkafka keeps the records and retries), and records which message ids
 /// the broker acknowledged.
-fn produce(
+pub(crate) fn produce(
     cluster: Cluster,
     marker: String,
     acked: Arc<Mutex<BTreeSet<String>>>,
@@ -472,7 +472,7 @@ async fn notifications(cluster: &Cluster) -> BTreeMap<(String, String), usize> {
     counts
 }
 
-struct KillOnDrop(Option<Child>);
+pub(crate) struct KillOnDrop(pub(crate) Option<Child>);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

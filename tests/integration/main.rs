@@ -24,6 +24,7 @@ mod reindex;
 mod relay;
 mod replay;
 mod search_index;
+mod shutdown;
 mod store;
 mod tail;
 mod trace;
