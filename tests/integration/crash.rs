@@ -196,6 +196,35 @@ pub(crate) fn produce(
     })
 }
 
+/// Waits for [`produce`] to finish and checks that the broker acknowledged all N events;
+/// returns their ids.
+pub(crate) async fn producer_finished(
+    producer: tokio::task::JoinHandle<()>,
+    done: &Arc<AtomicBool>,
+    acked: &Mutex<BTreeSet<String>>,
+    failed: &Mutex<Vec<String>>,
+) -> BTreeSet<String> {
+    eventually("the producer finished", Duration::from_secs(150), || {
+        let done = done.clone();
+        async move {
+            done.load(Ordering::SeqCst)
+                .then_some(())
+                .ok_or_else(|| "still producing".to_string())
+        }
+    })
+    .await;
+    producer.await.expect("producer task");
+    let failed = failed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let acked = acked.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(
+        failed.is_empty(),
+        "deliveries failed: {:?}",
+        &failed[..failed.len().min(5)]
+    );
+    assert_eq!(acked.len(), N, "every event acknowledged");
+    acked
+}
+
 type DeliveryResult = Result<
     rdkafka::producer::future_producer::OwnedDeliveryResult,
     futures::channel::oneshot::Canceled,
@@ -283,25 +312,7 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
     // Run 6: stays up.
     let (run, restarted) = node.start();
     let guard = KillOnDrop(Some(run));
-
-    eventually("the producer finished", Duration::from_secs(150), || {
-        let done = done.clone();
-        async move {
-            done.load(Ordering::SeqCst)
-                .then_some(())
-                .ok_or_else(|| "still producing".to_string())
-        }
-    })
-    .await;
-    producer.await.expect("producer task");
-    let failed = failed.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let acked = acked.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    assert!(
-        failed.is_empty(),
-        "deliveries failed: {:?}",
-        &failed[..failed.len().min(5)]
-    );
-    assert_eq!(acked.len(), N, "every event acknowledged");
+    let acked = producer_finished(producer, &done, &acked, &failed).await;
 
     // Poll until every acknowledged event is searchable; on timeout show the runs' logs.
     let want = acked.len() as u64;

@@ -4,11 +4,11 @@
 //! nothing.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::crash::{free_port, produce, KillOnDrop, Node, N};
+use crate::crash::{free_port, produce, producer_finished, KillOnDrop, Node, N};
 use crate::harness::eventually;
 
 /// What a stop under load may take: the grace period the reliability issue asks for (a
@@ -75,24 +75,9 @@ async fn sigterm_under_load_exits_zero_within_the_grace_period_and_loses_nothing
     // A restart picks up where the commits say and the producer's buffered records arrive.
     let (run, _) = node.start();
     let _guard = KillOnDrop(Some(run));
-    eventually("the producer finished", Duration::from_secs(150), || {
-        let done = done.clone();
-        async move {
-            done.load(Ordering::SeqCst)
-                .then_some(())
-                .ok_or_else(|| "still producing".to_string())
-        }
-    })
-    .await;
-    producer.await.expect("producer task");
-    let failed = failed.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    assert!(
-        failed.is_empty(),
-        "deliveries failed: {:?}",
-        &failed[..failed.len().min(5)]
-    );
-    let want = acked.lock().unwrap_or_else(|p| p.into_inner()).len() as u64;
-    assert_eq!(want, N as u64, "every event acknowledged");
+    let want = producer_finished(producer, &done, &acked, &failed)
+        .await
+        .len() as u64;
     eventually(
         "every event searchable once",
         Duration::from_secs(120),
