@@ -27,6 +27,8 @@ use crate::event;
 pub struct Config {
     /// Where the embedded broker, the local index, logs and the lock live. Empty: XDG.
     pub data_dir: String,
+    /// How long a stop (SIGTERM, Ctrl-C, `q`) may take to flush and commit.
+    pub shutdown_grace_seconds: GraceSeconds,
     pub kafka: KafkaConfig,
     pub topics: TopicsConfig,
     pub groups: GroupsConfig,
@@ -42,6 +44,23 @@ pub struct Config {
     pub state: StateConfig,
     pub analytics: AnalyticsConfig,
     pub console: ConsoleConfig,
+}
+
+/// Seconds a stop may take before eventdeck exits anyway (5 by default; see config.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GraceSeconds(pub u64);
+
+impl Default for GraceSeconds {
+    fn default() -> Self {
+        Self(5)
+    }
+}
+
+impl GraceSeconds {
+    pub fn duration(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.0)
+    }
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -440,6 +459,9 @@ impl Config {
             key: key.to_string(),
             message: message.to_string(),
         };
+        if !(1..=3600).contains(&self.shutdown_grace_seconds.0) {
+            return Err(bad("shutdown_grace_seconds", "expected 1 to 3600"));
+        }
         if self.topics.partitions < 1 {
             return Err(bad("topics.partitions", "expected at least 1"));
         }

@@ -324,8 +324,9 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(dispatch(cli.command, config));
-    // Worker threads of librdkafka and tansu may linger; do not wait for them forever.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    // Worker threads of librdkafka and tansu may linger; do not wait for them long: the
+    // stop already waited up to `shutdown_grace_seconds` for what matters (commits).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -109,7 +109,9 @@ pub async fn console(config: Config) -> anyhow::Result<()> {
         }
     }
     eprintln!("eventdeck: stopping workers (flushing and committing)…");
-    let errors = pipeline.stop().await;
+    let errors = pipeline
+        .stop_within(services.config.shutdown_grace_seconds)
+        .await;
     monitor.abort();
     search.abort();
     jobs_task.abort();

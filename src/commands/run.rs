@@ -37,7 +37,9 @@ pub async fn run(config: Config, workers: &[WorkerId]) -> anyhow::Result<()> {
     });
     wait_for_signal().await;
     tracing::info!("stopping: flushing open batches and committing");
-    let errors = pipeline.stop().await;
+    let errors = pipeline
+        .stop_within(services.config.shutdown_grace_seconds)
+        .await;
     log_task.abort();
     if let Some((sampler, server)) = monitor {
         sampler.abort();

@@ -69,7 +69,9 @@ pub async fn serve(config: Config, workers: &[WorkerId]) -> anyhow::Result<()> {
         }
         ended = &mut server => ended,
     };
-    let errors = pipeline.stop().await;
+    let errors = pipeline
+        .stop_within(services.config.shutdown_grace_seconds)
+        .await;
     log_task.abort();
     monitor.abort();
     for e in &errors {

@@ -83,6 +83,26 @@ fn unknown_env_var_is_named() {
 }
 
 #[test]
+fn the_shutdown_grace_period_is_five_seconds_and_bounded() {
+    assert_eq!(
+        load_text("", &[])
+            .expect("defaults")
+            .shutdown_grace_seconds
+            .0,
+        5
+    );
+    let c = load_text("shutdown_grace_seconds = 30\n", &[]).expect("valid");
+    assert_eq!(c.shutdown_grace_seconds.duration().as_secs(), 30);
+    let c = load_text("", &[("EVENTDECK_SHUTDOWN_GRACE_SECONDS", "2")]).expect("valid");
+    assert_eq!(c.shutdown_grace_seconds.0, 2);
+    let err = load_text("shutdown_grace_seconds = 0\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("shutdown_grace_seconds"), "{err}");
+    assert!(err.contains("config.toml"), "{err}");
+}
+
+#[test]
 fn config_path_and_log_filter_are_not_settings() {
     let c = load_text(
         "",

@@ -313,4 +313,17 @@ impl Pipeline {
             Err(e) => vec![format!("supervisor: {e}")],
         }
     }
+
+    /// [`stop`](Self::stop), waiting at most `grace`. A worker still flushing then is an
+    /// error; what it had not committed is read again at the next start.
+    pub async fn stop_within(self, grace: crate::config::GraceSeconds) -> Vec<String> {
+        match tokio::time::timeout(grace.duration(), self.stop()).await {
+            Ok(errors) => errors,
+            Err(_) => vec![format!(
+                "not stopped within shutdown_grace_seconds ({} s): exiting anyway; what was \
+                 not committed is read again at the next start",
+                grace.0
+            )],
+        }
+    }
 }
