@@ -1,5 +1,6 @@
 //! Loading, env and flag overrides, errors that name the key and the file.
 
+use super::env::typed_like;
 use super::*;
 
 fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {

@@ -8,6 +8,7 @@ pub mod consumer;
 pub mod control;
 pub mod dlq;
 pub mod idle;
+pub mod idle_pause;
 pub mod indexer;
 pub mod loadgen;
 pub mod notifier;
