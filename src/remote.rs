@@ -15,6 +15,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::analytics::AnalyticsSummary;
+use crate::monitor::snapshot::WorkerStatus;
 use crate::ops::{Command, ReindexProgress, Reindexed};
 
 /// The socket's name in the data directory.
@@ -25,6 +26,7 @@ pub const SOCKET_FILE: &str = "control.sock";
 pub enum Request {
     Reindex,
     Analytics,
+    Workers,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -33,6 +35,7 @@ pub enum Answer {
     Progress(ReindexProgress),
     Done(Reindexed),
     Analytics(Option<AnalyticsSummary>),
+    Workers(Vec<WorkerStatus>),
     Error(String),
 }
 
@@ -100,6 +103,17 @@ async fn answer(stream: UnixStream, commands: mpsc::Sender<Command>) {
             let last = match commands.send(Command::Analytics { reply }).await {
                 Ok(()) => match answer.await {
                     Ok(summary) => Answer::Analytics(summary),
+                    Err(_) => Answer::Error("the supervisor stopped".into()),
+                },
+                Err(_) => Answer::Error("the supervisor stopped".into()),
+            };
+            let _ = send(&mut write, &last).await;
+        }
+        Request::Workers => {
+            let (reply, answer) = oneshot::channel();
+            let last = match commands.send(Command::Workers { reply }).await {
+                Ok(()) => match answer.await {
+                    Ok(workers) => Answer::Workers(workers),
                     Err(_) => Answer::Error("the supervisor stopped".into()),
                 },
                 Err(_) => Answer::Error("the supervisor stopped".into()),
@@ -184,16 +198,31 @@ async fn ask(
 /// The analytics counters of the eventdeck holding `data_dir` (`None`: it does not run
 /// the analytics worker).
 pub async fn analytics(data_dir: &Path) -> Result<Option<AnalyticsSummary>, RemoteError> {
-    let mut lines = ask(data_dir, &Request::Analytics).await?;
+    match one_answer(data_dir, &Request::Analytics).await? {
+        Answer::Analytics(summary) => Ok(summary),
+        _ => Err(RemoteError::Broken("an answer to another question".into())),
+    }
+}
+
+/// Each worker's latest state in the eventdeck holding `data_dir`.
+pub async fn workers(data_dir: &Path) -> Result<Vec<WorkerStatus>, RemoteError> {
+    match one_answer(data_dir, &Request::Workers).await? {
+        Answer::Workers(workers) => Ok(workers),
+        _ => Err(RemoteError::Broken("an answer to another question".into())),
+    }
+}
+
+/// Asks, and reads the one answer line (an error answer is an error).
+async fn one_answer(data_dir: &Path, request: &Request) -> Result<Answer, RemoteError> {
+    let mut lines = ask(data_dir, request).await?;
     let line = lines
         .next_line()
         .await
         .map_err(|e| RemoteError::Broken(e.to_string()))?
         .ok_or_else(|| RemoteError::Broken("closed before the answer".into()))?;
     match serde_json::from_str::<Answer>(&line) {
-        Ok(Answer::Analytics(summary)) => Ok(summary),
         Ok(Answer::Error(e)) => Err(RemoteError::Refused(e)),
-        Ok(_) => Err(RemoteError::Broken("an answer to another question".into())),
+        Ok(answer) => Ok(answer),
         Err(e) => Err(RemoteError::Broken(format!("unreadable answer: {e}"))),
     }
 }
@@ -214,7 +243,7 @@ pub async fn reindex(
             Ok(Answer::Progress(p)) => progress(p),
             Ok(Answer::Done(done)) => return Ok(done),
             Ok(Answer::Error(e)) => return Err(RemoteError::Refused(e)),
-            Ok(Answer::Analytics(_)) => {
+            Ok(Answer::Analytics(_) | Answer::Workers(_)) => {
                 return Err(RemoteError::Broken("an answer to another question".into()))
             }
             Err(e) => return Err(RemoteError::Broken(format!("unreadable answer: {e}"))),

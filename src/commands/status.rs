@@ -38,16 +38,20 @@ pub async fn status(config: Config, json: bool, watch: bool) -> anyhow::Result<(
     if let Some(store) = existing_store(&config).await {
         snapshot.outbox = Some(outbox_status(store.as_ref()).await);
     }
-    // The analytics counters live in the process that runs the worker: ask the eventdeck
-    // on this data directory, if one runs (briefly: status must answer).
-    snapshot.analytics = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        crate::remote::analytics(&config.data_dir()),
-    )
-    .await
-    .ok()
-    .and_then(Result::ok)
-    .flatten();
+    // The analytics counters and the workers' states live in the process that runs them:
+    // ask the eventdeck on this data directory, if one runs (briefly: status must answer).
+    let data_dir = config.data_dir();
+    let asking = std::time::Duration::from_secs(2);
+    snapshot.analytics = tokio::time::timeout(asking, crate::remote::analytics(&data_dir))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
+    snapshot.workers = tokio::time::timeout(asking, crate::remote::workers(&data_dir))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     print(&snapshot, json, false)?;
     if let Health::Down(e) = &snapshot.cluster_health {
         anyhow::bail!("cannot reach {}: {e}", snapshot.cluster);

@@ -40,7 +40,11 @@
 //!                       "owner": "indexer", "status": "WARN"}]
 //!                       // no commit: committed and lag null, never 0
 //!     }]
-//!   }]
+//!   }],
+//!   // the workers of the eventdeck running on this data directory, when one runs:
+//!   "workers": [{"worker": "indexer", "state": "backing off", "attempt": 4,
+//!                "error": "search unavailable: … Connection refused (os error 111)",
+//!                "processed": 12000, "errors": 4, "last_error": "…"}]
 //! }
 //! ```
 
@@ -66,6 +70,41 @@ pub struct StatusReport {
     /// data directory when it runs that worker (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analytics: Option<crate::analytics::AnalyticsSummary>,
+    /// The workers of the eventdeck running on the data directory, as each last reported
+    /// (absent when none runs there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerReport>,
+}
+
+/// `"workers": [{"worker", "state", "attempt", "error", "processed", "errors",
+/// "last_error"}]`: `state` is running, starting, backing off, failed, paused or stopped;
+/// `error` says why while it is backing off or failed, `attempt` counts the retries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerReport {
+    pub worker: String,
+    pub state: String,
+    pub attempt: Option<u32>,
+    pub error: Option<String>,
+    pub processed: u64,
+    pub errors: u64,
+    pub last_error: Option<String>,
+}
+
+impl WorkerReport {
+    pub fn from_status(w: &super::snapshot::WorkerStatus) -> Self {
+        WorkerReport {
+            worker: w.name.clone(),
+            state: w.state.word().to_string(),
+            attempt: match &w.state {
+                crate::ops::WorkerState::BackingOff { attempt, .. } => Some(*attempt),
+                _ => None,
+            },
+            error: w.state.error().map(str::to_string),
+            processed: w.processed,
+            errors: w.errors,
+            last_error: w.last_error.clone(),
+        }
+    }
 }
 
 /// `"outbox": {"store", "rows", "oldest_age_seconds", "error"}`: what waits for the relay.
@@ -188,6 +227,11 @@ impl StatusReport {
         if let Some(e) = s.outbox.as_ref().and_then(|o| o.error.as_ref()) {
             errors.push(format!("outbox: {e}"));
         }
+        for w in &s.workers {
+            if let Some(e) = w.state.error() {
+                errors.push(format!("worker {}: {}: {e}", w.name, w.state.word()));
+            }
+        }
         StatusReport {
             version: REPORT_VERSION,
             taken_ms: s.taken_ms,
@@ -224,6 +268,7 @@ impl StatusReport {
                 error: o.error.clone(),
             }),
             analytics: s.analytics.clone(),
+            workers: s.workers.iter().map(WorkerReport::from_status).collect(),
         }
     }
 }

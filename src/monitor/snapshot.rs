@@ -174,7 +174,7 @@ pub struct GroupStats {
     pub freshness: Freshness,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct WorkerStatus {
     pub name: String,
     pub state: WorkerState,

@@ -33,11 +33,36 @@ pub fn render(s: &Snapshot) -> String {
         ]);
     }
     out.push_str(&table(&rows, &[false, true, true, true]));
+    if !s.workers.is_empty() {
+        out.push('\n');
+        out.push_str(&workers(s));
+    }
     for g in &s.groups {
         out.push('\n');
         out.push_str(&group(g));
     }
     out
+}
+
+/// The workers of the eventdeck on this data directory, with why one is not running.
+fn workers(s: &Snapshot) -> String {
+    let mut rows = vec![row(&["WORKER", "STATE", "PROCESSED", "ERRORS", "WHY"])];
+    for w in &s.workers {
+        let state = match &w.state {
+            crate::ops::WorkerState::BackingOff { attempt, .. } => {
+                format!("BACKING OFF ({attempt})")
+            }
+            other => other.word().to_uppercase(),
+        };
+        rows.push(vec![
+            w.name.clone(),
+            state,
+            thousands(w.processed as i64),
+            w.errors.to_string(),
+            w.state.error().unwrap_or("").to_string(),
+        ]);
+    }
+    table(&rows, &[false, false, true, true, false])
 }
 
 fn group(g: &GroupStats) -> String {
@@ -337,5 +362,54 @@ platform.messages.created          1               -             300      -  -  
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?}\n{text}");
         }
+    }
+
+    #[test]
+    fn the_workers_section_says_why_one_is_not_running() {
+        use crate::monitor::snapshot::WorkerStatus;
+        use crate::ops::WorkerState;
+        let mut s = Snapshot::empty("kafka 127.0.0.1:9092", "none");
+        assert!(!render(&s).contains("WORKER"), "no section without workers");
+        s.workers = vec![
+            WorkerStatus {
+                name: "indexer".into(),
+                state: WorkerState::BackingOff {
+                    error: "search unavailable: connection refused".into(),
+                    attempt: 4,
+                },
+                processed: 12_000,
+                errors: 4,
+                last_error: Some("search unavailable: connection refused".into()),
+            },
+            WorkerStatus {
+                name: "notifier".into(),
+                state: WorkerState::Running,
+                processed: 7,
+                errors: 0,
+                last_error: None,
+            },
+        ];
+        let text = render(&s);
+        let lines: Vec<&str> = text.lines().collect();
+        let header = lines
+            .iter()
+            .position(|l| l.starts_with("WORKER"))
+            .unwrap_or_else(|| panic!("no workers section:\n{text}"));
+        assert!(lines[header + 1].starts_with("indexer"), "{text}");
+        assert!(
+            lines[header + 1].contains("BACKING OFF (4)")
+                && lines[header + 1].contains("12,000")
+                && lines[header + 1].ends_with("search unavailable: connection refused"),
+            "{text}"
+        );
+        assert!(lines[header + 2].contains("RUNNING"), "{text}");
+        let report = crate::monitor::report::StatusReport::from_snapshot(&s);
+        assert_eq!(report.workers[0].state, "backing off");
+        assert_eq!(report.workers[0].attempt, Some(4));
+        assert_eq!(
+            report.errors,
+            vec!["worker indexer: backing off: search unavailable: connection refused"]
+        );
+        assert_eq!(report.workers[1].error, None);
     }
 }

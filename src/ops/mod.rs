@@ -8,7 +8,7 @@
 
 mod worker_id;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub use crate::bus::producer::{Delivered, ProduceError};
@@ -23,7 +23,7 @@ pub use crate::store::{
 };
 
 /// How a worker is doing, as it reports itself (shown by the console and `status`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum WorkerState {
     Starting,
     Running,
@@ -38,6 +38,28 @@ pub enum WorkerState {
     /// Asked to pause: keeps its group membership and partitions, fetches nothing.
     Paused,
     Stopped,
+}
+
+impl WorkerState {
+    /// The state in one lower-case word or two, as `status` prints it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            WorkerState::Starting => "starting",
+            WorkerState::Running => "running",
+            WorkerState::BackingOff { .. } => "backing off",
+            WorkerState::Failed { .. } => "failed",
+            WorkerState::Paused => "paused",
+            WorkerState::Stopped => "stopped",
+        }
+    }
+
+    /// Why it is not running normally: the error it is retrying or failed with.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            WorkerState::BackingOff { error, .. } | WorkerState::Failed { error } => Some(error),
+            _ => None,
+        }
+    }
 }
 
 /// A request to the running pipeline. Replies, when asked for, come on the oneshot.
@@ -75,6 +97,10 @@ pub enum Command {
     /// The analytics worker's counters now; `None` when it is not part of this pipeline.
     Analytics {
         reply: oneshot::Sender<Option<crate::analytics::AnalyticsSummary>>,
+    },
+    /// Each worker's latest state, as it reported it (for `eventdeck status`).
+    Workers {
+        reply: oneshot::Sender<Vec<crate::monitor::snapshot::WorkerStatus>>,
     },
 }
 

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::assignment_watch::EmptyAssignment;
+use super::backoff::backoff;
 use super::batch::{Batch, BatchLimits, Record};
 use super::dlq::DeadLetters;
 use super::idle::HighWater;
@@ -27,7 +28,7 @@ use super::idle_pause::{pause_assignment, IdlePause};
 use super::rejoin::heal_empty_assignment;
 use super::report::{Reporter, WorkerEvent, WorkerState};
 use super::settle::{offsets_list, settle, settle_joined, write_task, InFlight};
-use super::stages::{backoff, prepare_with_retries, PipelinedHandler, RetryReport, Serial};
+use super::stages::{prepare_with_retries, PipelinedHandler, RetryReport, Serial};
 use crate::bus::Cluster;
 use crate::ops::WorkerId;
 

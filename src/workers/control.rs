@@ -254,6 +254,9 @@ impl Supervisor {
                             .then(|| self.workshop.board.summary(crate::event::now_ms()));
                         let _ = reply.send(summary);
                     }
+                    Some(Command::Workers { reply }) => {
+                        let _ = reply.send(self.reporter.workers());
+                    }
                     Some(Command::Control { worker, control, reply }) => {
                         let result = self.control(worker, control).await;
                         if let Err(e) = &result {

@@ -38,6 +38,8 @@ pub enum IndexerError {
     },
     #[error("making the index durable: {0}")]
     Durable(#[source] SearchError),
+    #[error(transparent)]
+    Unavailable(SearchError),
 }
 
 impl From<IndexerError> for HandleError {
@@ -206,10 +208,10 @@ impl IndexWriter {
                         }
                     }
                 }
-                Err(e) if e.is_transient() => {
-                    last_error = e.to_string();
-                    still_pending = pending.clone();
-                }
+                // The server did not answer, or refused the whole request for now: retried
+                // by the consumer loop, which says so at once (backing off, and why) rather
+                // than after this loop's own retries.
+                Err(e) if e.is_transient() => return Err(IndexerError::Unavailable(e)),
                 // The whole request was refused: retrying the same request cannot help, but
                 // it is not proof that each document is bad either, so the batch is retried
                 // by the consumer loop and reported, rather than dead-lettered.
@@ -230,8 +232,7 @@ impl IndexWriter {
                 });
             }
             pending = still_pending;
-            let wait = self.retry_backoff * 2u32.saturating_pow(attempt.min(6) - 1);
-            tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
+            tokio::time::sleep(super::backoff::backoff(self.retry_backoff, attempt)).await;
         }
     }
 }

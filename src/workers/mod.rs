@@ -3,6 +3,7 @@
 pub mod analyst;
 pub mod archiver;
 pub mod assignment_watch;
+pub mod backoff;
 pub mod batch;
 pub mod consumer;
 pub mod control;

@@ -78,7 +78,7 @@ pub async fn run_relay(
                         attempt: failures,
                     },
                 );
-                relay.retry_backoff * failures.min(20)
+                super::backoff::backoff(relay.retry_backoff, failures)
             }
         };
         if !pause.is_zero() {

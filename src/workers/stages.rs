@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::backoff::backoff;
 use super::batch::Record;
 use super::consumer::{BatchHandler, HandleError, Handled};
 use super::report::{Reporter, WorkerState};
@@ -47,12 +48,6 @@ impl<H: BatchHandler> PipelinedHandler for Serial<H> {
         let handled = self.0.handle(records).await?;
         Ok(Arc::new(Done(handled)))
     }
-}
-
-/// Exponential backoff from `base`, doubling per attempt, at most 10 s.
-pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(6));
-    (base * factor).min(Duration::from_secs(10))
 }
 
 /// Who is retrying and how to say so.
@@ -137,14 +132,6 @@ pub async fn write_with_retries(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let base = Duration::from_millis(200);
-        assert_eq!(backoff(base, 1), Duration::from_millis(200));
-        assert_eq!(backoff(base, 2), Duration::from_millis(400));
-        assert_eq!(backoff(base, 30), Duration::from_secs(10));
-    }
 
     struct Flaky {
         fails: u32,

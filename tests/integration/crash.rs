@@ -8,280 +8,32 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eventdeck::bus::Cluster;
-use eventdeck::config::Config;
-use eventdeck::event::{envelope, MessageCreated};
-use futures::stream::{FuturesUnordered, StreamExt};
-use futures::FutureExt;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use eventdeck::event::envelope;
 use rdkafka::Message;
 
 use crate::harness::{eventually, read_topic, search_server};
+use crate::load::{expected_mentions, notified_exactly_once, Load};
+use crate::node::{kill9, KillOnDrop, Node, BIN};
 
-const BIN: &str = env!("CARGO_BIN_EXE_eventdeck");
 /// Events produced across the kills, at about RATE a second.
 pub(crate) const N: usize = 10_000;
-const RATE: u64 = 1_000;
-/// Every MENTION_EVERY-th message mentions one user.
-const MENTION_EVERY: usize = 3;
-
-pub(crate) struct Node {
-    pub(crate) data: PathBuf,
-    pub(crate) port: u16,
-    pub(crate) search_url: Option<String>,
-    pub(crate) marker: String,
-    pub(crate) runs: usize,
-}
-
-impl Node {
-    fn command(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(["--data-dir", &self.data.display().to_string()])
-            .args(["--embedded-port", &self.port.to_string()])
-            .args(["--config", "/dev/null"])
-            .env_remove("EVENTDECK_KAFKA_BROKERS")
-            .env("EVENTDECK_INDEXER_FLUSH_INTERVAL_MS", "50")
-            .env("EVENTDECK_ARCHIVE_ENABLED", "true")
-            .env("RUST_LOG", "info");
-        match &self.search_url {
-            Some(url) => c.env("EVENTDECK_SEARCH_URL", url),
-            None => c.env_remove("EVENTDECK_SEARCH_URL"),
-        };
-        c
-    }
-
-    /// Starts `eventdeck run`; returns once it printed its ready line. Its log goes to
-    /// run-N.log beside the data directory, for a failing test to show.
-    pub(crate) fn start(&mut self) -> (Child, Instant) {
-        self.runs += 1;
-        let log = self.log_path(self.runs);
-        let mut child = self
-            .command()
-            .arg("run")
-            .stdout(Stdio::piped())
-            .stderr(File::create(&log).expect("log file"))
-            .spawn()
-            .expect("spawn eventdeck run");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        assert!(
-            line.starts_with("eventdeck ready:"),
-            "run {} did not start: {line}\n{}",
-            self.runs,
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        (child, Instant::now())
-    }
-
-    pub(crate) fn log_path(&self, run: usize) -> PathBuf {
-        self.data.with_file_name(format!("run-{run}.log"))
-    }
-
-    pub(crate) fn logs(&self) -> String {
-        (1..=self.runs)
-            .map(|r| {
-                let text = std::fs::read_to_string(self.log_path(r)).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(15).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                format!("--- run {r} (last lines)\n{}", tail.join("\n"))
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    pub(crate) fn search_total(&self) -> Result<u64, String> {
-        let out = self
-            .command()
-            .args(["search", &self.marker, "--json"])
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-        v["total"]
-            .as_u64()
-            .ok_or_else(|| format!("no total in {v}"))
-    }
-
-    pub(crate) fn cluster(&self) -> Cluster {
-        Cluster::from_config(&Config::default(), format!("127.0.0.1:{}", self.port))
-    }
-}
-
-fn kill9(mut child: Child) {
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn mentioned(i: usize) -> Option<String> {
-    i.is_multiple_of(MENTION_EVERY)
-        .then(|| format!("user_{:03}", 100 + i % 17))
-}
-
-/// A third-party client: produces N message.created events at RATE/s, riding out the
-/// broker's deaths (librdkafka keeps the records and retries), and records which message ids
-/// the broker acknowledged.
-pub(crate) fn produce(
-    cluster: Cluster,
-    marker: String,
-    acked: Arc<Mutex<BTreeSet<String>>>,
-    failed: Arc<Mutex<Vec<String>>>,
-    done: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let producer: FutureProducer = cluster
-            .client_config("crash-test-producer")
-            .set("acks", "all")
-            .set("message.timeout.ms", "120000")
-            .set("linger.ms", "5")
-            .create()
-            .expect("producer");
-        let mut inflight = FuturesUnordered::new();
-        let started = Instant::now();
-        for i in 0..N {
-            let due = started + Duration::from_micros(i as u64 * 1_000_000 / RATE);
-            tokio::time::sleep_until(due.into()).await;
-            let id = format!("msg_crash_{i:05}");
-            let mut content = format!("{marker} crash event {i}");
-            let mentions: Vec<String> = mentioned(i).into_iter().collect();
-            for m in &mentions {
-                content.push_str(&format!(" @{m}"));
-            }
-            let created = MessageCreated {
-                message_id: id.clone(),
-                channel_id: format!("ch_{:02}", i % 11),
-                author_id: format!("user_{:03}", i % 13),
-                content,
-                mentions,
-                attachments: vec![],
-            };
-            let bytes = serde_json::to_vec(&envelope("message.created", &created)).expect("json");
-            let key = created.channel_id.clone();
-            let delivery = loop {
-                let record = FutureRecord::to("platform.messages.created")
-                    .key(&key)
-                    .payload(&bytes);
-                match producer.send_result(record) {
-                    Ok(d) => break d,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-                }
-            };
-            inflight.push(async move { (id, delivery.await) });
-            while let Some(Some((id, result))) = inflight.next().now_or_never() {
-                record(&acked, &failed, id, result);
-            }
-        }
-        while let Some((id, result)) = inflight.next().await {
-            record(&acked, &failed, id, result);
-        }
-        done.store(true, Ordering::SeqCst);
-    })
-}
-
-/// Waits for [`produce`] to finish and checks that the broker acknowledged all N events;
-/// returns their ids.
-pub(crate) async fn producer_finished(
-    producer: tokio::task::JoinHandle<()>,
-    done: &Arc<AtomicBool>,
-    acked: &Mutex<BTreeSet<String>>,
-    failed: &Mutex<Vec<String>>,
-) -> BTreeSet<String> {
-    eventually("the producer finished", Duration::from_secs(150), || {
-        let done = done.clone();
-        async move {
-            done.load(Ordering::SeqCst)
-                .then_some(())
-                .ok_or_else(|| "still producing".to_string())
-        }
-    })
-    .await;
-    producer.await.expect("producer task");
-    let failed = failed.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let acked = acked.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    assert!(
-        failed.is_empty(),
-        "deliveries failed: {:?}",
-        &failed[..failed.len().min(5)]
-    );
-    assert_eq!(acked.len(), N, "every event acknowledged");
-    acked
-}
-
-type DeliveryResult = Result<
-    rdkafka::producer::future_producer::OwnedDeliveryResult,
-    futures::channel::oneshot::Canceled,
->;
-
-fn record(
-    acked: &Mutex<BTreeSet<String>>,
-    failed: &Mutex<Vec<String>>,
-    id: String,
-    result: DeliveryResult,
-) {
-    match result {
-        Ok(Ok(_)) => {
-            acked.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
-        }
-        Ok(Err((e, _))) => failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(format!("{id}: {e}")),
-        Err(_) => failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(format!("{id}: producer dropped")),
-    }
-}
+pub(crate) const RATE: u64 = 1_000;
 
 async fn crash_and_recover(search_url: Option<String>, label: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut node = Node {
-        data: dir.path().join("data"),
-        port: free_port(),
+    let mut node = Node::new(
+        dir.path().join("data"),
         search_url,
-        marker: format!("crashmark{label}"),
-        runs: 0,
-    };
-    let acked = Arc::new(Mutex::new(BTreeSet::new()));
-    let failed = Arc::new(Mutex::new(Vec::new()));
-    let done = Arc::new(AtomicBool::new(false));
+        &format!("crashmark{label}"),
+    );
 
     // Run 1: killed with the load under way (a tenth of it acknowledged).
     let (run, _) = node.start();
-    let producer = produce(
-        node.cluster(),
-        node.marker.clone(),
-        acked.clone(),
-        failed.clone(),
-        done.clone(),
-    );
-    eventually("the load under way", Duration::from_secs(60), || {
-        let n = acked.lock().unwrap_or_else(|p| p.into_inner()).len();
-        async move {
-            (n >= N / 10)
-                .then_some(())
-                .ok_or_else(|| format!("{n} acknowledged"))
-        }
-    })
-    .await;
+    let load = Load::start(node.cluster(), &node.marker, N, RATE);
+    load.until_acked(N / 10, Duration::from_secs(60)).await;
     kill9(run);
     // Run 2: killed at its ready line, before its workers are in their groups.
     let (run, _) = node.start();
@@ -312,7 +64,7 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
     // Run 6: stays up.
     let (run, restarted) = node.start();
     let guard = KillOnDrop(Some(run));
-    let acked = producer_finished(producer, &done, &acked, &failed).await;
+    let acked = load.finish().await;
 
     // Poll until every acknowledged event is searchable; on timeout show the runs' logs.
     let want = acked.len() as u64;
@@ -351,42 +103,13 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
     }
 
     // Every mention notified exactly once.
-    let expected: BTreeSet<(String, String)> = acked
-        .iter()
-        .filter_map(|id| {
-            let i: usize = id.trim_start_matches("msg_crash_").parse().ok()?;
-            mentioned(i).map(|u| (id.clone(), u))
-        })
-        .collect();
     let cluster = node.cluster();
-    let notified = eventually(
-        &format!("{} notifications", expected.len()),
+    let notified = notified_exactly_once(
+        &cluster,
+        &expected_mentions(&acked),
         Duration::from_secs(60),
-        || {
-            let cluster = cluster.clone();
-            let want = expected.len();
-            async move {
-                let counts = notifications(&cluster).await;
-                let total: usize = counts.values().sum();
-                (total >= want && counts.len() >= want)
-                    .then_some(counts)
-                    .ok_or(format!("{total} notifications of {want}"))
-            }
-        },
     )
     .await;
-    let twice: Vec<_> = notified.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        twice.is_empty(),
-        "notified more than once: {} pairs, e.g. {:?}",
-        twice.len(),
-        &twice[..twice.len().min(5)]
-    );
-    let got: BTreeSet<(String, String)> = notified.keys().cloned().collect();
-    assert_eq!(
-        got, expected,
-        "exactly the mentions of acknowledged messages"
-    );
 
     let dlq = read_topic(&cluster, "platform.messages.dlq").await;
     assert!(dlq.is_empty(), "{} dead letters", dlq.len());
@@ -428,7 +151,7 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
          caught up {:.1} s after the last restart, {} runs",
         acked.len(),
         acked.len(),
-        notified.len(),
+        notified,
         recovery.as_secs_f64(),
         node.runs
     );
@@ -437,7 +160,9 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
 
 /// (partition, offset) → how many archive lines hold it, over every file under `root`; an
 /// unreadable file or line is an error.
-fn archived_lines(root: &std::path::Path) -> Result<BTreeMap<(i32, i64), usize>, String> {
+pub(crate) fn archived_lines(
+    root: &std::path::Path,
+) -> Result<BTreeMap<(i32, i64), usize>, String> {
     use eventdeck::archive::line::parse_line;
     use eventdeck::archive::writer::read_file;
     let mut counts = BTreeMap::new();
@@ -463,34 +188,6 @@ fn archived_lines(root: &std::path::Path) -> Result<BTreeMap<(i32, i64), usize>,
         }
     }
     Ok(counts)
-}
-
-/// (message id, user) → how many notification records name it.
-async fn notifications(cluster: &Cluster) -> BTreeMap<(String, String), usize> {
-    let mut counts = BTreeMap::new();
-    for m in read_topic(cluster, "platform.notifications.sent").await {
-        let Some(payload) = m.payload() else { continue };
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) else {
-            continue;
-        };
-        let p = &v["payload"];
-        let key = (
-            p["message_id"].as_str().unwrap_or_default().to_string(),
-            p["user_id"].as_str().unwrap_or_default().to_string(),
-        );
-        *counts.entry(key).or_insert(0) += 1;
-    }
-    counts
-}
-
-pub(crate) struct KillOnDrop(pub(crate) Option<Child>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.take() {
-            kill9(child);
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

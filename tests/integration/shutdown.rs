@@ -3,13 +3,12 @@
 //! LeaveGroup (before, every stop waited out librdkafka's 5 s for it). A restart then loses
 //! nothing.
 
-use std::collections::BTreeSet;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::crash::{free_port, produce, producer_finished, KillOnDrop, Node, N};
+use crate::crash::{N, RATE};
 use crate::harness::eventually;
+use crate::load::Load;
+use crate::node::{KillOnDrop, Node};
 
 /// What a stop under load may take: the grace period the reliability issue asks for (a
 /// supervisor sends SIGKILL after its own: Kubernetes 30 s, systemd 90 s).
@@ -18,28 +17,13 @@ const GRACE: Duration = Duration::from_secs(5);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_exits_zero_within_the_grace_period_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut node = Node {
-        data: dir.path().join("data"),
-        port: free_port(),
-        search_url: None,
-        marker: "sigtermmark".into(),
-        runs: 0,
-    };
-    let acked = Arc::new(Mutex::new(BTreeSet::new()));
-    let failed = Arc::new(Mutex::new(Vec::new()));
-    let done = Arc::new(AtomicBool::new(false));
+    let mut node = Node::new(dir.path().join("data"), None, "sigtermmark");
     let (run, _) = node.start();
     let mut run = KillOnDrop(Some(run));
-    let producer = produce(
-        node.cluster(),
-        node.marker.clone(),
-        acked.clone(),
-        failed.clone(),
-        done.clone(),
-    );
+    let load = Load::start(node.cluster(), &node.marker, N, RATE);
     // Under load, with something already searchable (batches flowing).
     eventually("the load under way", Duration::from_secs(60), || {
-        let n = acked.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let n = load.acked();
         let searchable = node.search_total().unwrap_or(0);
         async move {
             (n >= N / 5 && searchable > 0)
@@ -75,9 +59,7 @@ async fn sigterm_under_load_exits_zero_within_the_grace_period_and_loses_nothing
     // A restart picks up where the commits say and the producer's buffered records arrive.
     let (run, _) = node.start();
     let _guard = KillOnDrop(Some(run));
-    let want = producer_finished(producer, &done, &acked, &failed)
-        .await
-        .len() as u64;
+    let want = load.finish().await.len() as u64;
     eventually(
         "every event searchable once",
         Duration::from_secs(120),

@@ -131,7 +131,7 @@ impl ElasticIndex {
                 None,
             )
             .await
-            .map_err(|e| SearchError::Unavailable(e.to_string()))?;
+            .map_err(unreachable)?;
         read_json(response).await
     }
 
@@ -234,7 +234,7 @@ impl ElasticIndex {
             .body(lines)
             .send()
             .await
-            .map_err(|e| SearchError::Unavailable(e.to_string()))?;
+            .map_err(unreachable)?;
         let (status, body) = read_json(response).await?;
         if !status.is_success() {
             return Err(status_error(status, &body));
@@ -378,12 +378,26 @@ pub fn alias_actions(alias: &str, fresh: &str, serving: &Serving) -> Vec<Value> 
     actions
 }
 
+/// A request that got no answer, with its causes: the client's own message is only "error
+/// sending request for url (…)", while the reason (connection refused, a timeout, a TLS
+/// failure) is in its sources, and that is what a person needs to read.
+fn unreachable(e: impl std::error::Error) -> SearchError {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    SearchError::Unavailable(text)
+}
+
 async fn read_json(response: Response) -> Result<(StatusCode, Value), SearchError> {
     let status = response.status_code();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| SearchError::Unavailable(e.to_string()))?;
+    let text = response.text().await.map_err(unreachable)?;
     let value = if text.trim().is_empty() {
         Value::Null
     } else {
