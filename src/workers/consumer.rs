@@ -20,7 +20,6 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::assignment_watch::EmptyAssignment;
-use super::backoff::backoff;
 use super::batch::{Batch, BatchLimits, Record};
 use super::dlq::DeadLetters;
 use super::idle::HighWater;
@@ -328,6 +327,11 @@ async fn run_loop<H: PipelinedHandler>(
                 }
             }
             _ = watch_tick.tick() => {
+                if recv_errors > 0 && cluster_answers(&consumer, spec.topics.first()).await {
+                    // Nothing to consume since the errors, but the broker is back.
+                    recv_errors = 0;
+                    reporter.state(spec.worker, WorkerState::Running);
+                }
                 if *paused.borrow() {
                     // Partitions assigned by a rebalance since the pause arrive unpaused.
                     pause_assignment(&consumer, true);
@@ -346,17 +350,25 @@ async fn run_loop<H: PipelinedHandler>(
             }
             received = consumer.recv(), if !batch.is_full() => match received {
                 Ok(m) => {
-                    recv_errors = 0;
+                    if recv_errors > 0 {
+                        recv_errors = 0;
+                        reporter.state(spec.worker, WorkerState::Running);
+                    }
                     idle.record(&consumer);
                     batch.push(Record::from_message(&m), std::time::Instant::now());
                 }
+                // librdkafka reconnects by itself (with its own backoff): these errors say
+                // why nothing arrives. The loop keeps polling, so that the group session,
+                // the rejoin and the fetches resume the moment the broker is back; waiting
+                // out a growing backoff per queued error kept the workers idle for 30 s
+                // after a broker restart (the fault tests measured it).
                 Err(e) => {
                     recv_errors += 1;
                     reporter.state(spec.worker, WorkerState::BackingOff {
                         error: e.to_string(),
                         attempt: recv_errors,
                     });
-                    tokio::time::sleep(backoff(spec.retry_backoff, recv_errors)).await;
+                    tokio::time::sleep(RECV_ERROR_PAUSE).await;
                 }
             },
             _ = sleep_until_opt(deadline), if deadline.is_some() => {}
@@ -484,6 +496,22 @@ fn set_paused(consumer: &WorkerConsumer, spec: &ConsumerSpec, reporter: &Reporte
 
 /// How often a worker looks at its own assignment (a local call, no request).
 const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// The pause after a consumer error, so that a burst of queued errors does not spin.
+const RECV_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether the cluster answers a metadata request now: after consumer errors, an idle worker
+/// has no message to show that the broker is back.
+async fn cluster_answers(consumer: &Arc<WorkerConsumer>, topic: Option<&String>) -> bool {
+    let (asking, topic) = (consumer.clone(), topic.cloned());
+    tokio::task::spawn_blocking(move || {
+        asking
+            .fetch_metadata(topic.as_deref(), Duration::from_secs(1))
+            .is_ok_and(|m| !m.brokers().is_empty())
+    })
+    .await
+    .unwrap_or(false)
+}
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {

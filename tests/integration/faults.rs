@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{eventually, group_positions, wait_committed, Noida};
-use crate::load::Load;
+use crate::harness::{
+    eventually, group_positions, read_topic, search_server, wait_committed, Noida,
+};
+use crate::load::{expected_mentions, notified_exactly_once, Load};
 use crate::node::{KillOnDrop, Node};
 
 const INDEXER_GROUP: &str = "search-indexer";
@@ -172,4 +174,198 @@ async fn search_outage_backs_off_commits_nothing_and_catches_up() {
         found.saturating_sub(want),
         recovered,
     );
+}
+
+/// Where the broker of a restart test lives, and how it is stopped and started.
+enum BrokerHost {
+    /// An `eventdeck run --workers producer` holding the embedded broker: SIGTERM, then
+    /// started again on the same data directory and port.
+    Embedded { node: Node, run: KillOnDrop },
+    /// noida-db's Kafka service: `noida-db stop kafka`, `noida-db start kafka`.
+    Noida(Noida),
+}
+
+impl BrokerHost {
+    fn stop(&mut self) {
+        match self {
+            BrokerHost::Embedded { node, run } => {
+                let mut child = run.0.take().expect("broker running");
+                let pid = i32::try_from(child.id()).expect("pid");
+                // SAFETY: sends a signal to our own child process.
+                assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "SIGTERM");
+                let status = child.wait().expect("wait");
+                assert!(status.success(), "broker host: {status:?}\n{}", node.logs());
+            }
+            BrokerHost::Noida(noida) => noida.stop_service("kafka"),
+        }
+    }
+
+    fn start(&mut self) {
+        match self {
+            BrokerHost::Embedded { node, run } => run.0 = Some(node.start().0),
+            BrokerHost::Noida(noida) => noida.start_service("kafka"),
+        }
+    }
+}
+
+/// The broker goes away in the middle of an 8,000-event load and comes back on the same data:
+/// the third-party producer buffers and resumes, the workers of another eventdeck rejoin,
+/// `status` on that eventdeck says the cluster is down and then up, and afterwards every event
+/// is searchable once and every mention notified once.
+async fn broker_restart(on_noida: bool) {
+    const SENT: usize = 8_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = if on_noida {
+        "noidarestartmark"
+    } else {
+        "embeddedrestartmark"
+    };
+    let (mut host, mut node) = if on_noida {
+        let noida = Noida::start();
+        let mut node = Node::new(
+            dir.path().join("workers"),
+            Some(noida.elasticsearch.clone()),
+            marker,
+        );
+        node.brokers = Some(noida.kafka.clone());
+        // Two consumers: noida's idle consumers are busy pollers (harness notes).
+        node.workers = Some("indexer,notifier".into());
+        (BrokerHost::Noida(noida), node)
+    } else {
+        let mut broker = Node::new(dir.path().join("broker"), None, marker);
+        broker.workers = Some("producer".into());
+        let run = KillOnDrop(Some(broker.start().0));
+        let mut node = Node::new(
+            dir.path().join("workers"),
+            Some(search_server().await),
+            marker,
+        );
+        node.brokers = Some(format!("127.0.0.1:{}", broker.port));
+        (BrokerHost::Embedded { node: broker, run }, node)
+    };
+    let (run, _) = node.start();
+    let _run = KillOnDrop(Some(run));
+    let load = Load::start(node.cluster(), marker, SENT, 1_000);
+    eventually("indexing under way", Duration::from_secs(60), || {
+        let total = node.search_total();
+        async move {
+            (total.as_ref().is_ok_and(|n| *n > 0))
+                .then_some(())
+                .ok_or_else(|| format!("{total:?}"))
+        }
+    })
+    .await;
+
+    host.stop();
+    let down = Instant::now();
+    let acked_at_stop = load.acked();
+    let report = eventually(
+        "status says the cluster is down and a worker is backing off",
+        Duration::from_secs(30),
+        || {
+            let report = node.status();
+            async move {
+                let report = report?;
+                let backing_off = report["workers"]
+                    .as_array()
+                    .is_some_and(|ws| ws.iter().any(|w| w["state"] == "backing off"));
+                (report["cluster_up"] == false && backing_off)
+                    .then(|| report.clone())
+                    .ok_or_else(|| format!("{report}"))
+            }
+        },
+    )
+    .await;
+    assert!(!report["errors"].to_string().is_empty(), "{report}");
+    let said_after = down.elapsed();
+    host.start();
+    let up = Instant::now();
+    let outage = up - down;
+    eventually(
+        "status says the cluster is up",
+        Duration::from_secs(30),
+        || {
+            let report = node.status();
+            async move {
+                let report = report?;
+                (report["cluster_up"] == true)
+                    .then_some(())
+                    .ok_or_else(|| format!("{report}"))
+            }
+        },
+    )
+    .await;
+
+    let status_up_after = up.elapsed();
+    let acked = load.finish().await;
+    let acked_after = up.elapsed();
+    let want = acked.len() as u64;
+    eventually("every event searchable", Duration::from_secs(120), || {
+        let total = node.search_total();
+        async move {
+            (total == Ok(want))
+                .then_some(())
+                .ok_or_else(|| format!("{total:?} of {want}"))
+        }
+    })
+    .await;
+    let recovered = up.elapsed();
+    // Every worker running again: the idle ones too, which have no message to show it.
+    eventually(
+        "every worker running again",
+        Duration::from_secs(30),
+        || {
+            let report = node.status();
+            async move {
+                let report = report?;
+                let workers = report["workers"].as_array().cloned().unwrap_or_default();
+                (!workers.is_empty() && workers.iter().all(|w| w["state"] == "running"))
+                    .then_some(())
+                    .ok_or_else(|| format!("{workers:?}"))
+            }
+        },
+    )
+    .await;
+    let cluster = node.cluster();
+    let notified = notified_exactly_once(
+        &cluster,
+        &expected_mentions(&acked),
+        Duration::from_secs(60),
+    )
+    .await;
+    let dlq = read_topic(&cluster, "platform.messages.dlq").await;
+    assert!(dlq.is_empty(), "{} dead letters", dlq.len());
+    let found = node.search_total().expect("search");
+    eprintln!(
+        "broker restart ({marker}): down {:.1} s with {acked_at_stop} acknowledged; status said \
+         down after {:.1} s; after the restart: status up {:.1} s, every event acknowledged \
+         {:.1} s; {notified} notifications",
+        outage.as_secs_f64(),
+        said_after.as_secs_f64(),
+        status_up_after.as_secs_f64(),
+        acked_after.as_secs_f64(),
+    );
+    let injection = if on_noida {
+        "noida-db stop/start kafka under 1,000 events/s"
+    } else {
+        "SIGTERM the process holding the embedded broker, start it on the same data dir"
+    };
+    table_row(
+        "broker restart",
+        injection,
+        SENT,
+        found,
+        found.saturating_sub(want),
+        recovered,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_broker_restart_under_load_loses_nothing() {
+    broker_restart(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noida_kafka_restart_under_load_loses_nothing() {
+    broker_restart(true).await;
 }
