@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub mod limits;
+
 pub const TOPIC_CREATED: &str = "platform.messages.created";
 pub const TOPIC_UPDATED: &str = "platform.messages.updated";
 pub const TOPIC_DELETED: &str = "platform.messages.deleted";
@@ -213,6 +215,10 @@ pub fn parse_message_event(bytes: &[u8]) -> Result<ParsedEvent, ParseError> {
         ),
         other => return Err(ParseError::UnknownType(other.to_string())),
     };
+    limits::check(envelope.timestamp, &event).map_err(|reason| ParseError::InvalidPayload {
+        event_type: envelope.event_type.clone(),
+        reason,
+    })?;
     Ok(ParsedEvent {
         event_id: envelope.event_id,
         timestamp: envelope.timestamp,

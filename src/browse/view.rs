@@ -16,7 +16,7 @@ pub const DETAIL_MAX_BYTES: usize = 64 * 1024;
 
 /// Whether `c` could disturb the screen: C0/C1 controls and DEL, the bidi embedding,
 /// override and isolate controls, and the byte-order mark.
-fn is_unsafe(c: char) -> bool {
+pub fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{061C}' | '\u{200E}' | '\u{200F}'

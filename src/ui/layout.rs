@@ -53,6 +53,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         }
         _ => {}
     }
+    // Last: whatever text a pane drew, no cell sends the terminal a control or a bidi
+    // formatting character.
+    super::scrub::scrub(frame.buffer_mut());
 }
 
 pub fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: ViewId) {

@@ -19,6 +19,7 @@ pub mod layout;
 pub mod model;
 pub mod panes;
 pub mod run;
+pub mod scrub;
 pub mod tail;
 pub mod text_input;
 pub mod theme;
@@ -28,6 +29,8 @@ pub mod views;
 mod browse_tests;
 #[cfg(test)]
 mod command_tests;
+#[cfg(test)]
+mod hostile_render_tests;
 #[cfg(test)]
 mod input_tests;
 #[cfg(test)]
