@@ -14,6 +14,7 @@ mod default_setup;
 mod faults;
 mod group_reset;
 mod harness;
+mod hostile_corpus;
 mod http;
 mod load;
 mod monitor;
