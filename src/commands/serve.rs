@@ -119,3 +119,22 @@ pub fn api_state(
         activity: services.activity.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_listens_on_loopback_unless_told_otherwise() {
+        let default = api_addr(&Config::default()).expect("default");
+        assert!(default.ip().is_loopback(), "{default}");
+        let mut told = Config::default();
+        told.api.addr = "0.0.0.0:9090".into();
+        let addr = api_addr(&told).expect("told");
+        assert!(!addr.ip().is_loopback());
+        assert_eq!(addr.port(), 9090);
+        told.api.addr = "everywhere".into();
+        let e = api_addr(&told).expect_err("not an address").to_string();
+        assert!(e.starts_with("api.addr:"), "{e}");
+    }
+}

@@ -24,7 +24,8 @@ use super::batch::{Batch, BatchLimits, Record};
 use super::dlq::DeadLetters;
 use super::idle::HighWater;
 use super::idle_pause::{pause_assignment, IdlePause};
-use super::rejoin::heal_empty_assignment;
+use super::orphans::OrphanWatch;
+use super::rejoin::{heal_empty_assignment, heal_orphans};
 use super::report::{Reporter, WorkerEvent, WorkerState};
 use super::settle::{offsets_list, settle, settle_joined, write_task, InFlight};
 use super::stages::{prepare_with_retries, PipelinedHandler, RetryReport, Serial};
@@ -294,6 +295,7 @@ async fn run_loop<H: PipelinedHandler>(
     let mut handled: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut recv_errors = 0u32;
     let mut empty = EmptyAssignment::default();
+    let mut orphans = OrphanWatch::default();
     let mut watch_tick = tokio::time::interval(WATCH_EVERY);
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // False once a batch was given up on (shutdown while retrying): nothing after it may be
@@ -337,6 +339,7 @@ async fn run_loop<H: PipelinedHandler>(
                     pause_assignment(&consumer, true);
                 }
                 heal_empty_assignment(&consumer, &cluster, &spec, &mut empty).await;
+                heal_orphans(&consumer, &cluster, &spec, &mut orphans).await;
             }
             _ = idle.next_check(), if idle.enabled() && !*paused.borrow() => {
                 if writes.is_empty() && batch.is_empty() {

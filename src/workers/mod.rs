@@ -14,6 +14,7 @@ pub mod indexer;
 pub mod loadgen;
 pub mod notifier;
 pub mod notify_recovery;
+pub mod orphans;
 pub mod publisher;
 pub mod rejoin;
 pub mod relay;

@@ -25,6 +25,8 @@ pub(crate) struct Node {
     pub(crate) workers: Option<String>,
     /// More EVENTDECK_* settings.
     pub(crate) env: Vec<(String, String)>,
+    /// The configuration file; None: none (`/dev/null`).
+    pub(crate) config: Option<PathBuf>,
     pub(crate) runs: usize,
 }
 
@@ -39,6 +41,7 @@ impl Node {
             marker: marker.to_string(),
             workers: None,
             env: Vec::new(),
+            config: None,
             runs: 0,
         }
     }
@@ -47,7 +50,8 @@ impl Node {
         let mut c = Command::new(BIN);
         c.args(["--data-dir", &self.data.display().to_string()])
             .args(["--embedded-port", &self.port.to_string()])
-            .args(["--config", "/dev/null"])
+            .arg("--config")
+            .arg(self.config.as_deref().unwrap_or("/dev/null".as_ref()))
             .env("EVENTDECK_INDEXER_FLUSH_INTERVAL_MS", "50")
             .env("EVENTDECK_ARCHIVE_ENABLED", "true")
             .env("RUST_LOG", "info");
@@ -178,6 +182,30 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         if let Some(child) = self.0.take() {
             kill9(child);
+        }
+    }
+}
+
+/// A temporary directory removed when the test passes and kept, with its path printed, when
+/// it fails: the processes' logs in it are what explains a failure.
+pub(crate) struct KeepOnPanic(Option<tempfile::TempDir>);
+
+impl KeepOnPanic {
+    pub(crate) fn new() -> KeepOnPanic {
+        KeepOnPanic(Some(tempfile::tempdir().expect("tempdir")))
+    }
+
+    pub(crate) fn path(&self) -> &std::path::Path {
+        self.0.as_ref().expect("dir").path()
+    }
+}
+
+impl Drop for KeepOnPanic {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            if std::thread::panicking() {
+                eprintln!("kept for the failure: {}", dir.keep().display());
+            }
         }
     }
 }

@@ -1,0 +1,205 @@
+//! Secrets stay secret, through the real binary: a configuration file holding a SASL password,
+//! a TLS key password, the search server's password and URL userinfo, and the API token,
+//! with the search server unreachable so that errors are logged and reported. `eventdeck
+//! serve` logs at debug level, takes a request with the right token and one with a wrong one,
+//! backs off on the search server; `status --json` (the workers' errors included), the human
+//! `status`, and a failing `search` all run beside it. None of the secrets appears in any
+//! line any of them printed.
+
+use std::time::Duration;
+
+use crate::harness::eventually;
+use crate::http::request;
+use crate::node::{free_port, KeepOnPanic, KillOnDrop, Node};
+
+const SECRETS: [&str; 5] = [
+    "kafka-sasl-secret-7d1",
+    "tls-key-secret-3f9",
+    "search-password-secret-b27",
+    "url-userinfo-secret-e40",
+    "api-token-secret-5c8",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_logs_status_errors_or_answers() {
+    let dir = KeepOnPanic::new();
+    let dead_search = free_port();
+    let api = format!("127.0.0.1:{}", free_port());
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[kafka.properties]
+"sasl.username" = "svc-eventdeck"
+"sasl.password" = "{}"
+"ssl.key.password" = "{}"
+
+[search]
+url = "http://elastic:{}@127.0.0.1:{dead_search}"
+username = "elastic"
+password = "{}"
+
+[api]
+addr = "{api}"
+token = "{}"
+"#,
+            SECRETS[0], SECRETS[1], SECRETS[3], SECRETS[2], SECRETS[4]
+        ),
+    )
+    .expect("config");
+    let mut node = Node::new(dir.path().join("data"), None, "secretmark");
+    node.workers = Some("indexer".into());
+    node.config = Some(config.clone());
+    let command = |node: &Node| {
+        let mut c = node.command();
+        c.env_remove("EVENTDECK_SEARCH_URL")
+            .env("RUST_LOG", "debug");
+        c
+    };
+    let log = dir.path().join("serve.log");
+    let out = dir.path().join("serve.out");
+    let serve = command(&node)
+        .arg("serve")
+        .stdout(std::fs::File::create(&out).expect("out"))
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn serve");
+    let mut serve = KillOnDrop(Some(serve));
+    let addr: std::net::SocketAddr = api.parse().expect("addr");
+    eventually("serve answers", Duration::from_secs(60), || async {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!(
+                "{e}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )),
+        }
+    })
+    .await;
+    let body = br#"{"channel_id":"ch_s","author_id":"user_s","content":"secretmark hello"}"#;
+    let json = ("content-type", "application/json");
+    let good = format!("Bearer {}", SECRETS[4]);
+    let posted = request(
+        addr,
+        "POST",
+        "/messages",
+        &[("authorization", good.as_str()), json],
+        body,
+    )
+    .await;
+    assert_eq!(posted.status, 201, "{}", posted.text());
+    let refused = request(
+        addr,
+        "POST",
+        "/messages",
+        &[("authorization", "Bearer api-token-secret-5c9"), json],
+        body,
+    )
+    .await;
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    let searched = request(addr, "GET", "/messages/search?q=secretmark", &[], b"").await;
+
+    // The indexer cannot reach the search server: status says so, with the error.
+    let report = eventually(
+        "status reports the indexer backing off",
+        Duration::from_secs(60),
+        || {
+            let out = command(&node).args(["status", "--json"]).output();
+            async move {
+                let out = out.map_err(|e| e.to_string())?;
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                text.contains("backing off")
+                    .then(|| format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+                    .ok_or(text)
+            }
+        },
+    )
+    .await;
+    assert!(
+        report.contains(&format!("127.0.0.1:{dead_search}")),
+        "{report}"
+    );
+    let human = command(&node).arg("status").output().expect("status");
+    let search = command(&node)
+        .args(["search", "secretmark"])
+        .output()
+        .expect("search");
+    assert!(!search.status.success(), "the search server is unreachable");
+
+    let child = serve.0.as_mut().expect("serve");
+    // SAFETY: sends a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let _ = child.wait();
+    serve.0 = None;
+
+    let mut seen = vec![
+        (
+            "serve's log",
+            std::fs::read_to_string(&log).unwrap_or_default(),
+        ),
+        (
+            "serve's output",
+            std::fs::read_to_string(&out).unwrap_or_default(),
+        ),
+        ("the accepted post's answer", posted.text()),
+        ("the refused post's answer", refused.text()),
+        ("the API's search answer", searched.text()),
+        ("status --json", report),
+        (
+            "status",
+            String::from_utf8_lossy(&human.stdout).into_owned(),
+        ),
+        (
+            "status's errors",
+            String::from_utf8_lossy(&human.stderr).into_owned(),
+        ),
+        (
+            "search's error",
+            String::from_utf8_lossy(&search.stderr).into_owned(),
+        ),
+    ];
+    seen.push((
+        "every file in the data directory but the store",
+        files_text(&node.data),
+    ));
+    assert!(seen[0].1.contains("DEBUG"), "serve logged at debug level");
+    for (what, text) in &seen {
+        for secret in SECRETS {
+            assert!(
+                !text.contains(secret),
+                "{what} shows {secret}:\n{}",
+                text.lines()
+                    .filter(|l| l.contains(secret))
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+    }
+    eprintln!(
+        "secrets: {} secrets, none in {} outputs ({} log lines at debug level)",
+        SECRETS.len(),
+        seen.len(),
+        seen[0].1.lines().count()
+    );
+}
+
+/// The text of every small file under `dir` (logs, state), lossily.
+fn files_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if entry.metadata().is_ok_and(|m| m.len() < 10_000_000) {
+                out.push_str(&String::from_utf8_lossy(
+                    &std::fs::read(&path).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    out
+}
