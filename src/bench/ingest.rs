@@ -10,6 +10,7 @@
 //!
 //! Every pass writes into a fresh index and reads in a group of its own.
 
+use crate::bus::safe_create::SafeCreate;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -402,7 +403,7 @@ async fn one_request_per_event(
     let analysis = engine.wanted_analysis().await;
     let mut client_config = services.cluster.consumer_config("bench-guide", &name);
     client_config.set("enable.auto.commit", "true");
-    let consumer: StreamConsumer = client_config.create()?;
+    let consumer: StreamConsumer = client_config.build()?;
     let topics = services.indexer_spec().topics;
     let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;

@@ -17,6 +17,7 @@
 //!
 //! [`decide`] is the pure part: what to do with one dead letter.
 
+use crate::bus::safe_create::SafeCreate;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -211,7 +212,7 @@ pub async fn redrive(
                 .client_config("redrive")
                 .set("group.id", &group)
                 .set("enable.auto.commit", "false")
-                .create()?,
+                .build()?,
         )
     };
     let pace = (options.rate > 0).then(|| Duration::from_secs_f64(1.0 / options.rate as f64));
@@ -317,7 +318,7 @@ fn markers_in(cluster: &Cluster, topics: &[String]) -> anyhow::Result<HashSet<St
     let consumer: BaseConsumer = cluster
         .client_config("redrive-check")
         .set("group.id", "eventdeck-redrive-check")
-        .create()?;
+        .build()?;
     let mut read_to = HashMap::new();
     for topic in topics {
         let metadata = consumer

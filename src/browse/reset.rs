@@ -9,6 +9,7 @@
 //!
 //! [`plan`] is the pure part.
 
+use crate::bus::safe_create::SafeCreate;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -214,7 +215,7 @@ fn group_client(cluster: &Cluster, group: &str) -> anyhow::Result<BaseConsumer> 
         .client_config("group-reset")
         .set("group.id", group)
         .set("enable.auto.commit", "false")
-        .create()?)
+        .build()?)
 }
 
 #[cfg(test)]

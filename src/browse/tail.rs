@@ -3,6 +3,7 @@
 //! group, so the real groups see no member come and go and no offset move. It runs on a
 //! thread of its own (librdkafka's poll blocks) and hands records over in batches.
 
+use crate::bus::safe_create::SafeCreate;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,7 +106,7 @@ fn run(
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
-        .create()?;
+        .build()?;
     let metadata = consumer
         .fetch_metadata(Some(topic), METADATA_TIMEOUT)
         .map_err(|e| anyhow::anyhow!("reading the partitions of {topic}: {e}"))?;

@@ -1,6 +1,7 @@
 //! Topic creation at start-up. Missing topics are created; existing ones are left exactly as
 //! they are (never deleted, never re-partitioned).
 
+use super::safe_create::SafeCreate;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -10,7 +11,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use super::Cluster;
 
 pub fn admin_client(cluster: &Cluster) -> anyhow::Result<AdminClient<DefaultClientContext>> {
-    Ok(cluster.client_config("admin").create()?)
+    Ok(cluster.client_config("admin").build()?)
 }
 
 /// Creates the topics that do not exist yet. Returns the names it created.

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod producer;
 pub mod protocol;
+pub mod safe_create;
 
 use rdkafka::ClientConfig;
 

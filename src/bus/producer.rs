@@ -9,6 +9,7 @@
 //! `eventdeck run` (`perf`: a quarter of its idle CPU). Our thread polls in one-second slices:
 //! the same loop costs a tenth, and a delivery report still wakes the poll at once.
 
+use super::safe_create::SafeCreate;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,7 +148,7 @@ impl EventProducer {
             )
             .set("queue.buffering.max.messages", "200000")
             .set("compression.type", "lz4");
-        let producer: BaseProducer<DeliveryReports> = c.create_with_context(DeliveryReports)?;
+        let producer: BaseProducer<DeliveryReports> = c.build_with_context(DeliveryReports)?;
         Ok(Self {
             inner: Arc::new(Polled::start(producer)?),
         })

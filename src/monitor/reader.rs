@@ -3,6 +3,7 @@
 //! `spawn_blocking`, never on an async worker or the render path. Each call has its own
 //! timeout and its failure is recorded next to the figure it concerns.
 
+use crate::bus::safe_create::SafeCreate;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
@@ -63,10 +64,10 @@ pub(super) fn reader_config(cluster: &Cluster, role: &str) -> ClientConfig {
 impl ClusterReader {
     pub fn new(cluster: &Cluster, opts: MonitorOptions) -> anyhow::Result<Self> {
         Ok(Self {
-            meta: reader_config(cluster, "monitor").create()?,
-            describer: reader_config(cluster, "monitor-groups").create()?,
+            meta: reader_config(cluster, "monitor").build()?,
+            describer: reader_config(cluster, "monitor-groups").build()?,
             records: Mutex::new(RecordReader::new(cluster)?),
-            offsets: reader_config(cluster, "monitor-offsets").create()?,
+            offsets: reader_config(cluster, "monitor-offsets").build()?,
             opts,
         })
     }

@@ -3,6 +3,7 @@
 //! assignment of a reader client (no group, no commits), within a time budget per sample,
 //! and cached: the record at an offset never changes, so a stuck group costs nothing.
 
+use crate::bus::safe_create::SafeCreate;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -39,7 +40,7 @@ impl RecordReader {
             .set("queued.min.messages", "1")
             .set("queued.max.messages.kbytes", "1024")
             .set("auto.offset.reset", "earliest")
-            .create()?;
+            .build()?;
         Ok(Self {
             consumer,
             cache: BTreeMap::new(),

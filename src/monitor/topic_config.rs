@@ -4,6 +4,7 @@
 //! brokers answer slowly or not at all); a broker that cannot describe them leaves the
 //! columns empty ("–"), never wrong.
 
+use crate::bus::safe_create::SafeCreate;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -71,7 +72,7 @@ pub enum DescribeError {
 
 /// The admin client the configurations are read with: made once, kept by the sampler.
 pub fn admin(cluster: &Cluster) -> Result<AdminClient<DefaultClientContext>, DescribeError> {
-    Ok(cluster.client_config("admin").create()?)
+    Ok(cluster.client_config("admin").build()?)
 }
 
 /// The configurations of `topics`; the topics the broker would not describe are left out.

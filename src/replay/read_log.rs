@@ -4,6 +4,7 @@
 //! assigned, not subscribed: the `state-rebuilder` group never joins, commits nothing and so
 //! always starts from the beginning, and the workers' groups are never touched.
 
+use crate::bus::safe_create::SafeCreate;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -105,7 +106,7 @@ pub fn read_records(
         .set("group.id", REBUILD_GROUP)
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
-        .create()?;
+        .build()?;
     let mut assignment = TopicPartitionList::new();
     // Per (topic, partition): the last offset to read (high watermark - 1).
     let mut last: HashMap<(String, i32), i64> = HashMap::new();

@@ -4,6 +4,7 @@
 //! after the state keeper's committed offsets. Events the keeper had already folded but not
 //! yet committed are folded again, which changes nothing (the highest version wins).
 
+use crate::bus::safe_create::SafeCreate;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -54,7 +55,7 @@ pub fn committed_offsets(
         .client_config("replay")
         .set("group.id", group)
         .set("enable.auto.commit", "false")
-        .create()?;
+        .build()?;
     let mut list = TopicPartitionList::new();
     for topic in topics {
         let metadata = consumer

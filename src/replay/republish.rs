@@ -4,6 +4,7 @@
 //! created empty gets its history back and its workers rebuild the index from it, whatever
 //! the topics' retention had dropped. Offsets are the new log's, not the old.
 
+use crate::bus::safe_create::SafeCreate;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -40,7 +41,7 @@ fn describe_topics(
     cluster: &Cluster,
     topics: &[String],
 ) -> anyhow::Result<(HashMap<String, i32>, HashMap<String, i64>)> {
-    let consumer: BaseConsumer = cluster.client_config("republish").create()?;
+    let consumer: BaseConsumer = cluster.client_config("republish").build()?;
     let (mut counts, mut held) = (HashMap::new(), HashMap::new());
     for topic in topics {
         let metadata = consumer

@@ -7,6 +7,7 @@
 //! before it commits the batch. On shutdown the open batch is handled, committed, and the
 //! group is left.
 
+use crate::bus::safe_create::SafeCreate;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,7 +171,7 @@ pub fn create_consumer(
     } else {
         cluster.consumer_config(spec.worker.as_str(), &spec.group)
     };
-    let consumer: WorkerConsumer = config.create_with_context(context)?;
+    let consumer: WorkerConsumer = config.build_with_context(context)?;
     let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
     Ok(consumer)

@@ -10,6 +10,7 @@
 //! The decisions ([`IdleDetector`], [`behind`]) are pure and unit-tested; the I/O is in
 //! [`HighWater::spawn`] and the consumer loop.
 
+use crate::bus::safe_create::SafeCreate;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -195,7 +196,7 @@ impl HighWater {
     /// Starts the watcher over `topics` on its own group-less client (no fetching, no
     /// heartbeats: it only sends ListOffsets and, now and then, a metadata request).
     pub fn spawn(cluster: &Cluster, topics: Vec<String>) -> anyhow::Result<Self> {
-        let client: BaseConsumer = cluster.client_config("watermarks").create()?;
+        let client: BaseConsumer = cluster.client_config("watermarks").build()?;
         let (snapshots, _) = watch::channel(None);
         let this = Self {
             snapshots,

@@ -2,6 +2,7 @@
 //! reached the notification topic. The topic is read from a little before the oldest intent
 //! up to its end at the time of the call, so the cost is bounded by what was produced since.
 
+use crate::bus::safe_create::SafeCreate;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -47,7 +48,7 @@ pub fn notified_since(
         .set("group.id", "eventdeck-notifier-recovery")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
-        .create()
+        .build()
         .map_err(kafka)?;
     let metadata = consumer
         .fetch_metadata(Some(topic), TIMEOUT)

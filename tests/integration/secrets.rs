@@ -1,10 +1,11 @@
 //! Secrets stay secret, through the real binary: a configuration file holding a SASL password,
-//! a TLS key password, the search server's password and URL userinfo, and the API token,
-//! with the search server unreachable so that errors are logged and reported. `eventdeck
-//! serve` logs at debug level, takes a request with the right token and one with a wrong one,
-//! backs off on the search server; `status --json` (the workers' errors included), the human
-//! `status`, and a failing `search` all run beside it. None of the secrets appears in any
-//! line any of them printed.
+//! the search server's password and URL userinfo, and the API token, with the search server
+//! unreachable so that errors are logged and reported. `eventdeck serve` logs at debug level,
+//! takes a request with the right token and one with a wrong one, backs off on the search
+//! server; `status --json` (the workers' errors included), the human `status`, and a failing
+//! `search` all run beside it. Then the same file with a TLS key password this build's
+//! librdkafka refuses, so that client creation fails on it. None of the secrets appears in
+//! any line any of them printed.
 
 use std::time::Duration;
 
@@ -33,7 +34,6 @@ async fn no_secret_reaches_logs_status_errors_or_answers() {
 [kafka.properties]
 "sasl.username" = "svc-eventdeck"
 "sasl.password" = "{}"
-"ssl.key.password" = "{}"
 
 [search]
 url = "http://elastic:{}@127.0.0.1:{dead_search}"
@@ -44,17 +44,29 @@ password = "{}"
 addr = "{api}"
 token = "{}"
 "#,
-            SECRETS[0], SECRETS[1], SECRETS[3], SECRETS[2], SECRETS[4]
+            SECRETS[0], SECRETS[3], SECRETS[2], SECRETS[4]
         ),
     )
     .expect("config");
+    // The same, with a property librdkafka refuses (no OpenSSL in this build) or, in a build
+    // that has it, accepts: either way its value must not show.
+    let refused_config = dir.path().join("refused.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &refused_config,
+        text.replace(
+            "[search]",
+            &format!("\"ssl.key.password\" = \"{}\"\n\n[search]", SECRETS[1]),
+        ),
+    )
+    .expect("refused config");
     let mut node = Node::new(dir.path().join("data"), None, "secretmark");
     node.workers = Some("indexer".into());
     node.config = Some(config.clone());
     let command = |node: &Node| {
         let mut c = node.command();
         c.env_remove("EVENTDECK_SEARCH_URL")
-            .env("RUST_LOG", "debug");
+            .env("EVENTDECK_LOG", "debug");
         c
     };
     let log = dir.path().join("serve.log");
@@ -127,6 +139,23 @@ token = "{}"
         .expect("search");
     assert!(!search.status.success(), "the search server is unreachable");
 
+    let mut refused_node = Node::new(node.data.clone(), None, "secretmark");
+    refused_node.config = Some(refused_config);
+    let refused_status = command(&refused_node)
+        .args(["status", "--json"])
+        .output()
+        .expect("status");
+    let refused_search = command(&refused_node)
+        .args(["search", "x"])
+        .output()
+        .expect("search");
+
+    let refused_text = String::from_utf8_lossy(&refused_status.stderr).into_owned();
+    if !refused_status.status.success() {
+        // This build's librdkafka has no OpenSSL: the error names the property, not its value.
+        assert!(refused_text.contains("ssl.key.password"), "{refused_text}");
+    }
+
     let child = serve.0.as_mut().expect("serve");
     // SAFETY: sends a signal to our own child process.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
@@ -157,6 +186,18 @@ token = "{}"
         (
             "search's error",
             String::from_utf8_lossy(&search.stderr).into_owned(),
+        ),
+        (
+            "status with a refused TLS key password",
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&refused_status.stdout),
+                String::from_utf8_lossy(&refused_status.stderr)
+            ),
+        ),
+        (
+            "search with a refused TLS key password",
+            String::from_utf8_lossy(&refused_search.stderr).into_owned(),
         ),
     ];
     seen.push((
