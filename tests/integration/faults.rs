@@ -70,15 +70,8 @@ async fn search_outage_backs_off_commits_nothing_and_catches_up() {
     let (run, _) = node.start();
     let _run = KillOnDrop(Some(run));
     let load = Load::start(node.cluster(), &node.marker, SENT, 1_000);
-    eventually("indexing under way", Duration::from_secs(60), || {
-        let total = node.search_total();
-        async move {
-            (total.as_ref().is_ok_and(|n| *n > 0))
-                .then_some(())
-                .ok_or_else(|| format!("{total:?}"))
-        }
-    })
-    .await;
+    node.wait_hits("indexing under way", Duration::from_secs(60), |n| n > 0)
+        .await;
 
     noida.stop_service("elasticsearch");
     let down = Instant::now();
@@ -137,13 +130,8 @@ async fn search_outage_backs_off_commits_nothing_and_catches_up() {
     let back = Instant::now();
     let acked = load.finish().await;
     let want = acked.len() as u64;
-    eventually("the index caught up", Duration::from_secs(60), || {
-        let total = node.search_total();
-        async move {
-            (total == Ok(want))
-                .then_some(())
-                .ok_or_else(|| format!("{total:?} of {want}"))
-        }
+    node.wait_hits("the index caught up", Duration::from_secs(60), |n| {
+        n == want
     })
     .await;
     let recovered = back.elapsed();
@@ -246,15 +234,8 @@ async fn broker_restart(on_noida: bool) {
     let (run, _) = node.start();
     let _run = KillOnDrop(Some(run));
     let load = Load::start(node.cluster(), marker, SENT, 1_000);
-    eventually("indexing under way", Duration::from_secs(60), || {
-        let total = node.search_total();
-        async move {
-            (total.as_ref().is_ok_and(|n| *n > 0))
-                .then_some(())
-                .ok_or_else(|| format!("{total:?}"))
-        }
-    })
-    .await;
+    node.wait_hits("indexing under way", Duration::from_secs(60), |n| n > 0)
+        .await;
 
     host.stop();
     let down = Instant::now();
@@ -300,13 +281,8 @@ async fn broker_restart(on_noida: bool) {
     let acked = load.finish().await;
     let acked_after = up.elapsed();
     let want = acked.len() as u64;
-    eventually("every event searchable", Duration::from_secs(120), || {
-        let total = node.search_total();
-        async move {
-            (total == Ok(want))
-                .then_some(())
-                .ok_or_else(|| format!("{total:?} of {want}"))
-        }
+    node.wait_hits("every event searchable", Duration::from_secs(120), |n| {
+        n == want
     })
     .await;
     let recovered = up.elapsed();

@@ -6,10 +6,12 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use eventdeck::bus::Cluster;
 use eventdeck::config::Config;
+
+use crate::harness::eventually;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_eventdeck");
 
@@ -124,6 +126,16 @@ impl Node {
     /// Hits for the marker word, through `eventdeck search --json`.
     pub(crate) fn search_total(&self) -> Result<u64, String> {
         self.search_hits(&self.marker)
+    }
+
+    /// Waits until the marker's hit count satisfies `done` (say, equals the events sent).
+    pub(crate) async fn wait_hits(&self, what: &str, within: Duration, done: impl Fn(u64) -> bool) {
+        eventually(what, within, || {
+            let total = self.search_total();
+            let ok = total.as_ref().is_ok_and(|n| done(*n));
+            async move { ok.then_some(()).ok_or_else(|| format!("hits: {total:?}")) }
+        })
+        .await;
     }
 
     pub(crate) fn search_hits(&self, words: &str) -> Result<u64, String> {

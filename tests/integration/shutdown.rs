@@ -60,17 +60,10 @@ async fn sigterm_under_load_exits_zero_within_the_grace_period_and_loses_nothing
     let (run, _) = node.start();
     let _guard = KillOnDrop(Some(run));
     let want = load.finish().await.len() as u64;
-    eventually(
+    node.wait_hits(
         "every event searchable once",
         Duration::from_secs(120),
-        || {
-            let total = node.search_total();
-            async move {
-                (total == Ok(want))
-                    .then_some(())
-                    .ok_or_else(|| format!("{total:?} of {want}"))
-            }
-        },
+        |n| n == want,
     )
     .await;
 }
