@@ -76,6 +76,13 @@ impl Cluster {
             // has one: 8 MiB is still tens of thousands of events, many batches ahead.
             c.set("queued.max.messages.kbytes", CONSUMER_PREFETCH_KIB);
         }
+        if self.properties.get("fetch.max.bytes").is_none() {
+            // One fetch answer on top of the prefetch. librdkafka's default is 50 MiB, and
+            // tansu answers with the whole backlog up to it, so a stuck worker's memory grew
+            // with the backlog (+46 MiB with 100 MB waiting, +85 MiB with 260 MB); with
+            // 8 MiB it is +42 MiB whatever waits (the backpressure test in `faults.rs`).
+            c.set("fetch.max.bytes", CONSUMER_FETCH_MAX_BYTES);
+        }
         if self.embedded && self.properties.get("fetch.wait.max.ms").is_none() {
             // The embedded broker answers a fetch only when its wait runs out, not when a
             // record arrives (tansu 0.6 sleeps out the wait even after finding records), so
@@ -115,6 +122,9 @@ pub const EMBEDDED_LATENCY_FETCH_WAIT_MS: &str = "100";
 
 /// `queued.max.messages.kbytes` of every consumer (see `consumer_config`).
 pub const CONSUMER_PREFETCH_KIB: &str = "8192";
+
+/// `fetch.max.bytes` of every consumer (see `consumer_config`).
+pub const CONSUMER_FETCH_MAX_BYTES: &str = "8388608";
 
 /// `fetch.wait.max.ms` of consumers of the embedded broker (see `consumer_config`).
 pub const EMBEDDED_FETCH_WAIT_MS: &str = "200";

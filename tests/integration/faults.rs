@@ -345,3 +345,104 @@ async fn embedded_broker_restart_under_load_loses_nothing() {
 async fn noida_kafka_restart_under_load_loses_nothing() {
     broker_restart(true).await;
 }
+
+/// Resident memory of process `pid`, in bytes (`VmRSS`).
+fn resident(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Backpressure: the indexer's search server never answers while 250,000 events of 1 KB
+/// (about 260 MB) pour into its topic as fast as a client can write them. The indexer holds
+/// one batch, librdkafka's prefetch (8 MiB) and one fetch answer (8 MiB), not the backlog:
+/// its resident memory grows by a bounded amount however much waits, and it commits
+/// nothing. Measured: +42 MiB with 100,000 or 250,000 waiting; before `fetch.max.bytes` was
+/// set, +46 MiB and +85 MiB (tansu answers a fetch with as much as librdkafka accepts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_indexer_holds_bounded_memory_whatever_waits() {
+    const SENT: usize = 250_000;
+    const PAD: usize = 1_000;
+    /// Prefetch (8 MiB) and a batch with its documents, with room for the allocator.
+    const BOUND: u64 = 64 << 20;
+    let dir = crate::node::KeepOnPanic::new();
+    let mut broker = Node::new(dir.path().join("broker"), None, "pressuremark");
+    broker.workers = Some("producer".into());
+    let _broker = KillOnDrop(Some(broker.start().0));
+    let dead_search = format!("http://127.0.0.1:{}", crate::node::free_port());
+    let mut node = Node::new(
+        dir.path().join("indexer"),
+        Some(dead_search),
+        "pressuremark",
+    );
+    node.brokers = Some(format!("127.0.0.1:{}", broker.port));
+    node.workers = Some("indexer".into());
+    let (run, _) = node.start();
+    let pid = run.id();
+    let _run = KillOnDrop(Some(run));
+    // Some records first, so that the indexer is at work and failing before the flood.
+    let warm = Load::start(node.cluster(), &node.marker, 1_000, 1_000);
+    eventually("the indexer backing off", Duration::from_secs(60), || {
+        let report = node.status();
+        async move {
+            let report = report?;
+            let w = worker(&report, "indexer").ok_or_else(|| format!("{report}"))?;
+            (w["state"] == "backing off")
+                .then_some(())
+                .ok_or_else(|| format!("{w}"))
+        }
+    })
+    .await;
+    warm.finish().await;
+    let before = resident(pid).expect("resident memory");
+    let (committed_before, _) = committed_and_lag(&node, INDEXER_GROUP).await;
+    let started = Instant::now();
+    let flood = Load::start_padded(node.cluster(), &node.marker, SENT, 1_000_000, PAD);
+    let mut peak = before;
+    while !flood.is_done() {
+        peak = peak.max(resident(pid).unwrap_or(0));
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "the flood did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    flood.finish().await;
+    // A few more samples once everything waits in the topic.
+    for _ in 0..20 {
+        peak = peak.max(resident(pid).unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let flooded = started.elapsed();
+    let (committed_after, lag) = committed_and_lag(&node, INDEXER_GROUP).await;
+    assert_eq!(
+        committed_after, committed_before,
+        "nothing committed while nothing is indexed"
+    );
+    assert!(
+        lag >= SENT as i64,
+        "the backlog waits in the topic: lag {lag}"
+    );
+    let grew = peak.saturating_sub(before);
+    eprintln!(
+        "backpressure: {SENT} events of {PAD} B in {:.1} s while the search server is away; \
+         indexer resident {} MiB before, peak {} MiB (+{} MiB, bound {} MiB); lag {lag}",
+        flooded.as_secs_f64(),
+        before >> 20,
+        peak >> 20,
+        grew >> 20,
+        BOUND >> 20
+    );
+    assert!(
+        grew < BOUND,
+        "resident memory grew by {} MiB while the backlog grew by {} MB",
+        grew >> 20,
+        SENT * PAD / 1_000_000
+    );
+}

@@ -53,13 +53,24 @@ pub(crate) struct Load {
 impl Load {
     /// Produces `n` events holding the word `marker` at about `rate` a second.
     pub(crate) fn start(cluster: Cluster, marker: &str, n: usize, rate: u64) -> Load {
+        Load::start_padded(cluster, marker, n, rate, 0)
+    }
+
+    /// [`Load::start`] with `pad` more bytes of content in every event.
+    pub(crate) fn start_padded(
+        cluster: Cluster,
+        marker: &str,
+        n: usize,
+        rate: u64,
+        pad: usize,
+    ) -> Load {
         let acked = Arc::new(Mutex::new(BTreeSet::new()));
         let failed = Arc::new(Mutex::new(Vec::new()));
         let done = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(produce(
             cluster,
             marker.to_string(),
-            (n, rate),
+            (n, rate, pad),
             acked.clone(),
             failed.clone(),
             done.clone(),
@@ -125,7 +136,7 @@ impl Load {
 async fn produce(
     cluster: Cluster,
     marker: String,
-    (n, rate): (usize, u64),
+    (n, rate, pad): (usize, u64, usize),
     acked: Arc<Mutex<BTreeSet<String>>>,
     failed: Arc<Mutex<Vec<String>>>,
     done: Arc<AtomicBool>,
@@ -143,7 +154,7 @@ async fn produce(
         let due = started + Duration::from_micros(i as u64 * 1_000_000 / rate);
         tokio::time::sleep_until(due.into()).await;
         let id = message_id(i);
-        let mut content = format!("{marker} load event {i}");
+        let mut content = format!("{marker} load event {i} {}", "x".repeat(pad));
         let mentions: Vec<String> = mentioned(i).into_iter().collect();
         for m in &mentions {
             content.push_str(&format!(" @{m}"));
