@@ -26,7 +26,7 @@ pub async fn status(config: Config, json: bool, watch: bool) -> anyhow::Result<(
     let options = MonitorOptions::from_config(&config);
     if watch {
         let store = existing_store(&config).await;
-        return watch_status(cluster, options, store, json).await;
+        return watch_status(cluster, options, store, &config.data_dir(), json).await;
     }
     // Fresh connections are slow to the first fetch, and nothing draws meanwhile: give the
     // reads of the records at committed offsets (the time lag) as long as any other call.
@@ -47,16 +47,27 @@ pub async fn status(config: Config, json: bool, watch: bool) -> anyhow::Result<(
         .ok()
         .and_then(Result::ok)
         .flatten();
-    snapshot.workers = tokio::time::timeout(asking, crate::remote::workers(&data_dir))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    snapshot.workers = running_workers(&data_dir).await;
     print(&snapshot, json, false)?;
     if let Health::Down(e) = &snapshot.cluster_health {
         anyhow::bail!("cannot reach {}: {e}", snapshot.cluster);
     }
     Ok(())
+}
+
+/// The workers of the eventdeck running on `data_dir`, as they last reported (none when
+/// none runs there or it does not answer within 2 s: status must answer).
+async fn running_workers(
+    data_dir: &std::path::Path,
+) -> Vec<crate::monitor::snapshot::WorkerStatus> {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        crate::remote::workers(data_dir),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .unwrap_or_default()
 }
 
 /// The write model, when there is one to look at: `[store] url`, or the embedded file an
@@ -82,6 +93,7 @@ async fn watch_status(
     cluster: crate::bus::Cluster,
     options: MonitorOptions,
     store: Option<SharedStore>,
+    data_dir: &std::path::Path,
     json: bool,
 ) -> anyhow::Result<()> {
     let setup = MonitorSetup::new(cluster, options);
@@ -99,11 +111,12 @@ async fn watch_status(
                 if changed.is_err() {
                     break;
                 }
-                let snapshot = snapshots.borrow_and_update().clone();
+                let mut snapshot = snapshots.borrow_and_update().clone();
                 // The first snapshot is the empty one published before any sample.
                 if snapshot.taken_ms == 0 {
                     continue;
                 }
+                snapshot.workers = running_workers(data_dir).await;
                 print(&snapshot, json, true)?;
             }
         }
