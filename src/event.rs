@@ -215,9 +215,9 @@ pub fn parse_message_event(bytes: &[u8]) -> Result<ParsedEvent, ParseError> {
         ),
         other => return Err(ParseError::UnknownType(other.to_string())),
     };
-    limits::check(envelope.timestamp, &event).map_err(|reason| ParseError::InvalidPayload {
+    limits::check(envelope.timestamp, &event).map_err(|e| ParseError::InvalidPayload {
         event_type: envelope.event_type.clone(),
-        reason,
+        reason: e.to_string(),
     })?;
     Ok(ParsedEvent {
         event_id: envelope.event_id,

@@ -12,8 +12,21 @@ pub const MAX_MENTIONS: usize = 1_000;
 /// 9999-12-31T23:59:59.999Z: the last instant a date field of every backend can hold.
 pub const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 
+/// Why an event is out of limits: the dead letter's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error("{field} {ms} is outside 1970-01-01 to 9999-12-31 (milliseconds since the epoch)")]
+    Time { field: &'static str, ms: i64 },
+    #[error("message_id is empty")]
+    EmptyId,
+    #[error("message_id is {0} bytes; at most {MAX_ID_BYTES}")]
+    LongId(usize),
+    #[error("{0} mentioned users; at most {MAX_MENTIONS}")]
+    Mentions(usize),
+}
+
 /// Why `event` (with its envelope's `timestamp`) is out of limits; Ok when it is not. Pure.
-pub fn check(timestamp: i64, event: &MessageEvent) -> Result<(), String> {
+pub fn check(timestamp: i64, event: &MessageEvent) -> Result<(), LimitError> {
     check_time("timestamp", timestamp)?;
     let (id, mentions) = match event {
         MessageEvent::Created(c) => (&c.message_id, Some((&c.mentions, &c.content))),
@@ -26,13 +39,10 @@ pub fn check(timestamp: i64, event: &MessageEvent) -> Result<(), String> {
         MessageEvent::Deleted(d) => (&d.message_id, None),
     };
     if id.is_empty() {
-        return Err("message_id is empty".into());
+        return Err(LimitError::EmptyId);
     }
     if id.len() > MAX_ID_BYTES {
-        return Err(format!(
-            "message_id is {} bytes; at most {MAX_ID_BYTES}",
-            id.len()
-        ));
+        return Err(LimitError::LongId(id.len()));
     }
     if let Some((listed, content)) = mentions {
         let mut users: std::collections::HashSet<&str> =
@@ -40,22 +50,17 @@ pub fn check(timestamp: i64, event: &MessageEvent) -> Result<(), String> {
         let written = extract_mentions(content);
         users.extend(written.iter().map(String::as_str));
         if users.len() > MAX_MENTIONS {
-            return Err(format!(
-                "{} mentioned users; at most {MAX_MENTIONS}",
-                users.len()
-            ));
+            return Err(LimitError::Mentions(users.len()));
         }
     }
     Ok(())
 }
 
-fn check_time(field: &str, ms: i64) -> Result<(), String> {
+fn check_time(field: &'static str, ms: i64) -> Result<(), LimitError> {
     if (0..=MAX_TIMESTAMP_MS).contains(&ms) {
         Ok(())
     } else {
-        Err(format!(
-            "{field} {ms} is outside 1970-01-01 to 9999-12-31 (milliseconds since the epoch)"
-        ))
+        Err(LimitError::Time { field, ms })
     }
 }
 
@@ -91,7 +96,7 @@ mod tests {
     fn times_outside_what_a_date_field_holds_are_refused() {
         let e = created("m", "", vec![]);
         for ms in [-1, i64::MIN, MAX_TIMESTAMP_MS + 1, i64::MAX] {
-            let why = check(ms, &e).expect_err("out of range");
+            let why = check(ms, &e).expect_err("out of range").to_string();
             assert!(
                 why.starts_with(&format!("timestamp {ms} is outside")),
                 "{why}"
@@ -107,13 +112,14 @@ mod tests {
         });
         assert!(check(1, &edit)
             .expect_err("edited_at")
+            .to_string()
             .starts_with("edited_at -5"));
     }
 
     #[test]
     fn ids_must_be_there_and_fit_a_document_id() {
         assert_eq!(
-            check(1, &created("", "", vec![])),
+            check(1, &created("", "", vec![])).map_err(|e| e.to_string()),
             Err("message_id is empty".into())
         );
         let deleted = MessageEvent::Deleted(MessageDeleted {
@@ -122,7 +128,7 @@ mod tests {
             deleted_by: "u".into(),
         });
         assert_eq!(
-            check(1, &deleted),
+            check(1, &deleted).map_err(|e| e.to_string()),
             Err("message_id is 600 bytes; at most 512".into())
         );
     }
@@ -135,7 +141,7 @@ mod tests {
         assert_eq!(check(1, &created("m", &text, listed.clone())), Ok(()));
         let text: String = (0..10_000).map(|i| format!("@u{i} ")).collect();
         assert_eq!(
-            check(1, &created("m", &text, listed)),
+            check(1, &created("m", &text, listed)).map_err(|e| e.to_string()),
             Err("10000 mentioned users; at most 1000".into())
         );
     }

@@ -501,6 +501,19 @@ fn set_paused(consumer: &WorkerConsumer, spec: &ConsumerSpec, reporter: &Reporte
 /// How often a worker looks at its own assignment (a local call, no request).
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 
+/// The (topic, partition)s assigned to `consumer` now, in order (a local call).
+pub fn assigned(consumer: &WorkerConsumer) -> std::collections::BTreeSet<(String, i32)> {
+    consumer
+        .assignment()
+        .map(|a| {
+            a.elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The pause after a consumer error, so that a burst of queued errors does not spin.
 const RECV_ERROR_PAUSE: Duration = Duration::from_millis(100);
 

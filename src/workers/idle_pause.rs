@@ -10,7 +10,7 @@ use rdkafka::consumer::Consumer;
 use rdkafka::Offset;
 use tokio::sync::watch;
 
-use super::consumer::{ConsumerSpec, WorkerConsumer};
+use super::consumer::{assigned, ConsumerSpec, WorkerConsumer};
 use super::idle::{
     behind, unfetched_backlog, Held, HighWater, IdleAction, IdleDetector, Interest, Snapshot,
 };
@@ -190,16 +190,7 @@ impl IdlePause {
 
     /// Pauses the whole assignment; `baseline` is what position-less partitions compare to.
     fn pause(&mut self, consumer: &WorkerConsumer, spec: &ConsumerSpec, baseline: Arc<Snapshot>) {
-        let mut held: Vec<(String, i32)> = consumer
-            .assignment()
-            .map(|a| {
-                a.elements()
-                    .iter()
-                    .map(|e| (e.topic().to_string(), e.partition()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        held.sort();
+        let held: Vec<(String, i32)> = assigned(consumer).into_iter().collect();
         tracing::debug!(worker = %spec.worker, "idle pause: pausing");
         pause_assignment(consumer, true);
         self.paused = Some((baseline, held));

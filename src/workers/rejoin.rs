@@ -10,7 +10,7 @@ use rdkafka::consumer::Consumer;
 use std::collections::BTreeSet;
 
 use super::assignment_watch::{decide, Decision, EmptyAssignment, Probe, HEAL_AFTER};
-use super::consumer::{ConsumerSpec, WorkerConsumer};
+use super::consumer::{assigned, ConsumerSpec, WorkerConsumer};
 use super::orphans::{OrphanWatch, Positions, ORPHANED_AFTER};
 use crate::bus::protocol::decode_assignment;
 use crate::bus::Cluster;
@@ -78,15 +78,7 @@ pub async fn heal_orphans(
     if watch.describes_groups == Some(true) || !watch.due(now) {
         return;
     }
-    let ours: BTreeSet<(String, i32)> = consumer
-        .assignment()
-        .map(|a| {
-            a.elements()
-                .iter()
-                .map(|e| (e.topic().to_string(), e.partition()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let ours = assigned(consumer);
     if ours.is_empty() {
         // Holding nothing is the other heal's case.
         watch.reset();

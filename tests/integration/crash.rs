@@ -116,35 +116,14 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
 
     // The archive worker was killed with the others, mid-file at times: every record of the
     // created topic is in exactly one archive line, and every line reads back.
-    let expected: BTreeSet<(i32, i64)> = read_topic(&cluster, "platform.messages.created")
-        .await
-        .iter()
-        .map(|m| (m.partition(), m.offset()))
-        .collect();
-    let root = node.data.join("archive").join("platform.messages.created");
-    let archived = eventually(
-        "the archive holds every record",
+    let root = node.data.join("archive");
+    archived_exactly_once(
+        &cluster,
+        &root,
+        "platform.messages.created",
         Duration::from_secs(60),
-        || {
-            let (root, expected) = (root.clone(), expected.clone());
-            async move {
-                let lines = archived_lines(&root)?;
-                let missing = expected.iter().filter(|k| !lines.contains_key(k)).count();
-                (missing == 0)
-                    .then_some(lines)
-                    .ok_or(format!("{missing} of {} not archived yet", expected.len()))
-            }
-        },
     )
     .await;
-    let twice: Vec<_> = archived.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        twice.is_empty(),
-        "archived more than once: {} records, e.g. {:?}",
-        twice.len(),
-        &twice[..twice.len().min(5)]
-    );
-    assert_eq!(archived.len(), expected.len());
 
     eprintln!(
         "crash test ({label}): {} acknowledged, {} searchable, {} notifications, \
@@ -158,11 +137,45 @@ async fn crash_and_recover(search_url: Option<String>, label: &str) {
     drop(guard);
 }
 
+/// Waits until every record of `topic` is in an archive line under `archive/<topic>`, then
+/// checks that none is in two and no line belongs to no record; the number of lines.
+pub(crate) async fn archived_exactly_once(
+    cluster: &eventdeck::bus::Cluster,
+    archive: &std::path::Path,
+    topic: &str,
+    within: Duration,
+) -> usize {
+    let expected: BTreeSet<(i32, i64)> = read_topic(cluster, topic)
+        .await
+        .iter()
+        .map(|m| (m.partition(), m.offset()))
+        .collect();
+    let root = archive.join(topic);
+    let lines = eventually(&format!("{topic} archived"), within, || {
+        let (root, expected) = (root.clone(), expected.clone());
+        async move {
+            let lines = archived_lines(&root)?;
+            let missing = expected.iter().filter(|k| !lines.contains_key(k)).count();
+            (missing == 0)
+                .then_some(lines)
+                .ok_or(format!("{missing} of {} not archived yet", expected.len()))
+        }
+    })
+    .await;
+    let twice: Vec<_> = lines.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{topic}: archived more than once: {} records, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(5)]
+    );
+    assert_eq!(lines.len(), expected.len(), "{topic}: lines of no record");
+    lines.len()
+}
+
 /// (partition, offset) → how many archive lines hold it, over every file under `root`; an
 /// unreadable file or line is an error.
-pub(crate) fn archived_lines(
-    root: &std::path::Path,
-) -> Result<BTreeMap<(i32, i64), usize>, String> {
+fn archived_lines(root: &std::path::Path) -> Result<BTreeMap<(i32, i64), usize>, String> {
     use eventdeck::archive::line::parse_line;
     use eventdeck::archive::writer::read_file;
     let mut counts = BTreeMap::new();

@@ -18,9 +18,8 @@ use std::time::{Duration, Instant};
 use eventdeck::config::{Config, TopicsConfig};
 use eventdeck::store::postgres::PgStore;
 use eventdeck::store::{DeleteMessage, EditMessage, MessageStore, PostMessage};
-use rdkafka::Message;
 
-use crate::crash::archived_lines;
+use crate::crash::archived_exactly_once;
 use crate::harness::{eventually, read_topic, search_server};
 use crate::load::notified_exactly_once;
 use crate::node::{kill9, KeepOnPanic, KillOnDrop, Node};
@@ -255,31 +254,8 @@ async fn sigkill_of_separate_worker_processes_under_load_loses_and_duplicates_no
     let mut archived_total = 0;
     for topic in ["created", "updated", "deleted"] {
         let topic = format!("platform.messages.{topic}");
-        let expected: BTreeSet<(i32, i64)> = read_topic(&cluster, &topic)
-            .await
-            .iter()
-            .map(|m| (m.partition(), m.offset()))
-            .collect();
-        let root = archive.join(&topic);
-        let lines = eventually(
-            &format!("{topic} archived"),
-            Duration::from_secs(120),
-            || {
-                let (root, expected) = (root.clone(), expected.clone());
-                async move {
-                    let lines = archived_lines(&root)?;
-                    let missing = expected.iter().filter(|k| !lines.contains_key(k)).count();
-                    (missing == 0)
-                        .then_some(lines)
-                        .ok_or(format!("{missing} of {} not archived", expected.len()))
-                }
-            },
-        )
-        .await;
-        let twice = lines.values().filter(|n| **n > 1).count();
-        assert_eq!(twice, 0, "{topic}: records archived more than once");
-        assert_eq!(lines.len(), expected.len(), "{topic}: lines of no record");
-        archived_total += lines.len();
+        archived_total +=
+            archived_exactly_once(&cluster, &archive, &topic, Duration::from_secs(120)).await;
     }
     let recovered = last_restart.elapsed();
     let dlq = read_topic(&cluster, "platform.messages.dlq").await;
