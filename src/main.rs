@@ -305,6 +305,8 @@ fn load_config(cli: &Cli) -> Result<Config, eventdeck::config::ConfigError> {
 fn main() -> ExitCode {
     eventdeck::allocator::limit_arenas();
     eventdeck::allocator::trim_periodically(eventdeck::allocator::TRIM_EVERY);
+    // A panic inside the embedded broker's storage engine makes its watch look at once.
+    eventdeck::embedded::broker::watch_panics();
     let cli = Cli::parse();
     let config = match load_config(&cli) {
         Ok(c) => c,

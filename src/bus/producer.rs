@@ -136,11 +136,26 @@ pub struct Delivered {
     pub offset: i64,
 }
 
+/// Idempotence (no duplicate from a retried batch, order kept) everywhere but on the
+/// embedded broker, unless `[kafka.properties]` says otherwise. After a delivery error whose
+/// outcome is unknown, librdkafka's idempotent producer raises its epoch by itself, as Kafka
+/// allows; tansu-storage 0.6 looks that epoch up with a query that must return exactly one
+/// row, panics on none, and its storage engine dies with it (the broker restarts, and the
+/// producer's next batch killed it again). Without idempotence a batch retried after a lost
+/// acknowledgement may be written twice: the index keeps the highest version, so search
+/// is unaffected. Workers of another process on an eventdeck's embedded broker set
+/// `"enable.idempotence" = "false"` themselves.
+fn idempotent(cluster: &Cluster) -> bool {
+    !cluster.embedded
+}
+
 impl EventProducer {
     pub fn new(cluster: &Cluster, config: &ProducerConfig, role: &str) -> anyhow::Result<Self> {
         let mut c = cluster.client_config(role);
-        c.set("enable.idempotence", "true")
-            .set("acks", "all")
+        if c.get("enable.idempotence").is_none() {
+            c.set("enable.idempotence", idempotent(cluster).to_string());
+        }
+        c.set("acks", "all")
             .set("linger.ms", config.linger_ms.to_string())
             .set(
                 "delivery.timeout.ms",

@@ -3,3 +3,4 @@
 pub mod broker;
 pub mod datadir;
 pub mod groups;
+pub mod probe;

@@ -59,10 +59,20 @@ fn workers(s: &Snapshot) -> String {
             state,
             thousands(w.processed as i64),
             w.errors.to_string(),
-            w.state.error().unwrap_or("").to_string(),
+            why(w),
         ]);
     }
     table(&rows, &[false, false, true, true, false])
+}
+
+/// The error it is retrying or failed with; for one running again, its last error, marked
+/// as past (the embedded broker's restart, a search outage it came through).
+fn why(w: &crate::monitor::snapshot::WorkerStatus) -> String {
+    match (w.state.error(), &w.last_error) {
+        (Some(now), _) => now.to_string(),
+        (None, Some(past)) => format!("last: {past}"),
+        (None, None) => String::new(),
+    }
 }
 
 fn group(g: &GroupStats) -> String {
@@ -411,5 +421,31 @@ platform.messages.created          1               -             300      -  -  
             vec!["worker indexer: backing off: search unavailable: connection refused"]
         );
         assert_eq!(report.workers[1].error, None);
+    }
+
+    #[test]
+    fn a_part_running_again_shows_its_last_error_as_past_and_is_not_an_error_now() {
+        use crate::monitor::snapshot::WorkerStatus;
+        use crate::ops::WorkerState;
+        let mut s = Snapshot::empty("kafka 127.0.0.1:9092", "none");
+        s.workers = vec![WorkerStatus {
+            name: "embedded broker".into(),
+            state: WorkerState::Running,
+            processed: 0,
+            errors: 1,
+            last_error: Some("its storage engine stopped answering; restarted in 0.3 s".into()),
+        }];
+        let text = render(&s);
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("embedded broker"))
+            .unwrap_or_else(|| panic!("no broker row:\n{text}"));
+        assert!(
+            row.contains("RUNNING")
+                && row.ends_with("last: its storage engine stopped answering; restarted in 0.3 s"),
+            "{row}"
+        );
+        let report = crate::monitor::report::StatusReport::from_snapshot(&s);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
     }
 }

@@ -18,6 +18,7 @@ pub mod keymap;
 pub mod layout;
 pub mod model;
 pub mod panes;
+mod panic_hook;
 pub mod run;
 pub mod scrub;
 pub mod tail;

@@ -22,7 +22,8 @@ const TICK: Duration = Duration::from_millis(100);
 const DELIVERY_WAIT: Duration = Duration::from_secs(35);
 
 /// Restores the terminal when dropped: covers `?` returns and unwinding panics. The panic
-/// hook installed by `ratatui::try_init` restores it before the message is printed.
+/// hook installed by `ratatui::try_init` restores it before the message is printed, for a
+/// panic of this thread.
 struct TerminalGuard;
 
 impl Drop for TerminalGuard {
@@ -73,8 +74,10 @@ enum DeliveryError {
 /// Runs the console until the person quits (`q` + `y`, `:q`, Ctrl-C) or SIGINT/SIGTERM.
 pub async fn run(link: ConsoleLink) -> anyhow::Result<()> {
     // try_init: raw mode + alternate screen + a panic hook that restores, then chains to the
-    // previous hook (so the panic message lands on the normal screen).
+    // previous hook (so the panic message lands on the normal screen). Only for this thread:
+    // a background task's panic does not end the console (see `panic_hook`).
     let mut terminal = ratatui::try_init()?;
+    super::panic_hook::restore_only_for(std::thread::current().id());
     let _guard = TerminalGuard;
     event_loop(&mut terminal, link).await
 }

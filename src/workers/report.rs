@@ -95,6 +95,14 @@ impl Reporter {
             .unwrap_or_default()
     }
 
+    /// Puts the status of a part that is not a worker (the embedded broker) on the board, so
+    /// that `status` lists it with the workers.
+    pub fn post(&self, status: WorkerStatus) {
+        if let Ok(mut board) = self.board.lock() {
+            board.insert(status.name.clone(), status);
+        }
+    }
+
     pub fn state(&self, worker: WorkerId, state: WorkerState) {
         self.send(WorkerEvent::State { worker, state });
     }

@@ -256,6 +256,9 @@ impl Services {
         chosen: &[WorkerId],
         reporter: Reporter,
     ) -> anyhow::Result<Pipeline> {
+        if let Some(broker) = &self.broker {
+            tokio::spawn(post_broker_restarts(broker.health(), reporter.clone()));
+        }
         let mut supervisor = Supervisor {
             workshop: self.workshop(),
             reporter,
@@ -288,6 +291,24 @@ impl Services {
             supervisor: task,
             remote,
         })
+    }
+}
+
+/// Puts the embedded broker on the workers' board once it has been restarted, so that
+/// `status` says so beside the workers. Ends with the broker.
+async fn post_broker_restarts(
+    mut health: watch::Receiver<crate::embedded::broker::BrokerHealth>,
+    reporter: Reporter,
+) {
+    while health.changed().await.is_ok() {
+        let h = health.borrow_and_update().clone();
+        reporter.post(crate::monitor::snapshot::WorkerStatus {
+            name: "embedded broker".into(),
+            state: crate::ops::WorkerState::Running,
+            processed: 0,
+            errors: u64::from(h.restarts),
+            last_error: h.last.map(|(_, why)| why),
+        });
     }
 }
 

@@ -108,6 +108,20 @@ impl Load {
 
     /// Waits for the end and checks that the broker acknowledged every event; their ids.
     pub(crate) async fn finish(self) -> BTreeSet<String> {
+        let n = self.n;
+        let (acked, failed) = self.finish_with_failures().await;
+        assert!(
+            failed.is_empty(),
+            "deliveries failed: {:?}",
+            &failed[..failed.len().min(5)]
+        );
+        assert_eq!(acked.len(), n, "every event acknowledged");
+        acked
+    }
+
+    /// Waits for the end: the ids the broker acknowledged, and the deliveries it refused
+    /// (each reported to the producer, as a client sees it). Together they are every event.
+    pub(crate) async fn finish_with_failures(self) -> (BTreeSet<String>, Vec<String>) {
         eventually("the producer finished", Duration::from_secs(150), || {
             let done = self.is_done();
             async move {
@@ -123,13 +137,12 @@ impl Load {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let acked = self.acked.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        assert!(
-            failed.is_empty(),
-            "deliveries failed: {:?}",
-            &failed[..failed.len().min(5)]
+        assert_eq!(
+            acked.len() + failed.len(),
+            self.n,
+            "an event neither acknowledged nor refused"
         );
-        assert_eq!(acked.len(), self.n, "every event acknowledged");
-        acked
+        (acked, failed)
     }
 }
 

@@ -5,6 +5,7 @@ mod analytics;
 mod api;
 mod archive;
 mod bench;
+mod broker_storage;
 mod cjk_corpus;
 mod console;
 mod console_jobs;

@@ -120,6 +120,14 @@ async fn sigkill_of_separate_worker_processes_under_load_loses_and_duplicates_no
     broker.workers = Some("producer".into());
     let _broker = KillOnDrop(Some(broker.start().0));
     let brokers = format!("127.0.0.1:{}", broker.port);
+    // Workers on another eventdeck's embedded broker turn idempotence off, as the README
+    // says: tansu-storage 0.6 panics on an idempotent producer's epoch bump.
+    let config = dir.path().join("workers.toml");
+    std::fs::write(
+        &config,
+        "[kafka.properties]\n\"enable.idempotence\" = \"false\"\n",
+    )
+    .expect("workers' config");
     let mut nodes: Vec<(Node, KillOnDrop)> = WORKERS
         .iter()
         .map(|w| {
@@ -127,6 +135,7 @@ async fn sigkill_of_separate_worker_processes_under_load_loses_and_duplicates_no
             node.brokers = Some(brokers.clone());
             node.workers = Some(w.to_string());
             node.env.push(("EVENTDECK_STORE_URL".into(), pg.clone()));
+            node.config = Some(config.clone());
             let run = KillOnDrop(Some(node.start().0));
             (node, run)
         })
