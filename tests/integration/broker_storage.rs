@@ -41,7 +41,7 @@ fn fetch_of_a_missing_partition() -> Vec<u8> {
 }
 
 /// Sends the request and waits a little for whatever comes back (nothing, or a close).
-fn send_poison(address: &str) {
+pub(crate) fn send_poison(address: &str) {
     let mut s = TcpStream::connect(address).expect("connect to the embedded broker");
     s.write_all(&fetch_of_a_missing_partition()).expect("send");
     s.set_read_timeout(Some(Duration::from_secs(5))).ok();

@@ -381,3 +381,86 @@ fn console_sends_a_message_and_shows_it_flow_through() {
         std::thread::sleep(POLL);
     }
 }
+
+/// The console through a fault of the broker it runs: the embedded broker's storage engine
+/// killed (a Fetch for a partition that does not exist makes tansu-storage panic). The panic
+/// of that background task must not touch the terminal (before, ratatui's panic hook
+/// restored it, leaving the console drawing on a cooked screen with the message printed
+/// across it); the broker is restarted in-process, and a message composed afterwards flows
+/// through as usual.
+#[test]
+fn console_keeps_its_screen_and_works_on_when_the_broker_storage_dies() {
+    if !tmux_available() {
+        eprintln!("SKIPPED console_keeps_its_screen…: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "# eventdeck e2e: defaults\n").expect("config");
+    let tmux = Tmux {
+        socket: format!("eventdeck-e2e-fault-{}", std::process::id()),
+    };
+    let command = console_command(&data_dir, &config);
+    tmux.ok(&[
+        "new-session",
+        "-d",
+        "-s",
+        SESSION,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+    tmux.wait(
+        "the console with the embedded broker up",
+        STARTUP,
+        |s| s.contains("1 Throughput") && s.contains("platform.messages.created"),
+        |_, _| {},
+    );
+    let address = std::fs::read_to_string(data_dir.join("broker.addr")).expect("broker.addr");
+    crate::broker_storage::send_poison(address.trim());
+
+    let log = data_dir.join("eventdeck.log");
+    let deadline = Instant::now() + FLOW;
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("embedded broker restarted")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no restart in the log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(POLL);
+    }
+    let screen = tmux.screen();
+    assert!(
+        !screen.contains("panicked"),
+        "a panic message on the screen:\n{screen}"
+    );
+    let alternate = tmux
+        .cmd(&["display-message", "-p", "-t", SESSION, "#{alternate_on}"])
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    assert_eq!(alternate, "1", "the console left its screen:\n{screen}");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("a background task panicked"),
+        "the panic is in the log"
+    );
+
+    tmux.keys(&["s"]);
+    tmux.wait("the compose form", FLOW, |s| s.contains("New message"), |_, _| {});
+    tmux.type_text("quince after the restart @user_002");
+    tmux.keys(&["Enter"]);
+    tmux.wait(
+        "the message produced, indexed and notified after the restart",
+        FLOW,
+        |s| s.contains("produced 1 ·") && s.contains("indexed 1 ·") && s.contains("→ @user_002"),
+        |_, _| {},
+    );
+}
