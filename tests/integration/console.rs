@@ -20,6 +20,21 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// Runs `command` in a detached 120×40 session.
+    fn new_session(&self, command: &str) {
+        self.ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            SESSION,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            command,
+        ]);
+    }
+
     fn cmd(&self, args: &[&str]) -> std::io::Result<Output> {
         Command::new("tmux")
             .args(["-u", "-L", &self.socket, "-f", "/dev/null"])
@@ -152,17 +167,7 @@ fn console_sends_a_message_and_shows_it_flow_through() {
         socket: format!("eventdeck-e2e-{}", std::process::id()),
     };
     let command = console_command(&data_dir, &config);
-    tmux.ok(&[
-        "new-session",
-        "-d",
-        "-s",
-        SESSION,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
+    tmux.new_session(&command);
 
     // The console is up, the embedded broker answers and the topics exist.
     tmux.wait(
@@ -403,17 +408,7 @@ fn console_keeps_its_screen_and_works_on_when_the_broker_storage_dies() {
         socket: format!("eventdeck-e2e-fault-{}", std::process::id()),
     };
     let command = console_command(&data_dir, &config);
-    tmux.ok(&[
-        "new-session",
-        "-d",
-        "-s",
-        SESSION,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
+    tmux.new_session(&command);
     tmux.wait(
         "the console with the embedded broker up",
         STARTUP,
@@ -454,7 +449,12 @@ fn console_keeps_its_screen_and_works_on_when_the_broker_storage_dies() {
     );
 
     tmux.keys(&["s"]);
-    tmux.wait("the compose form", FLOW, |s| s.contains("New message"), |_, _| {});
+    tmux.wait(
+        "the compose form",
+        FLOW,
+        |s| s.contains("New message"),
+        |_, _| {},
+    );
     tmux.type_text("quince after the restart @user_002");
     tmux.keys(&["Enter"]);
     tmux.wait(

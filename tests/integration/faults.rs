@@ -9,10 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{
-    eventually, group_positions, read_topic, search_server, wait_committed, Noida,
-};
-use crate::load::{expected_mentions, notified_exactly_once, Load};
+use crate::harness::{eventually, group_positions, search_server, wait_committed, Noida};
+use crate::load::{notified_once_none_dead, Load};
 use crate::node::{KillOnDrop, Node};
 
 const INDEXER_GROUP: &str = "search-indexer";
@@ -303,14 +301,7 @@ async fn broker_restart(on_noida: bool) {
     )
     .await;
     let cluster = node.cluster();
-    let notified = notified_exactly_once(
-        &cluster,
-        &expected_mentions(&acked),
-        Duration::from_secs(60),
-    )
-    .await;
-    let dlq = read_topic(&cluster, "platform.messages.dlq").await;
-    assert!(dlq.is_empty(), "{} dead letters", dlq.len());
+    let notified = notified_once_none_dead(&cluster, &acked).await;
     let found = node.search_total().expect("search");
     eprintln!(
         "broker restart ({marker}): down {:.1} s with {acked_at_stop} acknowledged; status said \

@@ -249,6 +249,16 @@ pub(crate) async fn notifications(cluster: &Cluster) -> BTreeMap<(String, String
 
 /// Waits until every expected mention is notified; fails on any pair notified twice or
 /// not expected. Returns how many notifications there are.
+/// Downstream of an acknowledged load: every mention notified exactly once and nothing
+/// dead-lettered. Returns how many notifications.
+pub(crate) async fn notified_once_none_dead(cluster: &Cluster, acked: &BTreeSet<String>) -> usize {
+    let notified =
+        notified_exactly_once(cluster, &expected_mentions(acked), Duration::from_secs(60)).await;
+    let dlq = read_topic(cluster, "platform.messages.dlq").await;
+    assert!(dlq.is_empty(), "{} dead letters", dlq.len());
+    notified
+}
+
 pub(crate) async fn notified_exactly_once(
     cluster: &Cluster,
     expected: &BTreeSet<(String, String)>,

@@ -6,9 +6,9 @@
 //! its data directory. Afterwards the index equals the write model, every mention is notified
 //! once, and every record of the message topics is in exactly one archive line.
 //!
-//! LOAD is 50,000 posts with `SOAK=1` (the figure the reliability suite names) and
-//! 8,000 otherwise, to keep the test command's time; the kill seed is printed, and
-//! `KILL_SEED` replays one.
+//! LOAD is 50,000 posts with `SOAK=1` (the figure the reliability suite names; it does not
+//! pass yet, see `load_size`) and 8,000 otherwise, to keep the test command's time; the kill
+//! seed is printed, and `KILL_SEED` replays one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +20,7 @@ use eventdeck::store::postgres::PgStore;
 use eventdeck::store::{DeleteMessage, EditMessage, MessageStore, PostMessage};
 
 use crate::crash::archived_exactly_once;
-use crate::harness::{eventually, read_topic, search_server};
+use crate::harness::{eventually, read_topic, search_server, Noida};
 use crate::load::notified_exactly_once;
 use crate::node::{kill9, KeepOnPanic, KillOnDrop, Node};
 
@@ -28,10 +28,21 @@ const WORKERS: [&str; 4] = ["relay", "indexer", "notifier", "archive"];
 /// Writers posting at once.
 const WRITERS: usize = 8;
 
-/// (posts, seconds to spread them over): the kills land while the load is under way.
+fn soak() -> bool {
+    std::env::var("SOAK").is_ok_and(|v| v == "1")
+}
+
+/// (posts, seconds to spread them over): the kills land while the load is under way. The
+/// soak does not pass yet. On the embedded broker its SQLite engine falls behind for good
+/// (tansu-storage 0.6 answers each fetch with a query over everything from the consumer's
+/// offset to the end, and consumers restarted far behind starve the produce requests queued
+/// behind them: 3,789 rows still waited in the outbox 180 s after 50,000 posts at 2,000 a
+/// second, 30,999 at 500 a second). On noida-db's Kafka (`SOAK_BROKER=noida`) the outbox
+/// drained, but after the first kills the restarted consumers were never assigned a
+/// partition again, rejoining or not.
 fn load_size() -> (usize, u64) {
-    if std::env::var("SOAK").is_ok_and(|v| v == "1") {
-        (50_000, 25)
+    if soak() {
+        (50_000, 100)
     } else {
         (8_000, 15)
     }
@@ -116,18 +127,36 @@ async fn sigkill_of_separate_worker_processes_under_load_loses_and_duplicates_no
     let pg = crate::postgres::database().await;
     let search_url = search_server().await;
 
+    // The broker: another eventdeck's embedded broker, or with `SOAK_BROKER=noida`
+    // noida-db's Kafka service, an external cluster (see `load_size`).
+    let noida = std::env::var("SOAK_BROKER")
+        .is_ok_and(|b| b == "noida")
+        .then(Noida::start);
     let mut broker = Node::new(dir.path().join("broker"), None, "killmark");
-    broker.workers = Some("producer".into());
-    let _broker = KillOnDrop(Some(broker.start().0));
-    let brokers = format!("127.0.0.1:{}", broker.port);
+    let _broker = match &noida {
+        Some(n) => {
+            broker.brokers = Some(n.kafka.clone());
+            KillOnDrop(None)
+        }
+        None => {
+            broker.workers = Some("producer".into());
+            KillOnDrop(Some(broker.start().0))
+        }
+    };
+    let brokers = broker
+        .brokers
+        .clone()
+        .unwrap_or_else(|| format!("127.0.0.1:{}", broker.port));
+    eprintln!("worker kills: broker {brokers}");
     // Workers on another eventdeck's embedded broker turn idempotence off, as the README
     // says: tansu-storage 0.6 panics on an idempotent producer's epoch bump.
     let config = dir.path().join("workers.toml");
-    std::fs::write(
-        &config,
-        "[kafka.properties]\n\"enable.idempotence\" = \"false\"\n",
-    )
-    .expect("workers' config");
+    let properties = if noida.is_some() {
+        ""
+    } else {
+        "[kafka.properties]\n\"enable.idempotence\" = \"false\"\n"
+    };
+    std::fs::write(&config, properties).expect("workers' config");
     let mut nodes: Vec<(Node, KillOnDrop)> = WORKERS
         .iter()
         .map(|w| {
