@@ -5,7 +5,7 @@
 //! server; `status --json` (the workers' errors included), the human `status`, and a failing
 //! `search` all run beside it. Then the same file with a TLS key password this build's
 //! librdkafka refuses, so that client creation fails on it. None of the secrets appears in
-//! any line any of them printed.
+//! any line any of them printed, nor does a panic's message and backtrace in the log.
 
 use std::time::Duration;
 
@@ -111,6 +111,23 @@ token = "{}"
     .await;
     assert_eq!(refused.status, 401, "{}", refused.text());
     let searched = request(addr, "GET", "/messages/search?q=secretmark", &[], b"").await;
+
+    // A panic, with the secrets configured: the embedded broker's storage engine killed (a
+    // Fetch for a partition that does not exist), whose message and backtrace go to the log.
+    crate::broker_storage::send_poison(&format!("127.0.0.1:{}", node.port));
+    eventually(
+        "the panic logged and the broker restarted",
+        Duration::from_secs(30),
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            async move {
+                (text.contains("panicked at") && text.contains("embedded broker restarted"))
+                    .then_some(())
+                    .ok_or_else(|| "not yet".to_string())
+            }
+        },
+    )
+    .await;
 
     // The indexer cannot reach the search server: status says so, with the error.
     let report = eventually(
