@@ -24,6 +24,7 @@ mod monitor_status;
 mod node;
 mod pipeline;
 mod postgres;
+mod producer_backpressure;
 mod redrive;
 mod reindex;
 mod relay;
