@@ -175,6 +175,17 @@ impl Node {
     }
 }
 
+/// Sends `signal` (SIGSTOP, SIGCONT, SIGTERM…) to a child process of this test.
+pub(crate) fn signal(child: &Child, signal: i32) {
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: sends a signal to our own child process.
+    assert_eq!(
+        unsafe { libc::kill(pid, signal) },
+        0,
+        "kill({pid}, {signal})"
+    );
+}
+
 pub(crate) fn kill9(mut child: Child) {
     child.kill().expect("SIGKILL");
     let _ = child.wait();

@@ -12,7 +12,7 @@ use eventdeck::store::{MessageStore, PostMessage};
 use serde_json::Value;
 
 use crate::harness::{eventually, read_topic};
-use crate::node::{KeepOnPanic, KillOnDrop, Node};
+use crate::node::{signal, KeepOnPanic, KillOnDrop, Node};
 
 const BEFORE: usize = 200;
 const DURING: usize = 300;
@@ -36,16 +36,6 @@ fn figures(report: &Value) -> (Option<u64>, Option<u64>) {
         .and_then(|ws| ws.iter().find(|w| w["worker"] == "relay"))
         .and_then(|w| w["processed"].as_u64());
     (published, report["outbox"]["rows"].as_u64())
-}
-
-fn signal(child: &std::process::Child, signal: i32) {
-    let pid = i32::try_from(child.id()).expect("pid");
-    // SAFETY: sends a signal to our own child process.
-    assert_eq!(
-        unsafe { libc::kill(pid, signal) },
-        0,
-        "kill({pid}, {signal})"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::crash::{N, RATE};
 use crate::harness::eventually;
 use crate::load::Load;
-use crate::node::{KillOnDrop, Node};
+use crate::node::{signal, KillOnDrop, Node};
 
 /// What a stop under load may take: the grace period the reliability issue asks for (a
 /// supervisor sends SIGKILL after its own: Kubernetes 30 s, systemd 90 s).
@@ -66,17 +66,6 @@ async fn sigterm_under_load_exits_zero_within_the_grace_period_and_loses_nothing
         |n| n == want,
     )
     .await;
-}
-
-/// Sends `signal` to a child process of this test.
-fn signal(child: &std::process::Child, signal: i32) {
-    let pid = i32::try_from(child.id()).expect("pid");
-    // SAFETY: sends a signal to our own child process.
-    assert_eq!(
-        unsafe { libc::kill(pid, signal) },
-        0,
-        "kill({pid}, {signal})"
-    );
 }
 
 /// The grace period's other side: the broker stops answering (its process frozen with
