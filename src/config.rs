@@ -88,6 +88,9 @@ pub struct KafkaConfig {
     pub client_id: String,
     /// Port of the embedded broker on 127.0.0.1 (0 picks a free one).
     pub embedded_port: u16,
+    /// Static group membership (Kafka's `group.instance.id`) for this process's workers: a
+    /// name unique to the process and kept across its restarts. Empty: dynamic membership.
+    pub group_instance_id: String,
     /// Passed to librdkafka as they are: `"security.protocol"`, `"sasl.mechanism"`,
     /// `"sasl.username"`, `"ssl.ca.location"`, …; `"sasl.password"` and other secret ones
     /// are kept as [`Secret`]s.
@@ -125,6 +128,7 @@ impl std::fmt::Debug for KafkaConfig {
             .field("brokers", &redact_userinfo(&self.brokers))
             .field("client_id", &self.client_id)
             .field("embedded_port", &self.embedded_port)
+            .field("group_instance_id", &self.group_instance_id)
             .field("properties", &self.properties)
             .finish()
     }
@@ -235,6 +239,7 @@ impl Default for KafkaConfig {
             brokers: String::new(),
             client_id: "eventdeck".into(),
             embedded_port: 9092,
+            group_instance_id: String::new(),
             properties: KafkaProperties::default(),
         }
     }
@@ -525,6 +530,9 @@ impl Config {
                 ));
             }
         }
+        self.kafka
+            .static_membership()
+            .map_err(|e| bad(e.key, &e.message))?;
         if self.search.index.is_empty() || self.search.index != self.search.index.to_lowercase() {
             return Err(bad(
                 "search.index",

@@ -20,6 +20,9 @@ pub struct Cluster {
     pub client_id: String,
     /// True for the in-process broker (what the console says, what is offered).
     pub embedded: bool,
+    /// `group.instance.id` of the workers' consumers (`[kafka] group_instance_id`): static
+    /// membership. `None`: dynamic.
+    pub group_instance_id: Option<String>,
 }
 
 impl Cluster {
@@ -29,6 +32,8 @@ impl Cluster {
             properties: config.kafka.properties.clone(),
             client_id: config.kafka.client_id.clone(),
             embedded: matches!(config.broker(), Broker::Embedded { .. }),
+            // `Config::validate` refused an invalid one already.
+            group_instance_id: config.kafka.static_membership().ok().flatten(),
         }
     }
 
@@ -71,6 +76,14 @@ impl Cluster {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
             .set("enable.partition.eof", "false");
+        if let Some(id) = &self.group_instance_id {
+            // Static membership: a worker restarted under the same id takes its partitions
+            // back at once, without a rebalance of the group; one that stops (even cleanly:
+            // a static member does not leave) keeps them until `session.timeout.ms` runs
+            // out. Each worker has a group of its own, so one id per process is unique in
+            // each group.
+            c.set("group.instance.id", id);
+        }
         if self.properties.get("queued.max.messages.kbytes").is_none() {
             // librdkafka prefetches up to 64 MiB per consumer by default, and every worker
             // has one: 8 MiB is still tens of thousands of events, many batches ahead.
@@ -136,6 +149,7 @@ impl std::fmt::Debug for Cluster {
             .field("properties", &self.properties)
             .field("client_id", &self.client_id)
             .field("embedded", &self.embedded)
+            .field("group_instance_id", &self.group_instance_id)
             .finish()
     }
 }
@@ -158,6 +172,25 @@ mod tests {
         assert_eq!(c.get("enable.auto.commit"), Some("false"));
         assert_eq!(c.get("client.id"), Some("eventdeck-indexer"));
         assert!(cluster.describe().contains("k1:9092"));
+        assert_eq!(
+            c.get("group.instance.id"),
+            None,
+            "dynamic membership by default"
+        );
+    }
+
+    #[test]
+    fn a_group_instance_id_makes_the_workers_static_members_and_nobody_else() {
+        let mut config = Config::default();
+        config.kafka.brokers = "k1:9092".into();
+        config.kafka.group_instance_id = "pod-7".into();
+        let cluster = Cluster::from_config(&config, "k1:9092".into());
+        let worker = cluster.consumer_config("indexer", "search-indexer");
+        assert_eq!(worker.get("group.instance.id"), Some("pod-7"));
+        let indexer = cluster.latency_consumer_config("indexer", "search-indexer");
+        assert_eq!(indexer.get("group.instance.id"), Some("pod-7"));
+        // The tail, the re-drive, the producer: built on the base configuration.
+        assert_eq!(cluster.client_config("tail").get("group.instance.id"), None);
     }
 
     #[test]

@@ -181,3 +181,44 @@ fn notifier_memory_retention_is_set_and_checked() {
         .to_string();
     assert!(err.contains("notifier.memory_retention_hours"), "{err}");
 }
+
+#[test]
+fn a_group_instance_id_is_checked_and_named_by_its_key() {
+    let ok = load_text(
+        "[kafka]\nbrokers = \"k1:9092\"\ngroup_instance_id = \"worker-3.eu_1\"\n",
+        &[],
+    )
+    .expect("valid");
+    assert_eq!(
+        ok.kafka.static_membership().expect("valid").as_deref(),
+        Some("worker-3.eu_1")
+    );
+    let from_env = load_text(
+        "[kafka]\nbrokers = \"k1:9092\"\n",
+        &[("EVENTDECK_KAFKA_GROUP_INSTANCE_ID", "pod-0")],
+    )
+    .expect("valid");
+    assert_eq!(from_env.kafka.group_instance_id, "pod-0");
+    let err = |text: &str| load_text(text, &[]).unwrap_err().to_string();
+    for (text, key, why) in [
+        (
+            "[kafka]\nbrokers = \"k1:9092\"\ngroup_instance_id = \"pod 7\"\n",
+            "kafka.group_instance_id",
+            "249",
+        ),
+        (
+            "[kafka]\ngroup_instance_id = \"pod-7\"\n",
+            "kafka.group_instance_id",
+            "embedded broker",
+        ),
+        (
+            "[kafka]\nbrokers = \"k1:9092\"\n[kafka.properties]\n\"group.instance.id\" = \"x\"\n",
+            "kafka.properties",
+            "kafka.group_instance_id",
+        ),
+    ] {
+        let e = err(text);
+        assert!(e.contains(key) && e.contains(why), "{text}: {e}");
+        assert!(e.contains("config.toml"), "{e}");
+    }
+}

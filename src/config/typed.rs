@@ -120,6 +120,46 @@ impl SearchBackend {
 }
 
 impl KafkaConfig {
+    /// `group_instance_id`, checked: `None` for dynamic membership. Kafka's own rules (at
+    /// most 249 of `[A-Za-z0-9._-]`), plus two of ours: not on the embedded broker, whose
+    /// group coordinator (tansu 0.6) revokes and reassigns a static member's partitions every
+    /// session timeout; and not in `[kafka.properties]`, where it would reach every client,
+    /// the tail's and the re-drive's too.
+    pub fn static_membership(&self) -> Result<Option<String>, InvalidSetting> {
+        let bad = |message: &str| InvalidSetting {
+            key: "kafka.group_instance_id",
+            message: message.to_string(),
+        };
+        if self.properties.get("group.instance.id").is_some() {
+            return Err(InvalidSetting {
+                key: "kafka.properties",
+                message: "\"group.instance.id\" would reach every client; set \
+                          `kafka.group_instance_id` instead (the workers' consumers only)"
+                    .into(),
+            });
+        }
+        let id = self.group_instance_id.trim();
+        if id.is_empty() {
+            return Ok(None);
+        }
+        if id.len() > 249
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(bad(
+                "expected at most 249 of the characters A-Z a-z 0-9 . _ -",
+            ));
+        }
+        if self.broker().is_embedded() {
+            return Err(bad(
+                "the embedded broker does not support static membership; set it only with \
+                 `kafka.brokers`",
+            ));
+        }
+        Ok(Some(id.to_string()))
+    }
+
     pub fn broker(&self) -> Broker {
         let bootstrap = self.brokers.trim();
         if bootstrap.is_empty() {
