@@ -38,8 +38,9 @@ const LISTEN_WITHIN: Duration = Duration::from_secs(20);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BrokerHealth {
     pub restarts: u32,
-    /// Why the last restart was needed and when it was (ms since the epoch).
-    pub last: Option<(i64, String)>,
+    /// Why the last restart was needed, when (UTC) and how long it took, as `status` shows
+    /// it.
+    pub last: Option<String>,
 }
 
 pub struct EmbeddedBroker {
@@ -233,9 +234,10 @@ async fn supervise(launch: Launch, mut serving: Serving, health: watch::Sender<B
         );
         health.send_modify(|h| {
             h.restarts += 1;
-            h.last = Some((
-                crate::event::now_ms(),
-                format!("{reason}; restarted in {} ms", took.as_millis()),
+            h.last = Some(format!(
+                "{reason}; restarted at {} UTC in {} ms",
+                chrono::Utc::now().format("%H:%M:%S"),
+                took.as_millis()
             ));
         });
     }

@@ -307,7 +307,7 @@ async fn post_broker_restarts(
             state: crate::ops::WorkerState::Running,
             processed: 0,
             errors: u64::from(h.restarts),
-            last_error: h.last.map(|(_, why)| why),
+            last_error: h.last,
         });
     }
 }

@@ -88,6 +88,7 @@ async fn a_killed_storage_engine_is_restarted_and_loses_nothing() {
         .unwrap_or_default()
         .to_string();
     assert!(why.contains("storage engine"), "{report}");
+    assert!(why.contains(" UTC in "), "when it was restarted: {report}");
 
     // Produce requests that reached the broker between the panic and the restart were
     // answered "unknown server error", which librdkafka does not retry: the producer was
