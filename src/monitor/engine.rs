@@ -200,10 +200,8 @@ impl Engine {
     pub fn ingest(&mut self, sample: ClusterSample) {
         self.taken_ms = sample.taken_ms;
         self.samples += 1;
-        self.cluster_health = match &sample.metadata_error {
-            None => Health::Up,
-            Some(e) => Health::Down(e.clone()),
-        };
+        self.cluster_health =
+            super::snapshot::cluster_health(sample.metadata_error.as_deref(), sample.metadata_ms);
         self.ingest_topics(&sample);
         self.ingest_groups(&sample);
         let described_ms = sample.described_ms.unwrap_or(sample.taken_ms);

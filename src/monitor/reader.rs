@@ -79,8 +79,12 @@ impl ClusterReader {
             taken_ms: now_ms(),
             ..ClusterSample::default()
         };
+        let asked = std::time::Instant::now();
         let metadata = match self.meta.fetch_metadata(None, self.opts.call_timeout) {
-            Ok(m) => m,
+            Ok(m) => {
+                sample.metadata_ms = Some(asked.elapsed().as_millis() as u64);
+                m
+            }
             Err(e) => {
                 sample.metadata_error = Some(format!("metadata: {e}"));
                 return sample;

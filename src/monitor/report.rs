@@ -6,7 +6,8 @@
 //!   "version": 1,
 //!   "taken_ms": 1764454203000,            // when the last sample started, ms since epoch
 //!   "cluster": "embedded broker 127.0.0.1:9092",
-//!   "cluster_up": true,
+//!   "cluster_up": true,                   // answering (slow counts as up)
+//!   "cluster_slow": "metadata answered in 2.4 s",   // only while it answers late
 //!   "errors": ["group x: committed offsets: ..."],   // every stale figure, with its error
 //!   "topics": [{
 //!     "topic": "platform.messages.created", "messages": 1200, "in_per_sec": 12.5,
@@ -59,7 +60,11 @@ pub struct StatusReport {
     pub version: u32,
     pub taken_ms: i64,
     pub cluster: String,
+    /// Up, or slow: answering.
     pub cluster_up: bool,
+    /// Why the cluster counts as slow ("metadata answered in 2.4 s"); absent when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_slow: Option<String>,
     pub errors: Vec<String>,
     pub topics: Vec<TopicReport>,
     pub groups: Vec<GroupReport>,
@@ -236,7 +241,11 @@ impl StatusReport {
             version: REPORT_VERSION,
             taken_ms: s.taken_ms,
             cluster: s.cluster.clone(),
-            cluster_up: s.cluster_health == Health::Up,
+            cluster_up: s.cluster_health.is_up(),
+            cluster_slow: match &s.cluster_health {
+                Health::Slow(why) => Some(why.clone()),
+                _ => None,
+            },
             errors,
             topics: s
                 .topics
@@ -505,5 +514,23 @@ mod tests {
         let r = StatusReport::from_snapshot(&s);
         assert!(!r.cluster_up);
         assert_eq!(r.errors, ["cluster: metadata: timed out"]);
+    }
+
+    #[test]
+    fn a_slow_cluster_is_up_with_a_reason_and_no_error() {
+        let mut s = Snapshot::empty("kafka k:9092", "none");
+        s.cluster_health = crate::monitor::snapshot::cluster_health(None, Some(2_400));
+        let r = StatusReport::from_snapshot(&s);
+        assert!(r.cluster_up);
+        assert_eq!(
+            r.cluster_slow.as_deref(),
+            Some("metadata answered in 2.4 s")
+        );
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["cluster_slow"], "metadata answered in 2.4 s");
+        s.cluster_health = Health::Up;
+        let fine = serde_json::to_value(StatusReport::from_snapshot(&s)).expect("json");
+        assert!(fine.get("cluster_slow").is_none(), "{fine}");
     }
 }

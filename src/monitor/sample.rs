@@ -12,6 +12,9 @@ pub struct ClusterSample {
     pub taken_ms: i64,
     /// Metadata could not be read: the cluster is down or unreachable.
     pub metadata_error: Option<String>,
+    /// How long the metadata answer took (ms), when there was one: a broker that answers
+    /// but late is saturated or stalled (see `Health::Slow`).
+    pub metadata_ms: Option<u64>,
     pub topics: Vec<TopicSample>,
     pub groups: Vec<GroupSample>,
     /// Timestamp (ms) of the record at (topic, partition, offset), for the time lag.

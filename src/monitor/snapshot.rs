@@ -202,7 +202,32 @@ pub struct NotificationLine {
 pub enum Health {
     Unknown,
     Up,
+    /// Answering, but late: why (how late).
+    Slow(String),
     Down(String),
+}
+
+impl Health {
+    /// Answering at all (up or slow).
+    pub fn is_up(&self) -> bool {
+        matches!(self, Health::Up | Health::Slow(_))
+    }
+}
+
+/// A metadata answer later than this marks the cluster slow. A healthy broker answers in
+/// milliseconds; the embedded one took 2–10 s when its storage engine was saturated (the
+/// README's known limits), and a broker in a long GC pause or swapping does the same.
+pub const SLOW_METADATA_MS: u64 = 1_000;
+
+/// The cluster's health after a sample: down without metadata, slow when it came late.
+pub fn cluster_health(metadata_error: Option<&str>, metadata_ms: Option<u64>) -> Health {
+    match (metadata_error, metadata_ms) {
+        (Some(e), _) => Health::Down(e.to_string()),
+        (None, Some(ms)) if ms > SLOW_METADATA_MS => {
+            Health::Slow(format!("metadata answered in {:.1} s", ms as f64 / 1000.0))
+        }
+        (None, _) => Health::Up,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -261,5 +286,26 @@ impl Snapshot {
             cqrs: None,
             analytics: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_late_metadata_answer_is_slow_a_missing_one_down() {
+        assert_eq!(cluster_health(None, Some(12)), Health::Up);
+        assert_eq!(cluster_health(None, Some(SLOW_METADATA_MS)), Health::Up);
+        assert_eq!(
+            cluster_health(None, Some(1_650)),
+            Health::Slow("metadata answered in 1.6 s".into())
+        );
+        assert_eq!(
+            cluster_health(Some("metadata: timed out"), None),
+            Health::Down("metadata: timed out".into())
+        );
+        assert!(cluster_health(None, Some(5_000)).is_up());
+        assert!(!Health::Unknown.is_up());
     }
 }

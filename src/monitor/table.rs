@@ -10,6 +10,7 @@ pub fn render(s: &Snapshot) -> String {
     let health = match &s.cluster_health {
         Health::Up => "up".to_string(),
         Health::Down(e) => format!("DOWN ({e})"),
+        Health::Slow(why) => format!("SLOW ({why})"),
         Health::Unknown => "unknown".to_string(),
     };
     out.push_str(&format!(

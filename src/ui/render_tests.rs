@@ -652,3 +652,18 @@ fn read_only_title_and_footer() {
     app.read_only = true;
     assert_snapshot!("read_only_120x40", screen(&app, 120, 40));
 }
+
+#[test]
+fn a_slow_cluster_is_named_in_the_title_in_the_warning_colour() {
+    let mut s = ts::normal();
+    s.cluster_health = crate::monitor::snapshot::cluster_health(None, Some(2_400));
+    let app = ts::app(s);
+    let (text, buf) = render_with(160, 2, |f, area| super::panes::title::draw(f, area, &app));
+    assert_snapshot!("title_cluster_slow", text);
+    let line = text.lines().next().unwrap_or_default();
+    let x = line
+        .find("slow: metadata answered in 2.4 s")
+        .map(|b| line[..b].chars().count())
+        .unwrap_or_else(|| panic!("no slow cluster in {line}"));
+    assert_eq!(buf[(x as u16, 0)].fg, super::theme::WARN);
+}

@@ -80,7 +80,7 @@ pub fn status(status: LagStatus) -> Style {
 pub fn health(h: &Health) -> Style {
     match h {
         Health::Up => Style::new().fg(OK),
-        Health::Unknown => Style::new().fg(WARN),
+        Health::Unknown | Health::Slow(_) => Style::new().fg(WARN),
         Health::Down(_) => error(),
     }
 }

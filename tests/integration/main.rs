@@ -32,6 +32,7 @@ mod replay;
 mod search_index;
 mod secrets;
 mod shutdown;
+mod slow_broker;
 mod store;
 mod tail;
 mod trace;

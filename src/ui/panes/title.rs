@@ -18,6 +18,7 @@ fn health_spans(label: &str, h: &Health) -> Vec<Span<'static>> {
     let (dot, word) = match h {
         Health::Up => ("●", "up".to_string()),
         Health::Unknown => ("○", "connecting".to_string()),
+        Health::Slow(why) => ("●", format!("slow: {why}")),
         Health::Down(e) => ("✗", format!("down: {e}")),
     };
     vec![
