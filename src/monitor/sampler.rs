@@ -350,7 +350,10 @@ pub async fn sample_now(
             tokio::time::sleep(options.interval).await;
         }
         let (mut sample, _) = sample_once(&reader, &engine, None).await;
-        if options.describe_groups && i == 0 {
+        let down = sample.metadata_error.is_some();
+        // Not when the cluster did not answer metadata: describing would wait out another
+        // call timeout (it made `status` take 6 s to say a cluster was down, not 3).
+        if options.describe_groups && i == 0 && !down {
             let r = reader.clone();
             sample.described = Some(
                 match tokio::task::spawn_blocking(move || r.describe_groups()).await {
@@ -359,7 +362,6 @@ pub async fn sample_now(
                 },
             );
         }
-        let down = sample.metadata_error.is_some();
         engine.ingest(sample);
         if down {
             // Unreachable: a second try would only double the wait.

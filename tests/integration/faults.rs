@@ -255,6 +255,7 @@ async fn broker_restart(on_noida: bool) {
         },
     )
     .await;
+    let said_down_after = down.elapsed();
     assert!(!report["errors"].to_string().is_empty(), "{report}");
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut backing_off = false;
@@ -268,10 +269,10 @@ async fn broker_restart(on_noida: bool) {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    let worker_said_after = down.elapsed();
     if !backing_off {
         eprintln!("broker restart ({marker}): no worker reported the outage within 30 s");
     }
-    let said_after = down.elapsed();
     host.start();
     let up = Instant::now();
     let outage = up - down;
@@ -320,10 +321,11 @@ async fn broker_restart(on_noida: bool) {
     let found = node.search_total().expect("search");
     eprintln!(
         "broker restart ({marker}): down {:.1} s with {acked_at_stop} acknowledged; status said \
-         down after {:.1} s; after the restart: status up {:.1} s, every event acknowledged \
-         {:.1} s; {notified} notifications",
+         down after {:.1} s, a worker backing off after {:.1} s; after the restart: status up \
+         {:.1} s, every event acknowledged {:.1} s; {notified} notifications",
         outage.as_secs_f64(),
-        said_after.as_secs_f64(),
+        said_down_after.as_secs_f64(),
+        worker_said_after.as_secs_f64(),
         status_up_after.as_secs_f64(),
         acked_after.as_secs_f64(),
     );
