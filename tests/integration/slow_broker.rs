@@ -42,6 +42,28 @@ fn cluster(report: &Value) -> (bool, Option<String>, Vec<String>) {
     )
 }
 
+/// Polls `status --json` of `node` until `want` takes what its cluster figures say.
+async fn status_until<T>(
+    node: &Node,
+    what: &str,
+    within: Duration,
+    want: impl Fn(&(bool, Option<String>, Vec<String>)) -> Option<T>,
+) -> T {
+    let want = &want;
+    eventually(
+        &format!("status says the cluster is {what}"),
+        within,
+        || {
+            let report = node.status();
+            async move {
+                let figures = cluster(&report?);
+                want(&figures).ok_or(format!("(up, slow, errors) = {figures:?}"))
+            }
+        },
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_answers_late_is_reported_slow_not_down() {
     let dir = KeepOnPanic::new();
@@ -67,40 +89,19 @@ async fn a_broker_that_answers_late_is_reported_slow_not_down() {
             }
         })
     };
-    let slow = eventually(
-        "status says the cluster is slow",
-        Duration::from_secs(90),
-        || {
-            let report = watcher.status();
-            async move {
-                let report = report?;
-                match cluster(&report) {
-                    (true, Some(why), errors) if errors.is_empty() => Ok(why),
-                    other => Err(format!("(up, slow, errors) = {other:?}")),
-                }
-            }
-        },
-    )
+    let slow = status_until(&watcher, "slow", Duration::from_secs(90), |c| match c {
+        (true, Some(why), errors) if errors.is_empty() => Some(why.clone()),
+        _ => None,
+    })
     .await;
     pausing.store(false, Ordering::SeqCst);
     pauser.join().expect("pauser");
     send(pid, libc::SIGCONT);
     assert!(slow.starts_with("metadata answered in "), "{slow}");
 
-    eventually(
-        "status says the cluster is up again",
-        Duration::from_secs(60),
-        || {
-            let report = watcher.status();
-            async move {
-                let report = report?;
-                match cluster(&report) {
-                    (true, None, errors) if errors.is_empty() => Ok(()),
-                    other => Err(format!("(up, slow, errors) = {other:?}")),
-                }
-            }
-        },
-    )
+    status_until(&watcher, "up again", Duration::from_secs(60), |c| {
+        matches!(c, (true, None, errors) if errors.is_empty()).then_some(())
+    })
     .await;
     eprintln!("slow broker: status said \"{slow}\" while the broker paused 2.4 s of every 2.7 s");
 }
