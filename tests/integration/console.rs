@@ -464,3 +464,82 @@ fn console_keeps_its_screen_and_works_on_when_the_broker_storage_dies() {
         |_, _| {},
     );
 }
+
+/// The console's title bar through a broker outage: on noida-db's Kafka (an external
+/// cluster), `noida-db stop kafka` turns the cluster's dot into "✗ down" with the error, and
+/// `noida-db start kafka` back into "● up"; a message composed afterwards flows through.
+#[test]
+fn console_shows_a_broker_outage_and_the_recovery_in_its_title_bar() {
+    if !tmux_available() {
+        eprintln!("SKIPPED console_shows_a_broker_outage…: tmux is not installed");
+        return;
+    }
+    let noida = crate::harness::Noida::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, format!("[kafka]\nbrokers = \"{}\"\n", noida.kafka)).expect("config");
+    let tmux = Tmux {
+        socket: format!("eventdeck-e2e-outage-{}", std::process::id()),
+    };
+    tmux.new_session(&console_command(&data_dir, &config));
+    // The cluster's part of the title bar: from "kafka 127.0.0.1:P" (shortened when the bar
+    // is short of room) to the next separator.
+    let title = |screen: &str| -> String {
+        let first = screen.lines().next().unwrap_or_default();
+        first
+            .split('│')
+            .find(|part| part.trim_start().starts_with("kafka 127.0.0.1:"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    tmux.wait(
+        "the console with the cluster up",
+        STARTUP,
+        |s| title(s).contains("● up") && s.contains("platform.messages.created"),
+        |_, _| {},
+    );
+
+    noida.stop_service("kafka");
+    let stopped = Instant::now();
+    let down = tmux.wait(
+        "the title bar saying the cluster is down",
+        FLOW,
+        |s| title(s).contains("✗ down"),
+        |_, _| {},
+    );
+    let said_down = stopped.elapsed();
+    noida.start_service("kafka");
+    let started = Instant::now();
+    tmux.wait(
+        "the title bar saying the cluster is up again",
+        FLOW,
+        |s| title(s).contains("● up"),
+        |_, _| {},
+    );
+    let said_up = started.elapsed();
+
+    tmux.keys(&["s"]);
+    tmux.wait(
+        "the compose form",
+        FLOW,
+        |s| s.contains("New message"),
+        |_, _| {},
+    );
+    tmux.type_text("quince after the outage @user_002");
+    tmux.keys(&["Enter"]);
+    tmux.wait(
+        "the message produced, indexed and notified after the outage",
+        FLOW,
+        |s| s.contains("produced 1 ·") && s.contains("indexed 1 ·") && s.contains("→ @user_002"),
+        |_, _| {},
+    );
+    eprintln!(
+        "console outage: title said \"{}\" {:.1} s after the stop, up {:.1} s after the start",
+        title(&down),
+        said_down.as_secs_f64(),
+        said_up.as_secs_f64()
+    );
+}

@@ -14,12 +14,72 @@ use crate::ui::app::App;
 use crate::ui::format::{clock, thousands, truncate};
 use crate::ui::theme;
 
-fn health_spans(label: &str, h: &Health) -> Vec<Span<'static>> {
+/// Columns a shortened label keeps at least before the reasons (an error, why it is slow)
+/// are shortened too.
+const MIN_LABEL: usize = 16;
+/// Widths a reason is cut to, tried in order, once the labels are at [`MIN_LABEL`].
+const REASON_WIDTHS: [usize; 4] = [usize::MAX, 40, 24, 16];
+
+/// The cluster's and the search server's parts after `before`, shortened as little as lets
+/// both states show in `room` columns: first the labels (a host list, an index path), then
+/// the reasons. A long broker error used to take the whole bar and hide the search server's
+/// state; the whole text is in `status`, the panes' notes and the log.
+fn services_spans(
+    before: Vec<Span<'static>>,
+    services: [(&str, &Health); 2],
+    room: usize,
+) -> Vec<Span<'static>> {
+    let build = |labels: [usize; 2], reason_width: usize| {
+        let mut spans = before.clone();
+        for (i, ((label, health), label_width)) in services.iter().zip(labels).enumerate() {
+            if i > 0 {
+                spans.push(sep());
+            }
+            spans.extend(health_spans(
+                &truncate(label, label_width),
+                health,
+                reason_width,
+            ));
+        }
+        spans
+    };
+    let width = |spans: &[Span<'static>]| spans.iter().map(|s| s.content.width()).sum::<usize>();
+    let lengths = services.map(|(label, _)| label.width());
+    let mut last = Vec::new();
+    for reason_width in REASON_WIDTHS {
+        let full = build(lengths, reason_width);
+        if width(&full) <= room {
+            return full;
+        }
+        let fixed = width(&build([0, 0], reason_width));
+        let labels = share(room.saturating_sub(fixed), lengths);
+        last = build(labels, reason_width);
+        if labels.iter().all(|w| *w >= MIN_LABEL) {
+            return last;
+        }
+    }
+    last
+}
+
+/// Splits `room` columns between two labels of widths `lengths`: half each, and what one
+/// does not need goes to the other.
+fn share(room: usize, lengths: [usize; 2]) -> [usize; 2] {
+    let half = room / 2;
+    if lengths[0] <= half {
+        [lengths[0], room - lengths[0]]
+    } else if lengths[1] <= room - half {
+        [room - lengths[1], lengths[1]]
+    } else {
+        [half, room - half]
+    }
+}
+
+fn health_spans(label: &str, h: &Health, reason_width: usize) -> Vec<Span<'static>> {
     let (dot, word) = match h {
         Health::Up => ("●", "up".to_string()),
         Health::Unknown => ("○", "connecting".to_string()),
-        Health::Slow(why) => ("●", format!("slow: {why}")),
-        Health::Down(e) => ("✗", format!("down: {e}")),
+        Health::Slow(why) => ("●", format!("slow: {}", truncate(why, reason_width))),
+        Health::Down(e) => ("✗", format!("down: {}", truncate(e, reason_width))),
     };
     vec![
         Span::raw(label.to_string()),
@@ -67,16 +127,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         &s.cluster
     };
-    spans.extend(health_spans(cluster, &s.cluster_health));
-    spans.push(sep());
     let search = if s.search.is_empty() {
         "search"
     } else {
         &s.search
     };
-    spans.extend(health_spans(search, &s.search_health));
     // Fit the left part so the clock always shows at the right edge.
     let room = (top.width as usize).saturating_sub(now.len() + 2);
+    let spans = services_spans(
+        spans,
+        [(cluster, &s.cluster_health), (search, &s.search_health)],
+        room,
+    );
     let left = fit_spans(spans, room);
     let [l, r] = top.layout(&Layout::horizontal([
         Constraint::Fill(1),
@@ -154,4 +216,17 @@ pub fn fit_spans(spans: Vec<Span<'static>>, width: usize) -> Vec<Span<'static>> 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn labels_share_the_room_and_give_away_what_they_do_not_need() {
+        assert_eq!(share(40, [10, 50]), [10, 30]);
+        assert_eq!(share(40, [50, 10]), [30, 10]);
+        assert_eq!(share(41, [50, 50]), [20, 21]);
+        assert_eq!(share(0, [5, 5]), [0, 0]);
+    }
 }
