@@ -71,6 +71,28 @@ impl Tmux {
         self.ok(&["send-keys", "-t", SESSION, "-l", text]);
     }
 
+    /// The first message of a console: composed with `s`, mentioning @user_002, and seen
+    /// produced, indexed and notified, after `event`.
+    fn compose_and_see_it_flow(&self, event: &str) {
+        self.keys(&["s"]);
+        self.wait(
+            "the compose form",
+            FLOW,
+            |s| s.contains("New message"),
+            |_, _| {},
+        );
+        self.type_text(&format!("quince after {event} @user_002"));
+        self.keys(&["Enter"]);
+        self.wait(
+            &format!("the message produced, indexed and notified after {event}"),
+            FLOW,
+            |s| {
+                s.contains("produced 1 ·") && s.contains("indexed 1 ·") && s.contains("→ @user_002")
+            },
+            |_, _| {},
+        );
+    }
+
     /// Polls the screen until `done` holds; fails with the last screen at the deadline or
     /// as soon as the program has exited. `between` runs after each miss (e.g. to re-ask).
     fn wait(
@@ -448,21 +470,7 @@ fn console_keeps_its_screen_and_works_on_when_the_broker_storage_dies() {
         "the panic is in the log"
     );
 
-    tmux.keys(&["s"]);
-    tmux.wait(
-        "the compose form",
-        FLOW,
-        |s| s.contains("New message"),
-        |_, _| {},
-    );
-    tmux.type_text("quince after the restart @user_002");
-    tmux.keys(&["Enter"]);
-    tmux.wait(
-        "the message produced, indexed and notified after the restart",
-        FLOW,
-        |s| s.contains("produced 1 ·") && s.contains("indexed 1 ·") && s.contains("→ @user_002"),
-        |_, _| {},
-    );
+    tmux.compose_and_see_it_flow("the restart");
 }
 
 /// The console's title bar through a broker outage: on noida-db's Kafka (an external
@@ -521,21 +529,7 @@ fn console_shows_a_broker_outage_and_the_recovery_in_its_title_bar() {
     );
     let said_up = started.elapsed();
 
-    tmux.keys(&["s"]);
-    tmux.wait(
-        "the compose form",
-        FLOW,
-        |s| s.contains("New message"),
-        |_, _| {},
-    );
-    tmux.type_text("quince after the outage @user_002");
-    tmux.keys(&["Enter"]);
-    tmux.wait(
-        "the message produced, indexed and notified after the outage",
-        FLOW,
-        |s| s.contains("produced 1 ·") && s.contains("indexed 1 ·") && s.contains("→ @user_002"),
-        |_, _| {},
-    );
+    tmux.compose_and_see_it_flow("the outage");
     eprintln!(
         "console outage: title said \"{}\" {:.1} s after the stop, up {:.1} s after the start",
         title(&down),
