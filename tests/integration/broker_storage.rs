@@ -14,6 +14,10 @@ use crate::harness::{eventually, search_server};
 use crate::load::{notified_once_none_dead, Load};
 use crate::node::{KillOnDrop, Node};
 
+/// The refusals must all come this soon after the kill: the watch looks at once after
+/// the panic (or within its 0.5 s probe interval) and the restart takes tens of ms.
+const REFUSALS_WITHIN: Duration = Duration::from_secs(2);
+
 /// A Fetch v4 request for partition 99 of a topic that has a few.
 fn fetch_of_a_missing_partition() -> Vec<u8> {
     let topic = b"platform.messages.created";
@@ -62,8 +66,8 @@ async fn a_killed_storage_engine_is_restarted_and_loses_nothing() {
     node.wait_hits("indexing under way", Duration::from_secs(60), |n| n > 0)
         .await;
 
-    send_poison(&address);
     let killed = Instant::now();
+    send_poison(&address);
     let report = eventually(
         "status says the embedded broker was restarted",
         Duration::from_secs(60),
@@ -93,11 +97,21 @@ async fn a_killed_storage_engine_is_restarted_and_loses_nothing() {
     // Produce requests that reached the broker between the panic and the restart were
     // answered "unknown server error", which librdkafka does not retry: the producer was
     // told (a client's own retry resends them). What was acknowledged must all arrive.
+    // How many were refused depends on how many the producer had in flight (600 on a busy
+    // CI run, 159 on a quiet one); the property is when: only just after the kill, never
+    // once the new broker serves (before the watch, every later produce was refused).
     let (acked, refused) = load.finish_with_failures().await;
+    let window = refused
+        .iter()
+        .map(|r| r.at.saturating_duration_since(killed))
+        .max()
+        .unwrap_or_default();
     assert!(
-        refused.len() < SENT / 8,
-        "{} of {SENT} refused: the window before the restart is too wide; first {:?}, last {:?}",
+        window < REFUSALS_WITHIN && refused.len() < SENT / 2,
+        "{} of {SENT} refused, the last {:.2} s after the kill: the window before the \
+         restart is too wide; first {:?}, last {:?}",
         refused.len(),
+        window.as_secs_f64(),
         refused.first(),
         refused.last()
     );
@@ -118,9 +132,10 @@ async fn a_killed_storage_engine_is_restarted_and_loses_nothing() {
     );
     eprintln!(
         "storage engine killed: status named the restart after {:.1} s ({why}); \
-         {} produce requests refused meanwhile; {notified} notifications",
+         {} records refused, all within {:.2} s of the kill; {notified} notifications",
         restarted_after.as_secs_f64(),
-        refused.len()
+        refused.len(),
+        window.as_secs_f64()
     );
     eprintln!(
         "reliability | embedded broker's storage engine killed | one Fetch for a partition that \

@@ -41,11 +41,19 @@ pub(crate) fn expected_mentions(ids: &BTreeSet<String>) -> BTreeSet<(String, Str
         .collect()
 }
 
+/// A record the broker refused, and when the producer was told.
+#[derive(Debug, Clone)]
+pub(crate) struct Refusal {
+    /// The message id and the error.
+    pub(crate) what: String,
+    pub(crate) at: Instant,
+}
+
 /// A load under way.
 pub(crate) struct Load {
     n: usize,
     acked: Arc<Mutex<BTreeSet<String>>>,
-    failed: Arc<Mutex<Vec<String>>>,
+    failed: Arc<Mutex<Vec<Refusal>>>,
     done: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -121,7 +129,7 @@ impl Load {
 
     /// Waits for the end: the ids the broker acknowledged, and the deliveries it refused
     /// (each reported to the producer, as a client sees it). Together they are every event.
-    pub(crate) async fn finish_with_failures(self) -> (BTreeSet<String>, Vec<String>) {
+    pub(crate) async fn finish_with_failures(self) -> (BTreeSet<String>, Vec<Refusal>) {
         eventually("the producer finished", Duration::from_secs(150), || {
             let done = self.is_done();
             async move {
@@ -151,7 +159,7 @@ async fn produce(
     marker: String,
     (n, rate, pad): (usize, u64, usize),
     acked: Arc<Mutex<BTreeSet<String>>>,
-    failed: Arc<Mutex<Vec<String>>>,
+    failed: Arc<Mutex<Vec<Refusal>>>,
     done: Arc<AtomicBool>,
 ) {
     let producer: FutureProducer = cluster
@@ -210,23 +218,25 @@ type DeliveryResult = Result<
 
 fn record(
     acked: &Mutex<BTreeSet<String>>,
-    failed: &Mutex<Vec<String>>,
+    failed: &Mutex<Vec<Refusal>>,
     id: String,
     result: DeliveryResult,
 ) {
-    match result {
+    let what = match result {
         Ok(Ok(_)) => {
             acked.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+            return;
         }
-        Ok(Err((e, _))) => failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(format!("{id}: {e}")),
-        Err(_) => failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(format!("{id}: producer dropped")),
-    }
+        Ok(Err((e, _))) => format!("{id}: {e}"),
+        Err(_) => format!("{id}: producer dropped"),
+    };
+    failed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Refusal {
+            what,
+            at: Instant::now(),
+        });
 }
 
 /// (message id, user) → how many notification records name it.
