@@ -112,8 +112,8 @@ async fn a_killed_storage_engine_is_restarted_and_loses_nothing() {
          restart is too wide; first {:?}, last {:?}",
         refused.len(),
         window.as_secs_f64(),
-        refused.first(),
-        refused.last()
+        refused.first().map(|r| &r.what),
+        refused.last().map(|r| &r.what)
     );
     let want = acked.len() as u64;
     node.wait_hits("every event searchable", Duration::from_secs(120), |n| {
