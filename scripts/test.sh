@@ -98,9 +98,15 @@ if [ "${1:-}" = "--install" ]; then
   exit 0
 fi
 
+# Each phase says how long it took (bash's SECONDS), so a slow CI run shows where.
+echo "== services and tools ready after ${SECONDS} s"
+phase=$SECONDS
 echo "== cargo fmt --check, cargo clippy (warnings are errors)"
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
+echo "== fmt and clippy took $((SECONDS - phase)) s"
 
+phase=$SECONDS
 echo "== cargo test (release profile, target dir $CARGO_TARGET_DIR)"
 cargo test --release --all-targets "$@"
+echo "== cargo test took $((SECONDS - phase)) s (build included); the whole command ${SECONDS} s"
