@@ -7,6 +7,7 @@
 //! the cluster itself before it says anything: a benign disconnect (an idle connection
 //! closed by the broker) is answered at once and reports nothing.
 
+use std::future::Future;
 use std::sync::Mutex;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -26,6 +27,41 @@ impl ConnectionTrouble {
     /// The latest noted trouble, forgetting it.
     pub fn take(&self) -> Option<String> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// What the worker's watch concludes about its connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Unchanged,
+    /// Consumer errors were reported and the cluster answers again: running, even with
+    /// nothing new to consume (an idle worker has no record to prove it).
+    Running,
+    /// A connection failed, no consumer error said so, and the cluster does not answer.
+    Unreachable(String),
+}
+
+/// Decides from the consumer errors reported so far (`recv_errors`) and the trouble the
+/// error callback noted since the last look; `answers` asks the cluster, and is called only
+/// when one of the two says there is something to find out.
+pub async fn verdict<F>(
+    recv_errors: u32,
+    trouble: Option<String>,
+    answers: impl FnOnce() -> F,
+) -> Verdict
+where
+    F: Future<Output = bool>,
+{
+    if recv_errors > 0 {
+        return if answers().await {
+            Verdict::Running
+        } else {
+            Verdict::Unchanged
+        };
+    }
+    match trouble {
+        Some(why) if !answers().await => Verdict::Unreachable(why),
+        _ => Verdict::Unchanged,
     }
 }
 
@@ -52,6 +88,46 @@ fn describe(error: &KafkaError, reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::cell::Cell;
+
+    /// `verdict` with a cluster that answers or not, and how many times it was asked.
+    async fn judged(recv_errors: u32, trouble: Option<&str>, cluster_up: bool) -> (Verdict, u32) {
+        let asked = Cell::new(0);
+        let answers = || {
+            asked.set(asked.get() + 1);
+            std::future::ready(cluster_up)
+        };
+        let v = verdict(recv_errors, trouble.map(str::to_string), answers).await;
+        (v, asked.get())
+    }
+
+    #[tokio::test]
+    async fn nothing_noted_and_no_errors_asks_nothing() {
+        assert_eq!(judged(0, None, false).await, (Verdict::Unchanged, 0));
+    }
+
+    #[tokio::test]
+    async fn noted_trouble_is_reported_only_when_the_cluster_does_not_answer() {
+        assert_eq!(
+            judged(0, Some("refused"), false).await,
+            (Verdict::Unreachable("refused".into()), 1)
+        );
+        // A benign disconnect (an idle connection closed): the cluster answers, no report.
+        assert_eq!(
+            judged(0, Some("reset"), true).await,
+            (Verdict::Unchanged, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn after_errors_an_answer_means_running_and_silence_changes_nothing() {
+        assert_eq!(judged(3, None, true).await, (Verdict::Running, 1));
+        assert_eq!(
+            judged(3, Some("refused"), false).await,
+            (Verdict::Unchanged, 1)
+        );
+    }
 
     #[test]
     fn refused_and_lost_connections_are_noted_and_taken_once() {

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use super::assignment_watch::EmptyAssignment;
 use super::batch::{Batch, BatchLimits, Record};
-use super::connection::ConnectionTrouble;
+use super::connection::{self, ConnectionTrouble, Verdict};
 use super::dlq::DeadLetters;
 use super::idle::HighWater;
 use super::idle_pause::{pause_assignment, IdlePause};
@@ -341,14 +341,14 @@ async fn run_loop<H: PipelinedHandler>(
             }
             _ = watch_tick.tick() => {
                 let trouble = consumer.context().trouble.take();
-                if recv_errors > 0 && cluster_answers(&consumer, spec.topics.first()).await {
-                    // Nothing to consume since the errors, but the broker is back.
-                    recv_errors = 0;
-                    reporter.state(spec.worker, WorkerState::Running);
-                } else if let Some(why) = trouble.filter(|_| recv_errors == 0) {
-                    // A connection failed and no consumer error said so (see `connection`):
-                    // say why nothing arrives, unless the cluster answers after all.
-                    if !cluster_answers(&consumer, spec.topics.first()).await {
+                let answers = || cluster_answers(&consumer, spec.topics.first());
+                match connection::verdict(recv_errors, trouble, answers).await {
+                    Verdict::Unchanged => {}
+                    Verdict::Running => {
+                        recv_errors = 0;
+                        reporter.state(spec.worker, WorkerState::Running);
+                    }
+                    Verdict::Unreachable(why) => {
                         recv_errors = 1;
                         reporter.state(spec.worker, WorkerState::BackingOff {
                             error: why,
