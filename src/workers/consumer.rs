@@ -22,7 +22,6 @@ use tokio::time::Instant;
 
 use super::assignment_watch::EmptyAssignment;
 use super::batch::{Batch, BatchLimits, Record};
-use super::connection::{self, ConnectionTrouble, Verdict};
 use super::dlq::DeadLetters;
 use super::idle::HighWater;
 use super::idle_pause::{pause_assignment, IdlePause};
@@ -121,17 +120,9 @@ pub struct WorkerContext {
     worker: WorkerId,
     group: String,
     reporter: Reporter,
-    /// Connection errors seen by the error callback, for the loop's watch to check.
-    trouble: ConnectionTrouble,
 }
 
-impl ClientContext for WorkerContext {
-    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        // As rdkafka's default does, with the same target, then noted for the watch.
-        tracing::error!(target: "rdkafka::client", "librdkafka: {error}: {reason}");
-        self.trouble.note(&error, reason);
-    }
-}
+impl ClientContext for WorkerContext {}
 
 impl ConsumerContext for WorkerContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -174,7 +165,6 @@ pub fn create_consumer(
         worker: spec.worker,
         group: spec.group.clone(),
         reporter: reporter.clone(),
-        trouble: ConnectionTrouble::default(),
     };
     let config = if spec.worker == WorkerId::Indexer {
         cluster.latency_consumer_config(spec.worker.as_str(), &spec.group)
@@ -340,21 +330,10 @@ async fn run_loop<H: PipelinedHandler>(
                 }
             }
             _ = watch_tick.tick() => {
-                let trouble = consumer.context().trouble.take();
-                let answers = || cluster_answers(&consumer, spec.topics.first());
-                match connection::verdict(recv_errors, trouble, answers).await {
-                    Verdict::Unchanged => {}
-                    Verdict::Running => {
-                        recv_errors = 0;
-                        reporter.state(spec.worker, WorkerState::Running);
-                    }
-                    Verdict::Unreachable(why) => {
-                        recv_errors = 1;
-                        reporter.state(spec.worker, WorkerState::BackingOff {
-                            error: why,
-                            attempt: recv_errors,
-                        });
-                    }
+                if recv_errors > 0 && cluster_answers(&consumer, spec.topics.first()).await {
+                    // Nothing to consume since the errors, but the broker is back.
+                    recv_errors = 0;
+                    reporter.state(spec.worker, WorkerState::Running);
                 }
                 if *paused.borrow() {
                     // Partitions assigned by a rebalance since the pause arrive unpaused.

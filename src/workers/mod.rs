@@ -5,7 +5,6 @@ pub mod archiver;
 pub mod assignment_watch;
 pub mod backoff;
 pub mod batch;
-pub mod connection;
 pub mod consumer;
 pub mod control;
 pub mod dlq;
