@@ -26,6 +26,7 @@ use super::dlq::DeadLetters;
 use super::idle::HighWater;
 use super::idle_pause::{pause_assignment, IdlePause};
 use super::orphans::OrphanWatch;
+use super::quiet::QuietWatch;
 use super::rejoin::{heal_empty_assignment, heal_orphans};
 use super::report::{Reporter, WorkerEvent, WorkerState};
 use super::settle::{offsets_list, settle, settle_joined, write_task, InFlight};
@@ -302,6 +303,7 @@ async fn run_loop<H: PipelinedHandler>(
     // False once a batch was given up on (shutdown while retrying): nothing after it may be
     // committed, or its records would be skipped.
     let mut intact = true;
+    let mut quiet = QuietWatch::new(std::time::Instant::now());
     'consume: loop {
         if *shutdown.borrow() {
             break;
@@ -334,6 +336,17 @@ async fn run_loop<H: PipelinedHandler>(
                     // Nothing to consume since the errors, but the broker is back.
                     recv_errors = 0;
                     reporter.state(spec.worker, WorkerState::Running);
+                } else if recv_errors == 0
+                    && !*paused.borrow()
+                    && quiet.due(std::time::Instant::now())
+                    && !cluster_answers(&consumer, spec.topics.first()).await
+                {
+                    // Quiet, and no error said why (see `quiet`): the cluster is not there.
+                    recv_errors = 1;
+                    reporter.state(spec.worker, WorkerState::BackingOff {
+                        error: "cannot reach the cluster: no answer to a metadata request within 1 s".into(),
+                        attempt: recv_errors,
+                    });
                 }
                 if *paused.borrow() {
                     // Partitions assigned by a rebalance since the pause arrive unpaused.
@@ -354,6 +367,7 @@ async fn run_loop<H: PipelinedHandler>(
             }
             received = consumer.recv(), if !batch.is_full() => match received {
                 Ok(m) => {
+                    quiet.received(std::time::Instant::now());
                     if recv_errors > 0 {
                         recv_errors = 0;
                         reporter.state(spec.worker, WorkerState::Running);

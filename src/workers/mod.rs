@@ -16,6 +16,7 @@ pub mod notifier;
 pub mod notify_recovery;
 pub mod orphans;
 pub mod publisher;
+pub mod quiet;
 pub mod rejoin;
 pub mod relay;
 pub mod report;
