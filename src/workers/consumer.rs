@@ -344,7 +344,10 @@ async fn run_loop<H: PipelinedHandler>(
                     // Quiet, and no error said why (see `quiet`): the cluster is not there.
                     recv_errors = 1;
                     reporter.state(spec.worker, WorkerState::BackingOff {
-                        error: "cannot reach the cluster: no answer to a metadata request within 1 s".into(),
+                        error: format!(
+                            "cannot reach the cluster: no answer to a metadata request within {} s",
+                            METADATA_WAIT.as_secs()
+                        ),
                         attempt: recv_errors,
                     });
                 }
@@ -367,13 +370,15 @@ async fn run_loop<H: PipelinedHandler>(
             }
             received = consumer.recv(), if !batch.is_full() => match received {
                 Ok(m) => {
-                    quiet.received(std::time::Instant::now());
+                    // One clock read per record, for both.
+                    let now = std::time::Instant::now();
+                    quiet.received(now);
                     if recv_errors > 0 {
                         recv_errors = 0;
                         reporter.state(spec.worker, WorkerState::Running);
                     }
                     idle.record(&consumer);
-                    batch.push(Record::from_message(&m), std::time::Instant::now());
+                    batch.push(Record::from_message(&m), now);
                 }
                 // librdkafka reconnects by itself (with its own backoff): these errors say
                 // why nothing arrives. The loop keeps polling, so that the group session,
@@ -531,13 +536,16 @@ pub fn assigned(consumer: &WorkerConsumer) -> std::collections::BTreeSet<(String
 /// The pause after a consumer error, so that a burst of queued errors does not spin.
 const RECV_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
+/// How long [`cluster_answers`] waits: a cluster slower than this counts as not there.
+const METADATA_WAIT: Duration = Duration::from_secs(1);
+
 /// Whether the cluster answers a metadata request now: after consumer errors, an idle worker
 /// has no message to show that the broker is back.
 async fn cluster_answers(consumer: &Arc<WorkerConsumer>, topic: Option<&String>) -> bool {
     let (asking, topic) = (consumer.clone(), topic.cloned());
     tokio::task::spawn_blocking(move || {
         asking
-            .fetch_metadata(topic.as_deref(), Duration::from_secs(1))
+            .fetch_metadata(topic.as_deref(), METADATA_WAIT)
             .is_ok_and(|m| !m.brokers().is_empty())
     })
     .await
